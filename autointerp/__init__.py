@@ -1,0 +1,3 @@
+"""autointerp: automated interpretability evaluation of SAE features and neurons."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from autointerp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,67 @@
+"""`autointerp` command line.
+
+Each command group lives in its own module under ``autointerp/cli/`` and is
+listed in ``COMMAND_MODULES``; a module exposes ``register(subparsers)`` which
+adds its sub-command(s) and sets ``func`` (``func(args) -> int``) as default.
+
+Errors a user can cause are :class:`~autointerp.errors.AutointerpError`: they
+print one line ``autointerp: error: ...`` and exit non-zero, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from autointerp.errors import AutointerpError
+
+COMMAND_MODULES = (
+    "autointerp.cli.models",
+    "autointerp.cli.sample",
+    "autointerp.cli.rubrics",
+    "autointerp.cli.run",
+    "autointerp.cli.report",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
+        self.exit(2, f"autointerp: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="autointerp", description="Automated interpretability evaluation of SAE features and neurons.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="More logging.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command group not built yet
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except AutointerpError as exc:
+        print(f"autointerp: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("autointerp: interrupted; finished records are saved, rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

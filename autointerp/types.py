@@ -1,0 +1,204 @@
+"""Frozen records that flow between stages.
+
+Every record is a pydantic model (frozen, extra fields forbidden) carrying a
+``schema_version``, so results on disk are typed, validated on reload, and
+have an exportable JSON schema (``Model.model_json_schema()``).
+
+Flow: ``UnitSamples`` (sampler) -> ``Explanation`` (explainer) ->
+``RubricResult`` (specificity scorer) and ``Simulation`` (simulator).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+ContextKind = Literal["top", "quantile", "random"]
+
+
+class Record(BaseModel):
+    """Base of every stage record: frozen, strict about unknown fields, versioned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this record's schema.")
+
+
+class UnitId(Record):
+    """One unit: a feature of an SAE, or a neuron (the identity dictionary) at a hook site."""
+
+    basis: str = Field(description="Name of the basis, e.g. 'sae:my_sae' or 'neurons:layers.6.mlp'.")
+    index: int = Field(ge=0, description="Index of the unit within its basis.")
+
+    @property
+    def key(self) -> str:
+        """Stable string key, used in stores, tables and file names."""
+        return f"{self.basis}#{self.index}"
+
+    @property
+    def kind(self) -> Literal["feature", "neuron"]:
+        return "neuron" if self.basis.startswith("neurons") else "feature"
+
+
+class Context(Record):
+    """One token window of the corpus with one unit's activation on every token."""
+
+    context_id: str = Field(description="Stable id of the window within the run, e.g. 'w123'.")
+    window_index: int = Field(ge=0, description="Index of the token window in the corpus stream.")
+    doc_id: str = Field(default="", description="Id of the corpus document the window comes from.")
+    tokens: tuple[str, ...] = Field(description="Decoded token strings, in order.")
+    activations: tuple[float, ...] = Field(description="The unit's activation on each token (same length as tokens).")
+    kind: ContextKind = Field(description="Why it was sampled: top-k, an activation-level bin, or random non-activating.")
+    level: int = Field(
+        description="Activation-level bin of the window's max activation (0..n_bins-1); -1 for non-activating windows."
+    )
+
+    @property
+    def max_activation(self) -> float:
+        return max(self.activations, default=0.0)
+
+    @property
+    def argmax(self) -> int:
+        return max(range(len(self.activations)), key=self.activations.__getitem__) if self.activations else 0
+
+
+class UnitStats(Record):
+    """Activation statistics of one unit over the whole sampled corpus."""
+
+    n_tokens: int = Field(ge=0, description="Tokens seen.")
+    n_windows: int = Field(ge=0, description="Token windows seen.")
+    n_active_tokens: int = Field(ge=0, description="Tokens with activation > 0.")
+    firing_frequency: float = Field(ge=0, le=1, description="n_active_tokens / n_tokens.")
+    max_activation: float = Field(description="Largest activation seen.")
+    mean_activation: float = Field(description="Mean activation over all tokens.")
+    mean_active_activation: float = Field(description="Mean activation over active tokens (0 if none).")
+    histogram_edges: tuple[float, ...] = Field(description="Edges of the activation histogram of active tokens.")
+    histogram_counts: tuple[int, ...] = Field(description="Counts per histogram bin (len(edges) - 1).")
+    flags: tuple[Literal["dead", "rare"], ...] = Field(
+        default=(), description="'dead': never fired; 'rare': fired on fewer windows than the sampler needs."
+    )
+
+
+class UnitSamples(Record):
+    """Everything the judging stages may see about one unit.
+
+    ``explain`` contexts are the only ones shown to the explainer; ``heldout``
+    contexts are the only ones scored. The two never share a window.
+    """
+
+    unit: UnitId
+    stats: UnitStats
+    bin_edges: tuple[float, ...] = Field(description="Edges of the activation-level bins (n_bins + 1), 0..max.")
+    explain: tuple[Context, ...] = Field(description="Contexts for the explainer (top-k and quantile bins).")
+    heldout: tuple[Context, ...] = Field(description="Contexts for scoring: every activation level plus random negatives.")
+
+    def explain_contexts(self, kinds: tuple[ContextKind, ...] = ("top", "quantile")) -> list[Context]:
+        return [c for c in self.explain if c.kind in kinds]
+
+    def heldout_contexts(self, kinds: tuple[ContextKind, ...] = ("top", "quantile", "random")) -> list[Context]:
+        return [c for c in self.heldout if c.kind in kinds]
+
+
+class Usage(Record):
+    """Token usage of one or more LLM calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    requests: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            requests=self.requests + other.requests,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class Provenance(Record):
+    """What produced a judgement: enough to reproduce or invalidate it."""
+
+    backend: str = Field(description="Backend spec string, e.g. 'openai:gpt-4.1-mini' (never a key).")
+    model: str = Field(description="Model name reported by the backend.")
+    prompt_id: str = Field(description="Id of the rubric/prompt file used.")
+    prompt_version: str = Field(description="Version of that rubric/prompt file.")
+    prompt_hash: str = Field(description="Content hash of the rubric/prompt file.")
+    config_hash: str = Field(default="", description="Hash of the stage parameters of the run config.")
+    seed: int = Field(default=0, description="Seed used for any random choice in the stage.")
+
+
+class Explanation(Record):
+    """The explainer's description of one unit."""
+
+    unit: UnitId
+    ok: bool
+    text: str | None = Field(default=None, description="The description; None when ok is false.")
+    error: str | None = Field(default=None, description="Why it failed, when ok is false.")
+    provenance: Provenance
+    usage: Usage = Usage()
+
+
+class RubricJudgement(Record):
+    """One 0-3 specificity rating of a held-out context."""
+
+    context_id: str
+    window_index: int
+    kind: ContextKind
+    true_activation: float = Field(description="Max activation of the unit in the context.")
+    level: int = Field(description="Activation-level bin (-1 for non-activating).")
+    score: int | None = Field(default=None, ge=0, le=3, description="0-3 rating; None when it failed.")
+    ok: bool = True
+    error: str | None = None
+
+
+class RubricResult(Record):
+    """All specificity ratings of one unit's held-out contexts."""
+
+    unit: UnitId
+    ok: bool
+    error: str | None = None
+    explanation: str | None = Field(default=None, description="The description that was rated.")
+    judgements: tuple[RubricJudgement, ...] = ()
+    provenance: Provenance
+    usage: Usage = Usage()
+
+    @property
+    def mean_score(self) -> float:
+        scores = [j.score for j in self.judgements if j.ok and j.score is not None]
+        return sum(scores) / len(scores) if scores else math.nan
+
+
+class ContextSimulation(Record):
+    """Simulated vs true activations on one held-out context."""
+
+    context_id: str
+    kind: ContextKind
+    true: tuple[float, ...]
+    predicted: tuple[float, ...] = Field(description="Predicted activation (0-10 scale) per token.")
+    correlation: float | None = Field(default=None, description="Pearson r; None when either side is constant.")
+
+
+class Simulation(Record):
+    """The simulator's predictions for one unit and the resulting score."""
+
+    unit: UnitId
+    ok: bool
+    error: str | None = None
+    explanation: str | None = None
+    method: str = Field(default="", description="'logprobs-all-at-once', 'logprobs-generated' or 'json-list'.")
+    score: float | None = Field(
+        default=None, description="Pearson r pooled over all tokens of all held-out contexts; None if undefined."
+    )
+    score_note: str | None = Field(default=None, description="Why the score is undefined (e.g. constant prediction).")
+    contexts: tuple[ContextSimulation, ...] = ()
+    provenance: Provenance
+    usage: Usage = Usage()
