@@ -1,0 +1,126 @@
+"""Append-only JSONL per stage, keyed by (unit, stage-params hash); the basis of resume.
+
+Each line is ``{"unit": key, "params": hash, "ok": bool, "record": {...}}`` and is
+flushed and fsync'd as soon as it is written, so a killed run (even ``kill -9``)
+loses at most the requests in flight. A torn last line (the process died mid-write)
+is ignored on reload with a warning; any other corrupt line is a one-line error
+naming the file and line.
+
+``latest(stage)`` gives, per unit, the last ok record with the current params
+(else the last failure): finished work is skipped on resume, failures are retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from autointerp.errors import InputError
+from autointerp.registry import Registry
+from autointerp.types import Explanation, Record, RubricResult, Simulation, UnitSamples
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StageFile:
+    """Where one stage's records live and what type they are."""
+
+    filename: str
+    record_type: type[Record]
+
+
+STAGES: Registry[StageFile] = Registry("stage")
+STAGES.add("units", StageFile(filename="units.jsonl", record_type=UnitSamples))
+STAGES.add("explain", StageFile(filename="explanations.jsonl", record_type=Explanation))
+STAGES.add("rubric", StageFile(filename="rubric.jsonl", record_type=RubricResult))
+STAGES.add("simulate", StageFile(filename="simulations.jsonl", record_type=Simulation))
+
+
+def _unit_key(record: Record) -> str:
+    return record.unit.key  # type: ignore[attr-defined]
+
+
+class RunStore:
+    """Typed, append-only access to one run folder (``results/<run>/``)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self._lock = threading.Lock()
+
+    def path(self, stage: str) -> Path:
+        return self.run_dir / STAGES.get(stage).filename
+
+    def append(self, stage: str, record: Record, params: str = "") -> None:
+        """Write one record durably (flush + fsync) before returning."""
+        spec = STAGES.get(stage)
+        if not isinstance(record, spec.record_type):
+            raise TypeError(f"stage {stage!r} stores {spec.record_type.__name__}, got {type(record).__name__}")
+        line = json.dumps(
+            {"unit": _unit_key(record), "params": params, "ok": bool(getattr(record, "ok", True)),
+             "record": record.model_dump(mode="json")},
+            ensure_ascii=False,
+        )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.path(stage)
+        with self._lock, open(path, "a+b") as fh:
+            if fh.tell() > 0:  # after a torn write (killed mid-line) start on a fresh line
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
+            fh.write(line.encode("utf-8") + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def lines(self, stage: str) -> list[dict]:
+        """Every well-formed line of a stage file, in order (torn lines from a killed write are skipped)."""
+        path = self.path(stage)
+        if not path.exists():
+            return []
+        raw = path.read_text(encoding="utf-8").split("\n")
+        out: list[dict] = []
+        for i, text in enumerate(raw, start=1):
+            if not text.strip():
+                continue
+            try:
+                out.append(json.loads(text))
+            except json.JSONDecodeError:
+                if not text.rstrip().endswith("}"):  # a write cut short by a killed process
+                    log.warning("%s: ignoring torn line %d (interrupted write)", path, i)
+                    continue
+                raise InputError(f"{path}: line {i} is not valid JSON") from None
+        return out
+
+    def records(self, stage: str, params: str | None = None) -> list[Record]:
+        """All records of a stage (optionally only those with the given params hash), in write order."""
+        spec = STAGES.get(stage)
+        out = []
+        for i, line in enumerate(self.lines(stage), start=1):
+            if params is not None and line.get("params") != params:
+                continue
+            try:
+                out.append(spec.record_type.model_validate(line["record"]))
+            except (ValidationError, KeyError, TypeError) as exc:
+                first = str(exc).splitlines()[0]
+                raise InputError(f"{self.path(stage)}: record {i} does not match {spec.record_type.__name__}: {first}") from None
+        return out
+
+    def latest(self, stage: str, params: str | None = None) -> dict[str, Record]:
+        """Per unit key: the last ok record, else the last failed one."""
+        best: dict[str, Record] = {}
+        for rec in self.records(stage, params):
+            key = _unit_key(rec)
+            prev = best.get(key)
+            if prev is None or getattr(rec, "ok", True) or not getattr(prev, "ok", True):
+                best[key] = rec
+        return best
+
+    def done(self, stage: str, params: str | None = None) -> set[str]:
+        """Unit keys with an ok record for these params (skipped on resume)."""
+        return {k for k, r in self.latest(stage, params).items() if getattr(r, "ok", True)}
