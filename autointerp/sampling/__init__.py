@@ -1,0 +1,5 @@
+"""The streaming sampler (work in progress: config first)."""
+
+from autointerp.sampling.config import SamplerConfig
+
+__all__ = ["SamplerConfig"]
