@@ -1,0 +1,319 @@
+"""Run folder -> typed records -> pandas frames.
+
+A run folder holds one append-only JSONL file per stage; each line wraps one
+record: ``{"unit": key, "params": hash, "ok": bool, "record": {...}}``. For the
+report only the *latest* record per unit matters: the last ok one, else the
+last failed one (the same rule as ``autointerp.store.RunStore.latest``).
+
+Every line is validated against its stage's record type; a bad line raises a
+one-line :class:`~autointerp.errors.InputError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from autointerp.errors import InputError
+from autointerp.store import STAGES
+from autointerp.types import Explanation, RubricResult, Simulation, UnitId, UnitSamples
+
+STAGE_NAMES = ("units", "explain", "rubric", "simulate")
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class StageLine:
+    """One parsed line of a stage file."""
+
+    unit: str
+    ok: bool
+    record: BaseModel | None  # None for a failed line whose record is not a full stage record
+    error: str | None
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything the report reads from one run folder (latest record per unit and stage)."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    units: dict[str, UnitSamples]
+    explanations: dict[str, Explanation]
+    rubric: dict[str, RubricResult]
+    simulations: dict[str, Simulation]
+    unit_ids: dict[str, UnitId]
+    unit_errors: dict[str, str] = field(default_factory=dict)  # units whose sampling failed -> error
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
+    extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field {loc}: {first.get('msg', 'invalid')}{extra}"
+
+
+def read_stage(path: Path, model: type[BaseModel]) -> list[StageLine]:
+    """Parse and validate every line of one stage file (blank and torn lines are skipped, as the store does)."""
+    lines: list[StageLine] = []
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    with handle:
+        for lineno, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                wrapped = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                if not raw.rstrip().endswith("}"):  # torn write of a killed run: the store skips it too
+                    log.warning("%s: ignoring torn line (interrupted write)", where)
+                    continue
+                raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(wrapped, dict) or not {"unit", "ok", "record"} <= wrapped.keys():
+                raise InputError(f"{where}: expected an object with keys unit, params, ok, record")
+            ok = bool(wrapped["ok"])
+            body = wrapped["record"]
+            try:
+                record = model.model_validate(body)
+            except ValidationError as exc:
+                if ok:
+                    raise InputError(f"{where}: invalid {model.__name__} record: {_validation_message(exc)}") from None
+                record = None  # a failed line may carry only an error
+            error = getattr(record, "error", None)
+            if error is None and not ok and isinstance(body, dict):
+                error = body.get("error") or wrapped.get("error")
+            lines.append(StageLine(unit=str(wrapped["unit"]), ok=ok, record=record, error=error))
+    return lines
+
+
+def latest(lines: list[StageLine]) -> dict[str, StageLine]:
+    """Last ok line per unit, else the last failed one."""
+    best: dict[str, StageLine] = {}
+    for line in lines:
+        prev = best.get(line.unit)
+        if prev is None or line.ok or not prev.ok:
+            best[line.unit] = line
+    return best
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read a run folder. Raises InputError if it is missing or holds no stage records."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"run folder not found: {run_dir}")
+    latest_by_stage: dict[str, dict[str, StageLine]] = {}
+    for stage in STAGE_NAMES:
+        spec = STAGES.get(stage)
+        path = run_dir / spec.filename
+        latest_by_stage[stage] = latest(read_stage(path, spec.record_type)) if path.exists() else {}
+    if not any(latest_by_stage.values()):
+        names = ", ".join(STAGES.get(s).filename for s in STAGE_NAMES)
+        raise InputError(f"{run_dir}: no records found (expected at least one of {names})")
+
+    def records(stage: str, model: type[M]) -> dict[str, M]:
+        return {k: ln.record for k, ln in latest_by_stage[stage].items() if isinstance(ln.record, model)}
+
+    units = records("units", UnitSamples)
+    explanations = records("explain", Explanation)
+    rubric = records("rubric", RubricResult)
+    simulations = records("simulate", Simulation)
+    unit_ids: dict[str, UnitId] = {}
+    for group in (units, explanations, rubric, simulations):
+        for key, rec in group.items():
+            unit_ids.setdefault(key, rec.unit)
+    unit_errors = {}
+    for key, ln in latest_by_stage["units"].items():
+        if not ln.ok:
+            unit_errors[key] = ln.error or "sampling failed"
+            if key not in unit_ids:
+                unit_ids[key] = _parse_key(key)
+    return RunData(
+        run_dir=run_dir,
+        config=_read_yaml(run_dir / "config.yaml"),
+        meta=_read_json(run_dir / "run.json"),
+        units=units,
+        explanations=explanations,
+        rubric=rubric,
+        simulations=simulations,
+        unit_ids=dict(sorted(unit_ids.items(), key=lambda kv: (kv[1].kind != "feature", kv[1].basis, kv[1].index))),
+        unit_errors=unit_errors,
+    )
+
+
+def _parse_key(key: str) -> UnitId:
+    basis, _, index = key.rpartition("#")
+    try:
+        return UnitId(basis=basis, index=int(index))
+    except (ValueError, ValidationError):
+        raise InputError(f"bad unit key {key!r}: expected '<basis>#<index>'") from None
+
+
+# ---------------------------------------------------------------- frames
+
+JUDGEMENT_COLUMNS = ["unit", "kind", "context_id", "context_kind", "level", "true_activation", "score", "ok"]
+
+
+def judgements_frame(run: RunData) -> pd.DataFrame:
+    """One row per rubric judgement of the latest rubric record of every unit."""
+    rows = [
+        {
+            "unit": key,
+            "kind": res.unit.kind,
+            "context_id": j.context_id,
+            "context_kind": j.kind,
+            "level": j.level,
+            "true_activation": j.true_activation,
+            "score": j.score if (j.ok and j.score is not None) else None,
+            "ok": bool(j.ok and j.score is not None),
+        }
+        for key, res in run.rubric.items()
+        for j in res.judgements
+    ]
+    frame = pd.DataFrame(rows, columns=JUDGEMENT_COLUMNS)
+    return frame.astype({"level": "int64", "score": "Int64", "ok": "bool"})
+
+
+def _status(record: BaseModel | None, value: float | None) -> str:
+    if record is None:
+        return "missing"
+    if not getattr(record, "ok", True):
+        return "failed"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "undefined"
+    return "ok"
+
+
+def mean_specificity(result: RubricResult) -> float | None:
+    """Mean 0-3 rating over the unit's *activating* held-out contexts (level >= 0), None if none was rated.
+
+    Random non-activating contexts (level -1) are left out: specificity asks
+    "when the unit fires, does the explanation apply?" (they are reported
+    separately as ``mean_score_random``).
+    """
+    scores = [j.score for j in result.judgements if j.ok and j.score is not None and j.level >= 0]
+    return sum(scores) / len(scores) if scores else None
+
+
+def mean_score_random(result: RubricResult) -> float | None:
+    """Mean rating on random non-activating contexts (level -1): lower means a more specific explanation."""
+    scores = [j.score for j in result.judgements if j.ok and j.score is not None and j.level < 0]
+    return sum(scores) / len(scores) if scores else None
+
+
+UNIT_COLUMNS = [
+    "unit", "kind", "basis", "index", "explanation", "simulation_score", "mean_specificity", "mean_score_random",
+    "n_judgements", "n_judgements_failed", "firing_frequency", "max_activation", "flags", "ok", "errors",
+    "sample_status", "explanation_status", "rubric_status", "simulation_status", "specificity_status",
+]  # fmt: skip
+
+
+def units_frame(run: RunData) -> pd.DataFrame:
+    """One row per unit: explanation, scores, stats, flags and per-stage status (ok/failed/undefined/missing)."""
+    rows = []
+    for key, uid in run.unit_ids.items():
+        samples = run.units.get(key)
+        expl = run.explanations.get(key)
+        rub = run.rubric.get(key)
+        sim = run.simulations.get(key)
+        spec = mean_specificity(rub) if rub is not None and rub.ok else None
+        sim_score = sim.score if sim is not None and sim.ok else None
+        judgements = rub.judgements if rub is not None else ()
+        n_ok = sum(1 for j in judgements if j.ok and j.score is not None)
+        errors = [
+            f"{stage}: {err}"
+            for stage, err in (
+                ("sample", run.unit_errors.get(key)),
+                ("explain", expl.error if expl is not None and not expl.ok else None),
+                ("rubric", rub.error if rub is not None and not rub.ok else None),
+                ("simulate", sim.error if sim is not None and not sim.ok else None),
+            )
+            if err
+        ]
+        statuses = {
+            "explanation_status": _status(expl, expl.text if expl is not None else None),
+            "rubric_status": _status(rub, 0.0),
+            "simulation_status": _status(sim, sim_score),
+            "specificity_status": _status(rub, spec),
+        }
+        if key in run.unit_errors or statuses["explanation_status"] == "failed":  # upstream failure
+            statuses = {k: ("failed" if v == "missing" else v) for k, v in statuses.items()}
+        statuses["sample_status"] = "failed" if key in run.unit_errors else ("ok" if samples else "missing")
+        rows.append(
+            {
+                "unit": key,
+                "kind": uid.kind,
+                "basis": uid.basis,
+                "index": uid.index,
+                "explanation": expl.text if expl is not None and expl.ok else None,
+                "simulation_score": sim_score,
+                "mean_specificity": spec,
+                "mean_score_random": mean_score_random(rub) if rub is not None and rub.ok else None,
+                "n_judgements": n_ok,
+                "n_judgements_failed": len(judgements) - n_ok,
+                "firing_frequency": samples.stats.firing_frequency if samples else None,
+                "max_activation": samples.stats.max_activation if samples else None,
+                "flags": ";".join(samples.stats.flags) if samples else "",
+                "ok": not errors and "failed" not in statuses.values(),
+                "errors": " | ".join(errors),
+                **statuses,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=UNIT_COLUMNS)
+    return frame.astype(
+        {
+            "index": "int64",
+            "simulation_score": "float64",
+            "mean_specificity": "float64",
+            "mean_score_random": "float64",
+            "firing_frequency": "float64",
+            "max_activation": "float64",
+            "n_judgements": "int64",
+            "n_judgements_failed": "int64",
+            "ok": "bool",
+        }
+    )

@@ -1,0 +1,156 @@
+"""The two entry points: ``write_report`` (one run) and ``compare_runs`` (two runs).
+
+``write_report`` writes into ``<run>/report/``:
+
+* ``specificity.{csv,png,svg}``  score mix per activation level, features vs neurons
+* ``comparison.csv``, ``comparison_tests.csv``, ``comparison.{png,svg}``  medians + CIs, Mann-Whitney
+* ``units.{csv,parquet}``  per-unit table
+* ``summary.json`` (+ ``summary.schema.json``)  every aggregate, typed (:class:`ReportSummary`)
+* ``report.html``  self-contained report
+* with ``per_unit``: ``per_unit/specificity.csv`` and one small PNG per unit
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from autointerp.report.comparison import compare_groups, plot_comparison, stats_table, tests_table
+from autointerp.report.histograms import KIND_ORDER, level_infos, plot_specificity, specificity_table
+from autointerp.report.html import render_html
+from autointerp.report.load import RunData, judgements_frame, load_run, units_frame
+from autointerp.report.stats import N_RESAMPLES
+from autointerp.report.summary import (
+    CompareSummary,
+    HistogramRow,
+    ReportSummary,
+    compare_schema,
+    provenance_counts,
+    report_schema,
+    run_info,
+)
+from autointerp.report.tables import kind_counts, save_figure, write_per_unit
+
+
+def _png_bytes(fig: Figure, dpi: int = 110) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _kind_groups(units: pd.DataFrame, prefix: str = "") -> dict[str, pd.DataFrame]:
+    kinds = sorted(set(units["kind"]), key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
+    return {f"{prefix}{k}": units[units["kind"] == k] for k in kinds}
+
+
+def _safe_name(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_") or "unit"
+
+
+def _write_json(path: Path, data: dict | str) -> None:
+    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_per_unit(run: RunData, judgements: pd.DataFrame, levels, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    table = specificity_table(judgements, by="unit")
+    kinds = {key: uid.kind for key, uid in run.unit_ids.items()}
+    table.insert(1, "kind", table["unit"].map(kinds))
+    paths = [out / "specificity.csv"]
+    table.to_csv(paths[0], index=False)
+    for key, sub in table.groupby("unit", sort=False):
+        fig = plot_specificity(sub, levels, by="unit", title="", panel_size=(4.2, 3.0))
+        paths += save_figure(fig, out / _safe_name(key), formats=("png",), dpi=110)
+    return paths
+
+
+def write_report(
+    run_dir: str | Path,
+    *,
+    per_unit: bool = False,
+    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
+    out_dir: str | Path | None = None,
+) -> ReportSummary:
+    """Write the report of one run (default folder ``<run_dir>/report``) and return its summary."""
+    run = load_run(run_dir)
+    out = Path(out_dir) if out_dir is not None else run.run_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    units = units_frame(run)
+    judgements = judgements_frame(run)
+    written: list[Path] = []
+
+    levels = level_infos(judgements["level"], run.units.values())
+    hist = specificity_table(judgements)
+    hist.to_csv(out / "specificity.csv", index=False)
+    hist_fig = plot_specificity(hist, levels, title=f"Specificity by activation level: {run.name}")
+    written += [out / "specificity.csv", *save_figure(hist_fig, out / "specificity")]
+
+    groups = _kind_groups(units)
+    pairs = [("feature", "neuron")] if {"feature", "neuron"} <= groups.keys() else []
+    comparison = compare_groups(groups, pairs, seed=seed, n_resamples=n_resamples)
+    stats_table(comparison).to_csv(out / "comparison.csv", index=False)
+    tests_table(comparison).to_csv(out / "comparison_tests.csv", index=False)
+    comp_fig = plot_comparison(groups, comparison, seed=seed, title=f"Features vs neurons: {run.name}")
+    written += [out / "comparison.csv", out / "comparison_tests.csv", *save_figure(comp_fig, out / "comparison")]
+
+    written += write_per_unit(units, out)
+    if per_unit:
+        written += _write_per_unit(run, judgements, levels, out / "per_unit")
+    written += [out / "summary.json", out / "summary.schema.json", out / "report.html"]
+
+    summary = ReportSummary(
+        run=run_info(run),
+        provenance=provenance_counts(run),
+        bootstrap_seed=seed,
+        n_resamples=n_resamples,
+        counts=kind_counts(units, judgements),
+        metrics=comparison.stats,
+        tests=comparison.tests,
+        levels=tuple(levels),
+        histogram=tuple(HistogramRow(**row) for row in hist.to_dict(orient="records")),
+        files=tuple(p.relative_to(out).as_posix() for p in written),
+    )
+    _write_json(out / "summary.json", summary.model_dump_json(indent=2) + "\n")
+    _write_json(out / "summary.schema.json", report_schema())
+    figures = {"specificity": _png_bytes(hist_fig), "comparison": _png_bytes(comp_fig)}
+    (out / "report.html").write_text(render_html(run, summary, units, judgements, figures), encoding="utf-8")
+    return summary
+
+
+def compare_runs(
+    run_a: str | Path, run_b: str | Path, out_dir: str | Path, seed: int = 0, n_resamples: int = N_RESAMPLES
+) -> CompareSummary:
+    """Compare two runs per unit kind (features of A vs features of B, neurons vs neurons); write into ``out_dir``."""
+    data_a, data_b = load_run(run_a), load_run(run_b)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    groups_a = _kind_groups(units_frame(data_a), "A:")
+    groups_b = _kind_groups(units_frame(data_b), "B:")
+    kinds = [k for k in KIND_ORDER if f"A:{k}" in groups_a or f"B:{k}" in groups_b]
+    both = {**groups_a, **groups_b}
+    groups = {label: both[label] for k in kinds for label in (f"A:{k}", f"B:{k}") if label in both}
+    pairs = [(f"A:{k}", f"B:{k}") for k in kinds if f"A:{k}" in groups and f"B:{k}" in groups]
+    comparison = compare_groups(groups, pairs, seed=seed, n_resamples=n_resamples)
+    stats_table(comparison).to_csv(out / "compare.csv", index=False)
+    tests_table(comparison).to_csv(out / "compare_tests.csv", index=False)
+    fig = plot_comparison(groups, comparison, seed=seed, title=f"A = {data_a.name} vs B = {data_b.name}")
+    written = [out / "compare.csv", out / "compare_tests.csv", *save_figure(fig, out / "compare")]
+    written += [out / "compare.json", out / "compare.schema.json"]
+    summary = CompareSummary(
+        run_a=run_info(data_a),
+        run_b=run_info(data_b),
+        bootstrap_seed=seed,
+        n_resamples=n_resamples,
+        metrics=comparison.stats,
+        tests=comparison.tests,
+        files=tuple(p.relative_to(out).as_posix() for p in written),
+    )
+    _write_json(out / "compare.json", summary.model_dump_json(indent=2) + "\n")
+    _write_json(out / "compare.schema.json", compare_schema())
+    return summary
