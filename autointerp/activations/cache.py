@@ -46,7 +46,7 @@ def cached_artifact(
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     say = progress or log.info
-    say(f"fetching {kind[:-1] if kind.endswith('s') else kind} {name!r} into {final} (once per machine)")
+    say(f"fetching {name!r} into {final} (once per machine)")
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
     try:
         build(tmp)
