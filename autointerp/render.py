@@ -1,0 +1,141 @@
+"""The one place that turns tokens and activations into prompt text.
+
+Every stage renders through these functions, so the syntax is the same
+everywhere:
+
+* activations are shown as integers 0-10, normalised per unit by the unit's
+  max activation (:func:`normalise`);
+* highlighted tokens are wrapped as ``<<token>>`` (consecutive highlighted
+  tokens share one pair of markers);
+* each context sits in a ``<context id="c1">...</context>`` block;
+* token-per-line listings use ``token<TAB>value``.
+
+Corpus text cannot break this syntax: :func:`display_token` maps ``<`` and
+``>`` to the look-alikes ``‹`` and ``›`` (so a context can neither fake a
+highlight nor close its block) and shows newlines, tabs and other control
+characters as visible escapes (so one token is always one line). Byte-level
+BPE pieces (``Ġ`` = space, ``Ċ`` = newline) and SentencePiece ``▁`` are
+cleaned to the text they stand for first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from collections.abc import Collection, Sequence
+from functools import cache
+
+HL_OPEN = "<<"
+HL_CLOSE = ">>"
+MAX_LEVEL = 10
+_NEUTRAL = str.maketrans({"<": "‹", ">": "›", "\n": "\\n", "\t": "\\t", "\r": "\\r"})
+
+
+@cache
+def _byte_decoder() -> dict[str, int]:
+    """Inverse of the byte -> printable-unicode table used by byte-level BPE tokenizers (GPT-2 style)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in keep}
+    shifted = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + shifted)
+            shifted += 1
+    return {ch: b for b, ch in table.items()}
+
+
+def clean_token(token: str) -> str:
+    """The text a raw tokenizer piece stands for ('Ġcat' -> ' cat', '▁cat' -> ' cat'); decoded text is unchanged."""
+    decoder = _byte_decoder()
+    # Byte-level pieces always use the shifted code points (U+0100..U+0143) for spaces/control bytes;
+    # only decode when one is present, so already-decoded text like 'café' is left alone.
+    if any(256 <= ord(ch) <= 323 for ch in token) and all(ch in decoder for ch in token):
+        return bytes(decoder[ch] for ch in token).decode("utf-8", errors="replace")
+    return token.replace("▁", " ")
+
+
+def display_token(token: str) -> str:
+    """A token as shown in a prompt: cleaned, markers neutralised, control characters made visible."""
+    text = clean_token(token).translate(_NEUTRAL)
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        text = "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    return text
+
+
+def normalise(activations: Sequence[float], max_activation: float) -> tuple[int, ...]:
+    """Activations as integers 0-10 relative to the unit's max (rounded, clipped; all 0 if max <= 0)."""
+    if not (max_activation > 0 and math.isfinite(max_activation)):
+        return tuple(0 for _ in activations)
+    out = []
+    for a in activations:
+        level = math.floor(MAX_LEVEL * a / max_activation + 0.5) if math.isfinite(a) else 0
+        out.append(min(MAX_LEVEL, max(0, level)))
+    return tuple(out)
+
+
+def highlight(tokens: Sequence[str], marked: Collection[int]) -> str:
+    """Context text with the marked token positions wrapped in ``<<...>>`` (runs merged, whitespace kept outside)."""
+    marked = set(marked)
+    parts: list[str] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if run:
+            text = "".join(run)
+            body = text.strip(" ")
+            lead = text[: len(text) - len(text.lstrip(" "))]
+            trail = text[len(text.rstrip(" ")) :] if body else ""
+            parts.append(f"{lead}{HL_OPEN}{body}{HL_CLOSE}{trail}" if body else f"{HL_OPEN}{text}{HL_CLOSE}")
+            run.clear()
+
+    for i, tok in enumerate(tokens):
+        shown = display_token(tok)
+        if i in marked:
+            run.append(shown)
+        else:
+            close_run()
+            parts.append(shown)
+    close_run()
+    return "".join(parts)
+
+
+def activation_list(tokens: Sequence[str], levels: Sequence[int]) -> str:
+    """The non-zero tokens as ``token (level)`` pairs in text order, e.g. ``mat (10), cat (3)``."""
+    pairs = [f"{display_token(t).strip() or repr(display_token(t))} ({lv})" for t, lv in zip(tokens, levels) if lv > 0]
+    return ", ".join(pairs) if pairs else "(none)"
+
+
+def context_block(context_id: str, body: str) -> str:
+    """One context in its delimiters; ids are assigned by the stages, never taken from the corpus."""
+    return f'<context id="{context_id}">\n{body}\n</context>'
+
+
+def token_lines(tokens: Sequence[str], values: Sequence[int | str] | None = None) -> str:
+    """One token per line, optionally followed by a tab and a value (the simulator's answer format)."""
+    if values is None:
+        return "\n".join(display_token(t) for t in tokens)
+    return "\n".join(f"{display_token(t)}\t{v}" for t, v in zip(tokens, values, strict=True))
+
+
+def token_json(tokens: Sequence[str]) -> str:
+    """The tokens as a JSON list of display strings (unambiguous boundaries for the JSON simulator)."""
+    return json.dumps([display_token(t) for t in tokens], ensure_ascii=False)
+
+
+def prefill_segments(tokens: Sequence[str], placeholder: str) -> tuple[str, ...]:
+    """Teacher-forced answer in the :func:`token_lines` format, cut so each segment ends where a value is due.
+
+    Segment i is ``placeholder + newline`` (standing in for token i-1's value) + token i + tab. The backend
+    scores the candidate values after every segment.
+    """
+    segs = []
+    for i, tok in enumerate(tokens):
+        prefix = f"{placeholder}\n" if i else ""
+        segs.append(f"{prefix}{display_token(tok)}\t")
+    return tuple(segs)
+
+
+def safe_text(text: str) -> str:
+    """Free text (e.g. an explanation) put into a prompt: one line, markers neutralised."""
+    return " ".join(text.split()).translate(str.maketrans({"<": "‹", ">": "›"}))
