@@ -1,0 +1,192 @@
+"""BatchBackend: requests queued and sent through the provider's batch API (half price, for runs that can wait).
+
+``complete()`` queues the request and waits. The queue is flushed as one batch
+when ``batch_size`` requests are waiting or ``flush_s`` seconds after the first
+one arrived. Each batch is polled with doubling intervals until it ends, then
+its results resolve the waiting calls. Batch ids and their requests' custom ids
+are kept in ``<state_dir>/batches-<provider>.json``: after a restart, pending
+batches are polled again and a re-issued request (same custom id = same spec,
+model and request) waits for its earlier batch instead of being paid twice.
+The state file is meant for one process at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+
+from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse
+from autointerp.backends.cache import cache_key
+from autointerp.backends.retry import RetryPolicy
+from autointerp.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+
+class BatchProvider(Protocol):
+    """What a raw backend offers for batch mode (OpenAIBackend, AnthropicBackend)."""
+
+    provider: str
+    spec: str
+    model: str
+    capabilities: Capabilities
+
+    async def submit_batch(self, items: list[tuple[str, LLMRequest]]) -> str: ...
+
+    async def batch_done(self, batch_id: str) -> bool: ...
+
+    async def batch_results(self, batch_id: str) -> dict[str, LLMResponse | BackendError]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class BatchState:
+    """Pending batches on disk: ``{batch_id: [custom_id, ...]}``, written atomically."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.pending: dict[str, list[str]] = json.loads(path.read_text()) if path.exists() else {}
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.pending, indent=1))
+        os.replace(tmp, self.path)
+
+    def add(self, batch_id: str, custom_ids: list[str]) -> None:
+        self.pending[batch_id] = custom_ids
+        self._save()
+
+    def remove(self, batch_id: str) -> None:
+        self.pending.pop(batch_id, None)
+        self._save()
+
+
+class BatchBackend:
+    """A Backend whose requests go through ``provider``'s batch API."""
+
+    def __init__(self, provider: BatchProvider, *, state_dir: Path | str, batch_size: int = 2000,
+                 flush_s: float = 2.0, poll_s: float = 10.0, max_poll_s: float = 300.0,
+                 policy: RetryPolicy | None = None):
+        if not provider.capabilities.batch:
+            raise BackendError(f"backend {provider.spec!r} has no batch API")
+        self.inner = provider
+        self.batch_size = batch_size
+        self.flush_s = flush_s
+        self.poll_s = poll_s
+        self.max_poll_s = max_poll_s
+        self.policy = policy or RetryPolicy()
+        self.state = BatchState(Path(state_dir) / f"batches-{provider.provider}.json")
+        self.batches_submitted = 0
+        self._queue: list[tuple[str, LLMRequest]] = []
+        self._futures: dict[str, asyncio.Future[LLMResponse]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._resumed = False
+
+    spec = property(lambda self: self.inner.spec)
+    model = property(lambda self: self.inner.model)
+    capabilities = property(lambda self: self.inner.capabilities)
+
+    def __repr__(self) -> str:
+        return f"BatchBackend({self.inner!r})"
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        self._resume()
+        custom_id = cache_key(self.spec, self.model, request)
+        future = self._futures.get(custom_id)
+        if future is None:  # not queued, not in a running or recovered batch
+            future = self._new_future(custom_id)
+            self._queue.append((custom_id, request))
+            if len(self._queue) >= self.batch_size:
+                self._flush()
+            elif self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(self.flush_s, self._flush)
+        return await asyncio.shield(future)
+
+    def _new_future(self, custom_id: str) -> asyncio.Future[LLMResponse]:
+        future = self._futures[custom_id] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" noise
+        return future
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _resume(self) -> None:
+        """Once per process: poll batches a previous run left pending."""
+        if self._resumed:
+            return
+        self._resumed = True
+        for batch_id, custom_ids in self.state.pending.items():
+            log.info("resuming batch %s (%d requests)", batch_id, len(custom_ids))
+            for cid in custom_ids:
+                if cid not in self._futures:
+                    self._new_future(cid)
+            self._spawn(self._collect(batch_id, custom_ids))
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        items, self._queue = self._queue[: self.batch_size], self._queue[self.batch_size:]
+        if items:
+            self._spawn(self._submit(items))
+        if self._queue:
+            self._timer = asyncio.get_running_loop().call_later(self.flush_s, self._flush)
+
+    async def _submit(self, items: list[tuple[str, LLMRequest]]) -> None:
+        ids = [cid for cid, _ in items]
+        try:
+            batch_id = await self.policy(lambda: self.inner.submit_batch(items))
+        except Exception as exc:
+            self._fail(ids, exc)
+            return
+        self.batches_submitted += 1
+        self.state.add(batch_id, ids)
+        await self._collect(batch_id, ids)
+
+    async def _collect(self, batch_id: str, ids: list[str]) -> None:
+        try:
+            wait = self.poll_s
+            while not await self.policy(lambda: self.inner.batch_done(batch_id)):
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, self.max_poll_s)
+            results = await self.policy(lambda: self.inner.batch_results(batch_id))
+        except Exception as exc:
+            self._fail(ids, exc)
+            if isinstance(exc, BackendError) and "ended with status" in str(exc):
+                self.state.remove(batch_id)
+            return
+        for cid in ids:
+            result = results.get(cid, BackendError(f"batch {batch_id} returned no result for request {cid[:12]}"))
+            if isinstance(result, BaseException):
+                self._fail([cid], result)
+                continue
+            future = self._futures.get(cid) or self._new_future(cid)  # kept: a later identical request reuses it
+            if not future.done():
+                future.set_result(result)
+        self.state.remove(batch_id)
+
+    def _fail(self, ids: list[str], exc: BaseException) -> None:
+        err = exc if isinstance(exc, BackendError) else BackendError(f"batch failed: {type(exc).__name__}: {exc}")
+        for cid in ids:
+            future = self._futures.pop(cid, None)
+            if future is not None and not future.done():
+                future.set_exception(err)
+
+    async def aclose(self) -> None:
+        """Stops polling (pending batch ids stay in the state file for the next run) and closes the client."""
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await self.inner.aclose()

@@ -1,0 +1,86 @@
+"""Provider exceptions -> autointerp errors: transient (retry) or permanent (one-line BackendError).
+
+Both official SDKs share one exception shape (``APIStatusError`` with ``status_code``,
+``response.headers`` and ``body``; ``APITimeoutError``; ``APIConnectionError``), so one
+translation serves every HTTP backend. Messages name the provider, status and the
+provider's own message, never a key or request header.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from typing import Any
+
+from autointerp.errors import BackendError
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+class TransientBackendError(BackendError):
+    """A failure worth retrying (rate limit, overload, 5xx, timeout, dropped connection, garbled body)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it said
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` (preferred) or ``retry-after`` (seconds or HTTP date); None if absent."""
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(float(raw_ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
+
+
+def _provider_message(body: Any, fallback: str) -> str:
+    """The human message inside an error body, in either provider's shape."""
+    if isinstance(body, (bytes, str)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return str(body)[:200] or fallback
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    return fallback
+
+
+def translate(exc: BaseException, provider: str) -> BackendError:
+    """Map an SDK/transport exception to a TransientBackendError (retry) or BackendError (give up)."""
+    if isinstance(exc, BackendError):
+        return exc
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        message = _provider_message(getattr(exc, "body", None), fallback=type(exc).__name__)
+        text = f"{provider} API error {status}: {message}"
+        if status in RETRYABLE_STATUS:
+            return TransientBackendError(text, status=status, retry_after=parse_retry_after(headers))
+        return BackendError(text)
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return TransientBackendError(f"{provider} request timed out")
+    if "Connection" in name:
+        return TransientBackendError(f"{provider} connection failed ({name})")
+    if isinstance(exc, ValueError):  # a body that is not valid JSON / not the expected shape
+        return TransientBackendError(f"{provider} returned a malformed response ({name})")
+    return BackendError(f"{provider} request failed: {name}: {exc}")

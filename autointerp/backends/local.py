@@ -1,0 +1,229 @@
+"""``local:MODEL`` - a transformers chat model on this machine (default ``smollm2-135m``).
+
+Concurrent ``complete()`` calls are collected by one worker thread into padded
+batches: generation (greedy, left padding, chat template, one ``generate``
+call per batch) and candidate scoring (right padding, one forward pass per
+batch, the LM head applied only at the scored positions).
+
+Candidate scoring (capability ``prompt_logprobs``): for ``request.prefill``
+segments and ``request.candidates``, the prompt is the chat template with the
+assistant turn opened, followed by the segments (each tokenized on its own);
+after each segment the response holds the exact log-softmax of every
+candidate as the next token. Candidates must be single tokens: SmolLM2 splits
+numbers into digits ("10" -> "1", "0"), so scoring only the first token would
+silently merge "10" into "1"; a multi-token candidate raises BackendError
+(use e.g. "0".."9" or letters as the scale).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse, TokenLogprobs
+from autointerp.errors import BackendError
+from autointerp.types import Usage
+
+log = logging.getLogger(__name__)
+DEFAULT_LOCAL_MODEL = "smollm2-135m"
+
+
+@dataclass
+class _Job:
+    request: LLMRequest
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+    started: float = field(default_factory=time.perf_counter)
+
+    def resolve(self, result: LLMResponse | BaseException) -> None:
+        def _set() -> None:
+            if self.future.done():
+                return
+            if isinstance(result, BaseException):
+                self.future.set_exception(result)
+            else:
+                self.future.set_result(result)
+
+        self.loop.call_soon_threadsafe(_set)
+
+
+class LocalBackend:
+    """A causal LM from :func:`autointerp.activations.models.load_subject`, served in batches."""
+
+    provider = "local"
+    capabilities = Capabilities(logprobs=True, prompt_logprobs=True, json_mode=False, prompt_caching=False,
+                                batch=False)
+
+    def __init__(self, model: str = DEFAULT_LOCAL_MODEL, *, spec: str | None = None, max_batch: int = 16,
+                 subject=None):
+        from autointerp.activations.models import load_subject
+
+        self.model = model
+        self.spec = spec or f"local:{model}"
+        self.max_batch = max_batch
+        self.subject = subject if subject is not None else load_subject(model)
+        if not self.subject.is_decoder:
+            raise BackendError(f"local model {model!r} is not a causal language model; it cannot generate text")
+        self.lm = self.subject.model
+        self.tokenizer = self.subject.tokenizer
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._serve, name="autointerp-local-llm", daemon=True)
+        self._worker.start()
+
+    def __repr__(self) -> str:
+        return f"LocalBackend({self.spec!r})"
+
+    # -- protocol
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        if request.candidates and not request.prefill:
+            raise BackendError("candidate scoring needs request.prefill segments to score after")
+        if request.candidates:
+            self.candidate_ids(request.candidates)  # fail fast, in the caller's task
+        loop = asyncio.get_running_loop()
+        job = _Job(request, loop, loop.create_future())
+        self._jobs.put(job)
+        return await job.future
+
+    async def aclose(self) -> None:
+        self._jobs.put(None)
+        await asyncio.to_thread(self._worker.join)
+
+    # -- tokenization
+    def prompt_text(self, request: LLMRequest) -> str:
+        """Chat template with the assistant turn opened (prefill not included)."""
+        messages = ([{"role": "system", "content": request.system}] if request.system else []) + [
+            {"role": m.role, "content": m.content} for m in request.messages
+        ]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def candidate_ids(self, candidates: tuple[str, ...]) -> list[int]:
+        ids = []
+        for c in candidates:
+            toks = self._encode(c)
+            if len(toks) != 1:
+                pieces = self.tokenizer.convert_ids_to_tokens(toks)
+                raise BackendError(
+                    f"candidate {c!r} is {len(toks)} tokens {pieces} for local model {self.model!r}; "
+                    "candidates must be single tokens"
+                )
+            ids.append(toks[0])
+        return ids
+
+    def segment_ids(self, request: LLMRequest) -> tuple[list[int], list[int]]:
+        """Token ids of prompt + prefill segments, and the index of the last token of each segment."""
+        ids = self._encode(self.prompt_text(request))
+        ends = []
+        for segment in request.prefill:
+            ids += self._encode(segment)
+            ends.append(len(ids) - 1)
+        return ids, ends
+
+    # -- worker thread
+    def _serve(self) -> None:
+        torch.set_grad_enabled(False)
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            jobs = [job]
+            while len(jobs) < self.max_batch:
+                try:
+                    nxt = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._jobs.put(None)
+                    break
+                jobs.append(nxt)
+            for group in (
+                [j for j in jobs if j.request.candidates],
+                [j for j in jobs if not j.request.candidates],
+            ):
+                if not group:
+                    continue
+                try:
+                    results = self._score(group) if group[0].request.candidates else self._generate(group)
+                except Exception as exc:  # a model failure fails the jobs, never the worker
+                    log.exception("local backend batch failed")
+                    results = [BackendError(f"local model {self.model!r} failed: {type(exc).__name__}: {exc}")] * len(group)
+                for j, result in zip(group, results):
+                    j.resolve(result)
+
+    def _score(self, jobs: list[_Job]) -> list[LLMResponse | BaseException]:
+        encoded = [self.segment_ids(j.request) for j in jobs]
+        width = max(len(ids) for ids, _ in encoded)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in encoded])
+        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in encoded])
+        hidden = self.lm.base_model(input_ids=input_ids, attention_mask=mask).last_hidden_state  # right padding
+        head = self.lm.get_output_embeddings()
+        results: list[LLMResponse | BaseException] = []
+        for row, (j, (ids, ends)) in enumerate(zip(jobs, encoded)):
+            cand = self.candidate_ids(j.request.candidates)
+            logprobs = torch.log_softmax(head(hidden[row, ends]).float(), dim=-1)[:, cand]  # [segments, candidates]
+            per_segment = tuple(
+                {c: float(v) for c, v in zip(j.request.candidates, seg.tolist())} for seg in logprobs
+            )
+            results.append(LLMResponse(
+                text="", candidate_logprobs=per_segment, model=self.model,
+                usage=Usage(input_tokens=len(ids), requests=1),
+                latency_s=time.perf_counter() - j.started, finish_reason="scored",
+            ))
+        return results
+
+    def _generate(self, jobs: list[_Job]) -> list[LLMResponse | BaseException]:
+        prompts = [self._encode(self.prompt_text(j.request) + "".join(j.request.prefill)) for j in jobs]
+        width = max(map(len, prompts))
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])  # left padding
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        want_logprobs = any(j.request.top_logprobs for j in jobs)
+        out = self.lm.generate(
+            input_ids=input_ids, attention_mask=mask, do_sample=False,
+            max_new_tokens=max(j.request.max_tokens for j in jobs),
+            pad_token_id=pad, eos_token_id=self.tokenizer.eos_token_id,
+            return_dict_in_generate=True, output_logits=want_logprobs,
+            temperature=None, top_p=None, top_k=None,
+        )
+        new = out.sequences[:, width:]
+        eos = self.tokenizer.eos_token_id
+        results: list[LLMResponse | BaseException] = []
+        for row, j in enumerate(jobs):
+            ids = new[row, : j.request.max_tokens].tolist()
+            finish = "length"
+            if eos in ids:
+                ids, finish = ids[: ids.index(eos)], "stop"
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            cut = min((text.find(s) for s in j.request.stop if s in text), default=-1)
+            if cut >= 0:
+                text, finish = text[:cut], "stop"
+            logprobs = None
+            if j.request.top_logprobs:
+                logprobs = tuple(self._position_logprobs(out.logits[pos][row], tok, j.request.top_logprobs)
+                                 for pos, tok in enumerate(ids))
+            results.append(LLMResponse(
+                text=text, logprobs=logprobs, model=self.model, finish_reason=finish,
+                usage=Usage(input_tokens=len(prompts[row]), output_tokens=len(ids), requests=1),
+                latency_s=time.perf_counter() - j.started,
+            ))
+        return results
+
+    def _position_logprobs(self, logits: torch.Tensor, token_id: int, k: int) -> TokenLogprobs:
+        lp = torch.log_softmax(logits.float(), dim=-1)
+        top = torch.topk(lp, k)
+        decode = self.tokenizer.decode
+        return TokenLogprobs(
+            token=decode([token_id]), logprob=float(lp[token_id]),
+            top={decode([int(i)]): float(v) for i, v in zip(top.indices, top.values)},
+        )

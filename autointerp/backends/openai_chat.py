@@ -1,0 +1,167 @@
+"""OpenAI chat completions (the base HTTP backend) and any OpenAI-compatible server.
+
+``OpenAIBackend`` holds the whole request cycle; a vendor changes only
+:meth:`build_payload` and :meth:`parse` (the lm-evaluation-harness pattern).
+``OpenAICompatibleBackend`` is the same code pointed at a base URL (vLLM,
+llama.cpp server, Ollama, SGLang) where a key is optional.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse, TokenLogprobs
+from autointerp.backends.faults import translate
+from autointerp.errors import BackendError
+from autointerp.types import Usage
+
+
+class OpenAIBackend:
+    """``openai:MODEL`` - the official SDK's AsyncOpenAI, chat completions, logprobs, JSON mode, Batch API."""
+
+    provider = "openai"
+    capabilities = Capabilities(logprobs=True, json_mode=True, prompt_caching=True, batch=True)
+    max_tokens_field = "max_completion_tokens"
+
+    def __init__(self, model: str, *, spec: str, api_key: str | None, base_url: str | None = None,
+                 timeout: float = 120.0):
+        self.model = model
+        self.spec = spec
+        # max_retries=0: RetryBackend is the one retry policy.
+        self.client = openai.AsyncOpenAI(api_key=api_key or "unused", base_url=base_url, timeout=timeout,
+                                         max_retries=0)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+    # -- vendor hooks
+    def check(self, request: LLMRequest) -> None:
+        if request.candidates or request.prefill:
+            raise BackendError(
+                f"backend {self.spec!r} cannot score prefill/candidates (capabilities.prompt_logprobs is false)"
+            )
+
+    def build_payload(self, request: LLMRequest) -> dict[str, Any]:
+        """The chat.completions request body for ``request``."""
+        self.check(request)
+        messages = ([{"role": "system", "content": request.system}] if request.system else []) + [
+            {"role": m.role, "content": m.content} for m in request.messages
+        ]
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            self.max_tokens_field: request.max_tokens,
+            "temperature": request.temperature,
+        }
+        if request.stop:
+            payload["stop"] = list(request.stop)
+        if request.json_mode:
+            payload["response_format"] = {"type": "json_object"}
+        if request.top_logprobs:
+            payload["logprobs"] = True
+            payload["top_logprobs"] = request.top_logprobs
+        return payload
+
+    def parse(self, completion: ChatCompletion, latency_s: float = 0.0) -> LLMResponse:
+        """LLMResponse from a ChatCompletion (live or from a batch result)."""
+        if not completion.choices:
+            raise BackendError(f"{self.provider} returned no choices")
+        choice = completion.choices[0]
+        logprobs = None
+        if choice.logprobs is not None and choice.logprobs.content is not None:
+            logprobs = tuple(
+                TokenLogprobs(token=t.token, logprob=t.logprob, top={a.token: a.logprob for a in t.top_logprobs or ()})
+                for t in choice.logprobs.content
+            )
+        u = completion.usage
+        cached = (u.prompt_tokens_details.cached_tokens or 0) if u and u.prompt_tokens_details else 0
+        usage = Usage(
+            input_tokens=(u.prompt_tokens - cached) if u else 0,
+            output_tokens=u.completion_tokens if u else 0,
+            cache_read_tokens=cached,
+            requests=1,
+        )
+        return LLMResponse(
+            text=choice.message.content or "",
+            logprobs=logprobs,
+            usage=usage,
+            model=completion.model or self.model,
+            latency_s=latency_s,
+            request_id=completion.id,
+            finish_reason=choice.finish_reason,
+        )
+
+    # -- protocol
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        payload = self.build_payload(request)
+        start = time.perf_counter()
+        try:
+            completion = await self.client.chat.completions.create(**payload)
+            if not isinstance(completion, ChatCompletion):  # the SDK hands back raw text it could not parse
+                raise ValueError("response is not a chat.completion object")
+            return self.parse(completion, time.perf_counter() - start)
+        except Exception as exc:
+            raise translate(exc, self.provider) from None
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    # -- Batch API (used by BatchBackend)
+    async def submit_batch(self, items: list[tuple[str, LLMRequest]]) -> str:
+        lines = [
+            json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
+                        "body": self.build_payload(req)})
+            for cid, req in items
+        ]
+        try:
+            upload = await self.client.files.create(file=("batch.jsonl", ("\n".join(lines) + "\n").encode()),
+                                                    purpose="batch")
+            batch = await self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                                     completion_window="24h")
+        except Exception as exc:
+            raise translate(exc, self.provider) from None
+        return batch.id
+
+    async def batch_done(self, batch_id: str) -> bool:
+        try:
+            batch = await self.client.batches.retrieve(batch_id)
+        except Exception as exc:
+            raise translate(exc, self.provider) from None
+        if batch.status in ("failed", "cancelled", "cancelling"):
+            raise BackendError(f"{self.provider} batch {batch_id} ended with status {batch.status!r}")
+        return batch.status in ("completed", "expired")
+
+    async def batch_results(self, batch_id: str) -> dict[str, LLMResponse | BackendError]:
+        try:
+            batch = await self.client.batches.retrieve(batch_id)
+            texts = [(await self.client.files.content(fid)).text
+                     for fid in (batch.output_file_id, batch.error_file_id) if fid]
+        except Exception as exc:
+            raise translate(exc, self.provider) from None
+        results: dict[str, LLMResponse | BackendError] = {}
+        for line in "\n".join(texts).splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            response = item.get("response") or {}
+            if response.get("status_code") == 200:
+                results[item["custom_id"]] = self.parse(ChatCompletion.model_validate(response["body"]))
+            else:
+                error = (response.get("body") or {}).get("error") or item.get("error") or {}
+                results[item["custom_id"]] = BackendError(
+                    f"{self.provider} batch request failed ({response.get('status_code')}): {error.get('message')}"
+                )
+        return results
+
+
+class OpenAICompatibleBackend(OpenAIBackend):
+    """``openai-compatible:MODEL@URL`` - vLLM, llama.cpp server, Ollama, SGLang; a key is optional."""
+
+    provider = "openai-compatible"
+    capabilities = Capabilities(logprobs=True, json_mode=True, prompt_caching=False, batch=False)
+    max_tokens_field = "max_tokens"  # what every compatible server understands

@@ -1,0 +1,69 @@
+"""RetryBackend: one retry policy for every backend (tenacity, exponential backoff with jitter).
+
+Retries TransientBackendError (408/409/429/5xx/529, timeouts, dropped connections,
+garbled bodies), waiting what the server asked for in ``retry-after-ms`` /
+``retry-after`` when it said, else exponential backoff with jitter. Any other
+BackendError (400/401/403/404/422, budget) is raised at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from autointerp.backends.base import Backend, LLMRequest, LLMResponse
+from autointerp.backends.faults import TransientBackendError
+from autointerp.backends.wrapper import Wrapper
+from autointerp.errors import BackendError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class RetryPolicy:
+    """How often and how long to retry; callable on an async function."""
+
+    def __init__(self, max_retries: int = 6, initial_wait: float = 1.0, max_wait: float = 60.0):
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self._backoff = wait_exponential_jitter(initial=initial_wait, max=max_wait, jitter=initial_wait)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TransientBackendError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.max_wait)
+        return self._backoff(state)
+
+    @staticmethod
+    def _log(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("retry %d after %.2fs: %s", state.attempt_number, wait, exc)
+
+    async def __call__(self, fn: Callable[[], Awaitable[T]]) -> T:
+        attempts = self.max_retries + 1
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(TransientBackendError),
+            before_sleep=self._log,
+            reraise=True,
+        )
+        try:
+            return await retrying(fn)
+        except TransientBackendError as exc:  # out of attempts: a plain BackendError so no outer layer retries it
+            raise BackendError(f"{exc} (gave up after {attempts} attempts)") from None
+
+
+class RetryBackend(Wrapper):
+    """Retries transient failures of ``inner`` under a :class:`RetryPolicy`."""
+
+    def __init__(self, inner: Backend, policy: RetryPolicy | None = None):
+        super().__init__(inner)
+        self.policy = policy or RetryPolicy()
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        return await self.policy(lambda: self.inner.complete(request))
