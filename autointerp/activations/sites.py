@@ -78,7 +78,8 @@ class HookSite:
 
     def width(self, subject: SubjectModel) -> int:
         """Number of dimensions of the activation at this site."""
-        return SITE_KINDS.get(self.kind).width(self.validate(subject))
+        self.validate(subject)
+        return SITE_KINDS.get(self.kind).width(subject)
 
     def tap(self, subject: SubjectModel) -> ModuleTap:
         block = subject.spec.blocks(subject.base)[self.validate(subject).layer]
