@@ -67,8 +67,11 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
                 heldout.append(_context(rng, f"h{window}-{suffix}", window, "random" if level < 0 else "quantile",
                                         level, edges[level + 1] if level >= 0 else 0.0))  # fmt: skip
                 window += 1
-        explain = tuple(_context(rng, f"e{window + k}", window + k, "top", N_BINS - 1, max_act * (1 - 0.1 * k))
-                        for k in range(3))  # fmt: skip
+        explain = tuple(
+            _context(rng, f"e{window + k}" + ("-script" if u.index == 0 and k == 0 else ""), window + k, "top",
+                     N_BINS - 1, max_act * (1 - 0.1 * k))
+            for k in range(3)
+        )  # fmt: skip
         window += 3
         stats = UnitStats(n_tokens=1000, n_windows=100, n_active_tokens=30, firing_frequency=0.03,
                           max_activation=max_act, mean_activation=0.1, mean_active_activation=1.0,
@@ -78,7 +81,7 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
                      params="p")  # fmt: skip
 
         # explanation: unit 2 of each kind fails for good; unit 3 fails then succeeds on retry
-        text = f"<b>{u.kind}</b> {u.index} fires on cats & mats"
+        text = f"<b>{u.kind}</b> {u.index} fires on cats & mats" + (f" {SCRIPT}" if u.index == 0 else "")
         if u.index in (2, 3):
             store.append("explain", Explanation(unit=u, ok=False, error="malformed answer", provenance=_prov("explain")))
         if u.index != 2:

@@ -1,0 +1,100 @@
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from autointerp.report import ReportSummary, compare_runs, summary_line
+from autointerp.report.comparison import compare_groups
+from autointerp.report.load import load_run, units_frame
+from autointerp.report.summary import CompareSummary, compare_line
+
+
+def test_every_output_exists_and_parses(report_a):
+    out, summary, _ = report_a
+    for name in summary.files:
+        path = out / name
+        assert path.is_file() and path.stat().st_size > 0, name
+        if name.endswith(".csv"):
+            pd.read_csv(path)
+        elif name.endswith(".png"):
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        elif name.endswith(".svg"):
+            assert ET.parse(path).getroot().tag.endswith("svg")
+        elif name.endswith(".json"):
+            json.loads(path.read_text())
+    assert {"specificity.png", "specificity.svg", "comparison.svg", "units.parquet", "report.html"} <= set(summary.files)
+    assert sum(f.startswith("per_unit/") and f.endswith(".png") for f in summary.files) == 19  # units with judgements
+    reloaded = ReportSummary.model_validate_json((out / "summary.json").read_text())
+    assert reloaded == summary
+    schema = json.loads((out / "summary.schema.json").read_text())
+    assert "metrics" in schema["properties"] and "GroupStats" in schema["$defs"]
+
+
+def test_per_unit_table_csv_and_parquet_agree(report_a):
+    out, _, facts = report_a
+    csv, parquet = pd.read_csv(out / "units.csv"), pd.read_parquet(out / "units.parquet")
+    assert list(csv.columns) == list(parquet.columns) and len(csv) == len(parquet) == 22
+    assert {"explanation", "simulation_score", "mean_specificity", "n_judgements", "firing_frequency",
+            "max_activation", "flags", "ok", "errors"} <= set(parquet.columns)  # fmt: skip
+    sims = parquet.set_index("unit")["simulation_score"].dropna().to_dict()
+    assert sims == pytest.approx(facts["sim"])
+
+
+def test_summary_statistics_match_scipy(report_a):
+    _, summary, facts = report_a
+    feats = np.array([v for k, v in facts["sim"].items() if k.startswith("sae")])
+    neurs = np.array([v for k, v in facts["sim"].items() if k.startswith("neurons")])
+    g = summary.metric("simulation_score", "feature")
+    ref = stats.bootstrap((feats,), np.median, n_resamples=999, method="percentile", rng=np.random.default_rng(3))
+    assert (g.n, g.median) == (len(feats), pytest.approx(np.median(feats)))
+    assert (g.ci_low, g.ci_high) == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
+    assert (g.n_failed, g.n_undefined, g.n_missing) == (2, 1, 0)  # explain failure (unit 2), unit 6; unit 7 undefined
+    test = summary.test("simulation_score")
+    mw = stats.mannwhitneyu(feats, neurs, alternative="two-sided")
+    assert (test.u, test.p_value, test.n_a, test.n_b) == (mw.statistic, pytest.approx(mw.pvalue), len(feats), len(neurs))
+    counts = {c.kind: c for c in summary.counts}
+    assert counts["feature"].n_judgements_failed + counts["neuron"].n_judgements_failed == facts["failed_judgements"]
+    assert sum(r.count for r in summary.histogram) == counts["feature"].n_judgements + counts["neuron"].n_judgements
+    assert {p.stage for p in summary.provenance} == {"explain", "rubric", "simulate"}
+    assert summary.run.config_hash == "cfg123" and summary.run.seed == 7
+    line = summary_line(summary)
+    assert "\n" not in line and line.startswith("run_a: features (12 units)") and "p=" in line
+
+
+def test_html_is_self_contained_and_escaped(report_a):
+    out, _, _ = report_a
+    page = (out / "report.html").read_text()
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;" in page  # the corpus token and the explanation, escaped
+    assert "&lt;b&gt;feature&lt;/b&gt;" in page
+    assert 'src="data:image/png;base64,' in page and "http://" not in page and "https://" not in page
+    assert page.count('class="unit"') == 22
+    assert 'class="a10"' in page  # top token shaded at full intensity
+
+
+def test_bootstrap_is_seeded(run_a):
+    units = units_frame(load_run(run_a[0]))
+    groups = {k: units[units["kind"] == k] for k in ("feature", "neuron")}
+    first = compare_groups(groups, [("feature", "neuron")], seed=9, n_resamples=299)
+    assert compare_groups(groups, [("feature", "neuron")], seed=9, n_resamples=299) == first
+
+
+def test_compare_runs(run_a, run_b, tmp_path):
+    summary = compare_runs(run_a[0], run_b[0], tmp_path / "cmp", seed=1, n_resamples=499)
+    assert [(t.metric, t.group_a, t.group_b) for t in summary.tests] == [
+        ("simulation_score", "A:feature", "B:feature"), ("simulation_score", "A:neuron", "B:neuron"),
+        ("mean_specificity", "A:feature", "B:feature"), ("mean_specificity", "A:neuron", "B:neuron"),
+    ]  # fmt: skip
+    a = np.array([v for k, v in run_a[1]["sim"].items() if k.startswith("sae")])
+    b = np.array([v for k, v in run_b[1]["sim"].items() if k.startswith("sae")])
+    mw = stats.mannwhitneyu(a, b, alternative="two-sided")
+    assert summary.tests[0].u == mw.statistic and summary.tests[0].p_value == pytest.approx(mw.pvalue)
+    for name in summary.files:
+        assert (tmp_path / "cmp" / name).is_file()
+    assert CompareSummary.model_validate_json((tmp_path / "cmp" / "compare.json").read_text()) == summary
+    assert pd.read_csv(tmp_path / "cmp" / "compare.csv")["group"].tolist()[:4] == [
+        "A:feature", "B:feature", "A:neuron", "B:neuron"]  # fmt: skip
+    assert compare_line(summary).startswith("A=run_a vs B=run_b: simulation_score feature:")
