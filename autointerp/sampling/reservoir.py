@@ -1,0 +1,115 @@
+"""Bottom-k reservoirs: R rows of S slots; each row keeps the S entries of smallest priority ever offered.
+
+Keeping the smallest priorities is order-independent: the result of any sequence
+of offers (and of merging two reservoirs) is exactly the S smallest of everything
+offered to the row. With random priorities that is a uniform sample without
+replacement; with value-derived priorities it is an exact top-k.
+
+Each kept entry stores its window index, window length, the window's max
+activation (``value``) and the unit's per-token activations on the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from autointerp.sampling.keys import EMPTY
+
+# fetch(src) -> [n, T'] per-token activations of the accepted candidates ``src`` (indices into the offer)
+Fetch = Callable[[torch.Tensor], torch.Tensor]
+
+FIELDS = ("prio", "value", "window", "length", "acts")
+
+
+class Reservoir:
+    """Fixed-size storage for R rows x S slots (memory independent of how much is offered)."""
+
+    def __init__(self, rows: int, slots: int, width: int = 0, acts_dtype: torch.dtype = torch.float16):
+        self.rows, self.slots = rows, slots
+        self.prio = torch.full((rows, slots), EMPTY, dtype=torch.int64)  # smaller is better; EMPTY = free slot
+        self.value = torch.zeros((rows, slots), dtype=torch.float32)  # max activation of the window
+        self.window = torch.full((rows, slots), -1, dtype=torch.int64)  # TokenWindow.index
+        self.length = torch.zeros((rows, slots), dtype=torch.int32)  # real tokens in the window
+        self.acts = torch.zeros((rows, slots, width), dtype=acts_dtype)  # per-token activations
+        self._worst = torch.full((rows,), EMPTY, dtype=torch.int64)  # largest kept priority per row
+
+    @property
+    def width(self) -> int:
+        return self.acts.shape[2]
+
+    def ensure_width(self, width: int) -> None:
+        """Grow the per-token storage to at least ``width`` tokens (zero padded)."""
+        if width > self.width:
+            grown = torch.zeros((self.rows, self.slots, width), dtype=self.acts.dtype)
+            grown[:, :, : self.width] = self.acts
+            self.acts = grown
+
+    def nbytes(self) -> int:
+        return sum(getattr(self, f).nbytes for f in FIELDS) + self._worst.nbytes
+
+    def clear_rows(self, rows: torch.Tensor) -> None:
+        self.prio[rows] = EMPTY
+        self.window[rows] = -1
+        self.value[rows] = 0
+        self.length[rows] = 0
+        self.acts[rows] = 0
+        self._worst[rows] = EMPTY
+
+    def filter(self, rows: torch.Tensor, prio: torch.Tensor) -> torch.Tensor:
+        """Indices of candidates that could enter (priority below their row's worst kept one)."""
+        return (prio < self._worst[rows]).nonzero().squeeze(1)
+
+    def offer(
+        self,
+        rows: torch.Tensor,
+        prio: torch.Tensor,
+        value: torch.Tensor,
+        window: torch.Tensor,
+        length: torch.Tensor,
+        fetch: Fetch,
+    ) -> torch.Tensor:
+        """Offer N candidate entries (flat [N] tensors); return the indices of those that were kept."""
+        cand = self.filter(rows, prio)
+        if cand.numel() == 0 or self.slots == 0:
+            return cand[:0]
+        c_rows, c_prio = rows[cand], prio[cand]
+        order = torch.argsort(c_prio, stable=True)
+        order = order[torch.argsort(c_rows[order], stable=True)]  # grouped by row, best first within a row
+        c_rows, c_prio, cand = c_rows[order], c_prio[order], cand[order]
+        uniq, inverse, counts = torch.unique_consecutive(c_rows, return_inverse=True, return_counts=True)
+        rank = torch.arange(c_rows.numel()) - (counts.cumsum(0) - counts)[inverse]
+        top = rank < self.slots  # more than S candidates for one row: only the S best can enter
+        inverse, rank, c_prio, cand = inverse[top], rank[top], c_prio[top], cand[top]
+
+        new = torch.full((uniq.numel(), self.slots), EMPTY, dtype=torch.int64)
+        new[inverse, rank] = c_prio
+        src = torch.full((uniq.numel(), self.slots), -1, dtype=torch.int64)
+        src[inverse, rank] = cand
+        old = self.prio[uniq]
+        kth = torch.cat([old, new], dim=1).kthvalue(self.slots, dim=1).values.unsqueeze(1)
+        entering = (new <= kth) & (new != EMPTY)
+        free = (old > kth) | (old == EMPTY)
+        n_enter = entering.sum(1, keepdim=True)
+        free_slots = torch.argsort((~free).to(torch.int8), dim=1, stable=True)
+        enter_cols = torch.argsort((~entering).to(torch.int8), dim=1, stable=True)
+        i, r = (torch.arange(self.slots).unsqueeze(0) < n_enter).nonzero(as_tuple=True)
+        row, slot, taken = uniq[i], free_slots[i, r], src[i, enter_cols[i, r]]
+
+        self.prio[row, slot] = prio[taken]
+        self.value[row, slot] = value[taken].to(torch.float32)
+        self.window[row, slot] = window[taken]
+        self.length[row, slot] = length[taken].to(torch.int32)
+        acts = fetch(taken)
+        self.ensure_width(acts.shape[1])
+        self.acts[row, slot] = 0
+        self.acts[row, slot, : acts.shape[1]] = acts.to(self.acts.dtype)
+        self._worst[uniq] = self.prio[uniq].max(dim=1).values
+        return taken
+
+    def entries(self, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(row, slot) of every kept entry (optionally only within ``rows``)."""
+        prio = self.prio if rows is None else self.prio[rows]
+        r, s = (prio != EMPTY).nonzero(as_tuple=True)
+        return (r if rows is None else rows[r]), s

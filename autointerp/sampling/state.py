@@ -1,0 +1,265 @@
+"""SamplerState: the per-unit streaming state of one pass over the corpus.
+
+Design (a unit's max activation is only known at the end of the pass):
+
+* Every window has a deterministic key ``splitmix64(seed, window_index)``
+  (:mod:`autointerp.sampling.keys`); it decides the explain/held-out split and
+  the window's random priority. Nothing depends on arrival order.
+* Top-k: a reservoir per unit and split whose priority is (value desc, window
+  asc), an exact top-k whatever the order.
+* Activation levels: a streaming grid of ``internal_bins`` equal bins over
+  ``[0, 2**e)``, where ``2**e`` is the smallest power of two above the running
+  max. When the max crosses ``2**e`` the grid doubles (or more): bin ``g``
+  becomes bin ``g >> d``, an exact merge because bin edges are power-of-two
+  multiples. Each grid bin keeps the entries of smallest random priority
+  ("bottom-k"), which is a uniform sample of everything that fell in it, and the
+  union of bottom-k samples re-cut to k is the bottom-k of the union. So every
+  bin's sample is exactly what one pass with the final grid would keep. At
+  :meth:`finalize` the grid is re-cut into ``n_bins`` output bins of equal width
+  over ``[0, final max]``, taking the smallest priorities among kept entries.
+* Random non-activating contexts: bottom-k reservoir over windows where the
+  unit's max is <= 0.
+* Statistics: token/window counts, sums, max and a histogram of active tokens on
+  the same doubling grid (``hist_bins`` bins), so counts merge exactly.
+* Splits: every reservoir exists once per split, so each split has contexts at
+  every level; a window belongs to exactly one split.
+* Per-token activations of kept entries are stored with them (float16 by
+  default): no second pass over the corpus is needed. Memory is
+  ``O(units x kept contexts x window)`` and does not grow with the corpus; the
+  tokens of windows that hold any kept entry are kept too, pruned as entries
+  are evicted.
+
+Two states built from disjoint shards of the corpus :meth:`merge` into exactly
+the state of one pass over both (sums of floats up to rounding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from autointerp.activations.source import ActivationBatch, TokenWindow
+from autointerp.errors import ConfigError, InputError
+from autointerp.sampling.config import SamplerConfig
+from autointerp.sampling.keys import EMPTY, check_windows, heldout_mask, reservoir_priority, top_priority
+from autointerp.sampling.reservoir import Reservoir
+
+NO_EXPONENT = -100_000  # exponent of a unit that never had a positive activation
+SPLITS = (0, 1)  # 0: explain, 1: held-out
+_DTYPES = {"float16": torch.float16, "float32": torch.float32}
+
+
+def exponent(x: torch.Tensor) -> torch.Tensor:
+    """Smallest e with x < 2**e, for x > 0; NO_EXPONENT elsewhere."""
+    e = torch.frexp(x.clamp(min=torch.finfo(torch.float32).tiny)).exponent.to(torch.int64)
+    return torch.where(x > 0, e, torch.full_like(e, NO_EXPONENT))
+
+
+def grid_bin(values: torch.Tensor, exp: torch.Tensor, n: int) -> torch.Tensor:
+    """Bin of each positive value in a grid of n (power of two) equal bins over [0, 2**exp): exact arithmetic."""
+    scaled = torch.ldexp(values.to(torch.float64), (n.bit_length() - 1 - exp).to(torch.float64))
+    return scaled.floor().to(torch.int64).clamp_(0, n - 1)
+
+
+def coarsen(hist: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Histogram rows [A, H] re-binned on a grid 2**shift times as wide (bin g -> g >> shift)."""
+    idx = torch.arange(hist.shape[1]).unsqueeze(0) >> shift.clamp(max=62).unsqueeze(1)
+    return torch.zeros_like(hist).scatter_add_(1, idx, hist)
+
+
+def window_maxima(acts: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[B, U] max activation over the real tokens of each window."""
+    wmax = acts.amax(dim=1)
+    padded = (~mask).any(dim=1).nonzero().squeeze(1)
+    if padded.numel():
+        sub = acts[padded].masked_fill(~mask[padded].unsqueeze(2), float("-inf"))
+        wmax[padded] = sub.amax(dim=1)
+    return wmax
+
+
+class SamplerState:
+    """Bounded per-unit state; ``update`` with batches, ``merge`` shards, ``finalize`` into a SampleSet."""
+
+    def __init__(self, config: SamplerConfig, n_units: int):
+        if n_units < 1:
+            raise ConfigError(f"sampler needs at least one unit, got n_units={n_units}")
+        self.config, self.n_units = config, n_units
+        U, G, dtype = n_units, config.internal_bins, _DTYPES[config.acts_dtype]
+        self.topk = [Reservoir(U, config.top_k, acts_dtype=dtype) for _ in SPLITS]
+        self.bins = [Reservoir(U * G, config.per_bin, acts_dtype=dtype) for _ in SPLITS]
+        self.random = [Reservoir(U, config.random_slots(s), acts_dtype=dtype) for s in SPLITS]
+        self.max = torch.full((U,), float("-inf"))  # running max activation (over real tokens)
+        self.exp = torch.full((U,), NO_EXPONENT, dtype=torch.int64)  # grid top is 2**exp
+        self.n_active_tokens = torch.zeros(U, dtype=torch.int64)
+        self.n_active_windows = torch.zeros(U, dtype=torch.int64)
+        self.sum = torch.zeros(U, dtype=torch.float64)
+        self.sum_active = torch.zeros(U, dtype=torch.float64)
+        self.hist = torch.zeros((U, config.hist_bins), dtype=torch.int64)
+        self.n_tokens = 0
+        self.n_windows = 0
+        self.windows: dict[int, TokenWindow] = {}  # tokens of windows holding a kept entry
+        self._live_windows = 0
+
+    # ------------------------------------------------------------------ views
+    def reservoirs(self) -> list[Reservoir]:
+        return [*self.topk, *self.bins, *self.random]
+
+    def nbytes(self) -> int:
+        """Bytes held by the fixed-size tensors (independent of corpus length)."""
+        tensors = (self.max, self.exp, self.n_active_tokens, self.n_active_windows, self.sum, self.sum_active, self.hist)
+        return sum(r.nbytes() for r in self.reservoirs()) + sum(t.nbytes for t in tensors)
+
+    # ----------------------------------------------------------------- update
+    def update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None = None) -> None:
+        """Consume one batch; ``windows`` (aligned with the batch rows) supplies the tokens of kept windows."""
+        acts, mask = batch.activations, batch.mask
+        self._check_batch(acts, mask, batch.window_indices, windows)
+        w_np = check_windows(batch.window_indices)
+        w = torch.from_numpy(w_np)
+        lengths = mask.sum(dim=1)
+        wmax = window_maxima(acts, mask)
+        self._update_stats(acts, mask, wmax)
+
+        prio = reservoir_priority(self.config.seed, w_np)
+        held = heldout_mask(self.config.seed, w_np, self.config.heldout_fraction)
+        kept_rows: list[torch.Tensor] = []
+        G = self.config.internal_bins
+        for split in SPLITS:
+            b = (held == bool(split)).nonzero().squeeze(1)
+            if b.numel() == 0:
+                continue
+            m, wb, lb, pb = wmax[b], w[b], lengths[b], prio[b]
+            active = m > 0
+
+            def offer(res: Reservoir, bi: torch.Tensor, ui: torch.Tensor, rows: torch.Tensor, p: torch.Tensor) -> None:
+                taken = res.offer(rows, p, m[bi, ui], wb[bi], lb[bi], lambda t: acts[b[bi[t]], :, ui[t]])
+                kept_rows.append(b[bi[taken]])
+
+            top = torch.where(active, top_priority(m, wb.unsqueeze(1)), EMPTY)
+            bi, ui = (top < self.topk[split]._worst).nonzero(as_tuple=True)
+            offer(self.topk[split], bi, ui, ui, top[bi, ui])
+
+            bi, ui = active.nonzero(as_tuple=True)
+            offer(self.bins[split], bi, ui, ui * G + grid_bin(m[bi, ui], self.exp[ui], G), pb[bi])
+
+            rand = (~active) & (pb.unsqueeze(1) < self.random[split]._worst)
+            bi, ui = rand.nonzero(as_tuple=True)
+            offer(self.random[split], bi, ui, ui, pb[bi])
+
+        if windows is not None and kept_rows:
+            for row in torch.cat(kept_rows).unique().tolist():
+                self.windows[int(w_np[row])] = windows[row]
+            self._maybe_prune()
+
+    def _check_batch(self, acts: torch.Tensor, mask: torch.Tensor, window_indices: np.ndarray,
+                     windows: Sequence[TokenWindow] | None) -> None:
+        if acts.ndim != 3 or acts.shape[2] != self.n_units:
+            raise InputError(f"activation batch: expected shape [B, T, {self.n_units}], got {list(acts.shape)}")
+        if tuple(mask.shape) != tuple(acts.shape[:2]) or mask.dtype != torch.bool:
+            raise InputError(f"activation mask: expected bool [{acts.shape[0]}, {acts.shape[1]}], got {mask.dtype} "
+                             f"{list(mask.shape)}")
+        if len(window_indices) != acts.shape[0]:
+            raise InputError(f"window_indices: expected {acts.shape[0]} entries, got {len(window_indices)}")
+        if windows is not None and [tw.index for tw in windows] != [int(i) for i in window_indices]:
+            raise InputError("token windows do not match the batch's window_indices")
+
+    def _update_stats(self, acts: torch.Tensor, mask: torch.Tensor, wmax: torch.Tensor) -> None:
+        self.n_tokens += int(mask.sum())
+        self.n_windows += int(acts.shape[0])
+        self.sum += acts.sum(dim=(0, 1)).to(torch.float64)
+        self.n_active_windows += (wmax > 0).sum(dim=0)
+        self._raise_max(wmax.amax(dim=0))
+        active = acts > 0
+        b, t, u = active.nonzero(as_tuple=True)
+        vals = acts[b, t, u]
+        self.n_active_tokens += torch.bincount(u, minlength=self.n_units)
+        self.sum_active.index_add_(0, u, vals.to(torch.float64))
+        H = self.config.hist_bins
+        flat = u * H + grid_bin(vals, self.exp[u], H)
+        self.hist.view(-1).index_add_(0, flat, torch.ones_like(flat))
+
+    def _raise_max(self, candidate: torch.Tensor) -> None:
+        """New running max; units whose grid top grows get their bins and histogram coarsened exactly."""
+        new_max = torch.maximum(self.max, candidate)
+        new_exp = exponent(new_max)
+        grown = ((new_exp > self.exp) & (self.max > 0)).nonzero().squeeze(1)
+        if grown.numel():
+            shift = torch.zeros(self.n_units, dtype=torch.int64)
+            shift[grown] = new_exp[grown] - self.exp[grown]
+            self.hist[grown] = coarsen(self.hist[grown], shift[grown])
+            G = self.config.internal_bins
+            rows = (grown.unsqueeze(1) * G + torch.arange(G)).flatten()
+            for res in self.bins:
+                r, s = res.entries(rows)
+                if r.numel() == 0:
+                    continue
+                prio, value, window, length, acts = (res.prio[r, s], res.value[r, s], res.window[r, s],
+                                                     res.length[r, s], res.acts[r, s])
+                unit = r // G
+                new_rows = unit * G + ((r % G) >> shift[unit].clamp(max=62))
+                res.clear_rows(rows)
+                res.offer(new_rows, prio, value, window, length, lambda t, acts=acts: acts[t])
+        self.max, self.exp = new_max, new_exp
+
+    # ------------------------------------------------------------------ merge
+    def merge(self, other: SamplerState) -> SamplerState:
+        """Fold in the state of a disjoint shard of the corpus (in place); returns self."""
+        if other.n_units != self.n_units or other.config != self.config:
+            raise ConfigError("cannot merge sampler states with different configs or unit counts")
+        overlap = self._windows_seen_by_both(other)
+        if overlap is not None:
+            raise InputError(f"cannot merge sampler states over overlapping shards (window {overlap} is in both)")
+        self.n_tokens += other.n_tokens
+        self.n_windows += other.n_windows
+        self.n_active_tokens += other.n_active_tokens
+        self.n_active_windows += other.n_active_windows
+        self.sum += other.sum
+        self.sum_active += other.sum_active
+        self._raise_max(other.max)
+        lift = torch.where(other.max > 0, self.exp - other.exp, torch.zeros_like(self.exp))
+        self.hist += coarsen(other.hist, lift)
+        G = self.config.internal_bins
+        for mine, theirs, to_row in (
+            *((self.topk[s], other.topk[s], lambda r: r) for s in SPLITS),
+            *((self.random[s], other.random[s], lambda r: r) for s in SPLITS),
+            *((self.bins[s], other.bins[s], lambda r: (r // G) * G + ((r % G) >> lift[r // G].clamp(max=62)))
+              for s in SPLITS),
+        ):
+            r, s = theirs.entries()
+            if r.numel():
+                mine.offer(to_row(r), theirs.prio[r, s], theirs.value[r, s], theirs.window[r, s],
+                           theirs.length[r, s], lambda t, r=r, s=s, theirs=theirs: theirs.acts[r[t], s[t]])
+        self.windows.update(other.windows)
+        self._prune()
+        return self
+
+    def _windows_seen_by_both(self, other: SamplerState) -> int | None:
+        """A window kept by both states (a sign the shards overlap), or None."""
+        mine = torch.cat([r.window.flatten() for r in self.reservoirs()]).unique()
+        theirs = torch.cat([r.window.flatten() for r in other.reservoirs()]).unique()
+        both = mine[torch.isin(mine, theirs) & (mine >= 0)]
+        return int(both[0]) if both.numel() else None
+
+    # ----------------------------------------------------------- token store
+    def live_windows(self) -> torch.Tensor:
+        """Sorted indices of windows that hold at least one kept entry."""
+        w = torch.cat([r.window.flatten() for r in self.reservoirs()]).unique()
+        return w[w >= 0]
+
+    def _maybe_prune(self) -> None:
+        if len(self.windows) > 2 * self._live_windows + 1024:
+            self._prune()
+
+    def _prune(self) -> None:
+        live = set(self.live_windows().tolist())
+        self.windows = {i: tw for i, tw in self.windows.items() if i in live}
+        self._live_windows = len(self.windows)
+
+    # --------------------------------------------------------------- finalize
+    def finalize(self, *, basis: str, unit_ids: Sequence[int]):  # -> SampleSet (import below avoids a cycle)
+        """Re-cut the streaming grid into the output bins and return the :class:`SampleSet`."""
+        from autointerp.sampling.finalize import finalize
+
+        return finalize(self, basis=basis, unit_ids=unit_ids)

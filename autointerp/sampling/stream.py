@@ -1,0 +1,63 @@
+"""``sample()``: one streaming pass of an ActivationSource over token windows into a SampleSet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from tqdm.auto import tqdm
+
+from autointerp.activations.source import ActivationSource, TokenWindow
+from autointerp.errors import ConfigError, InputError
+from autointerp.sampling.config import SamplerConfig
+from autointerp.sampling.sampleset import SampleSet
+from autointerp.sampling.state import SamplerState
+
+
+def run_pass(
+    source: ActivationSource,
+    windows: Iterable[TokenWindow],
+    config: SamplerConfig,
+    *,
+    progress: bool = True,
+    total_tokens: int | None = None,
+) -> SamplerState:
+    """Stream every window through the source once and return the filled state."""
+    state = SamplerState(config, source.n_units)
+    pending: dict[int, TokenWindow] = {}
+
+    def tap(ws: Iterable[TokenWindow]) -> Iterator[TokenWindow]:
+        for w in ws:
+            pending[w.index] = w
+            yield w
+
+    with tqdm(total=total_tokens, unit="tok", unit_scale=True, desc="sampling", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for batch in source.batches(tap(windows), config.batch_size):
+            try:
+                rows = [pending.pop(int(i)) for i in batch.window_indices]
+            except KeyError as exc:
+                raise InputError(f"activation source returned window {exc.args[0]} that was not in its input") from None
+            state.update(batch, rows)
+            bar.update(int(batch.mask.sum()))
+    return state
+
+
+def sample(
+    source: ActivationSource,
+    windows: Iterable[TokenWindow],
+    config: SamplerConfig,
+    *,
+    basis: str,
+    unit_ids: Sequence[int],
+    progress: bool = True,
+    total_tokens: int | None = None,
+) -> SampleSet:
+    """Sample contexts and statistics for every unit (column) of ``source`` in one pass over ``windows``.
+
+    ``unit_ids`` are the real unit indices of the source's columns; ``total_tokens``
+    (optional) sizes the progress bar.
+    """
+    if len(unit_ids) != source.n_units:
+        raise ConfigError(f"unit_ids: expected {source.n_units} ids (one per source column), got {len(unit_ids)}")
+    state = run_pass(source, windows, config, progress=progress, total_tokens=total_tokens)
+    return state.finalize(basis=basis, unit_ids=unit_ids)
