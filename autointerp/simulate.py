@@ -143,7 +143,6 @@ class Method:
 METHODS: Registry[Method] = Registry("simulation method")
 
 
-@METHODS.register("logprobs-all-at-once")
 class PromptLogprobs(Method):
     name, priority, prompt_field, parser_type = "logprobs-all-at-once", 30, "lines_prompt", TokenLines
 
@@ -179,7 +178,6 @@ class PromptLogprobs(Method):
         return _merge(parts)
 
 
-@METHODS.register("logprobs-generated")
 class GeneratedLogprobs(Method):
     name, priority, prompt_field, parser_type = "logprobs-generated", 20, "lines_prompt", TokenLines
 
@@ -216,7 +214,6 @@ class GeneratedLogprobs(Method):
         return _merge(parts)
 
 
-@METHODS.register("json-list")
 class JsonList(Method):
     name, priority, prompt_field, parser_type = "json-list", 10, "json_prompt", JsonLists
 
@@ -268,6 +265,10 @@ class JsonList(Method):
         chunks = [job.contexts[i : i + size] for i in range(0, len(job.contexts), size)]
         parts = await asyncio.gather(*(self._chunk(job, ch, parser, examples) for ch in chunks))  # type: ignore[arg-type]
         return _merge(parts)
+
+
+for _method in (PromptLogprobs(), GeneratedLogprobs(), JsonList()):
+    METHODS.add(_method.name, _method)
 
 
 def _merge(parts: Sequence[Predictions]) -> Predictions:
