@@ -22,6 +22,7 @@ class AnthropicBackend:
     Prompt caching: ``cache_control: ephemeral`` marks the system block and the last of the
     ``request.cache_prefix_messages`` stable messages. ``request.prefill`` (without candidates) is
     sent as the start of the assistant turn; the returned text is the continuation only.
+    ``request.temperature`` is not sent: the current Messages API (SDK 2.x) takes no sampling parameters.
     """
 
     provider = "anthropic"
@@ -53,7 +54,6 @@ class AnthropicBackend:
         payload: dict[str, Any] = {
             "model": self.model,
             "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
             "messages": messages,
         }
         if request.system:

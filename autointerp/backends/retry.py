@@ -52,8 +52,11 @@ class RetryPolicy:
             before_sleep=self._log,
             reraise=True,
         )
+        async def attempt() -> T:  # a real coroutine function, so tenacity awaits it
+            return await fn()
+
         try:
-            return await retrying(fn)
+            return await retrying(attempt)
         except TransientBackendError as exc:  # out of attempts: a plain BackendError so no outer layer retries it
             raise BackendError(f"{exc} (gave up after {attempts} attempts)") from None
 
