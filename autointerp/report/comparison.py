@@ -33,6 +33,11 @@ METRICS = (
 )
 
 
+def ok_values(frame: pd.DataFrame, metric: Metric) -> np.ndarray:
+    """The metric's defined values (status 'ok') in a units frame."""
+    return frame.loc[frame[metric.status_column] == "ok", metric.name].to_numpy(dtype=float)
+
+
 @dataclass(frozen=True)
 class GroupComparison:
     """Stats of every (metric, group) and the tests of every (metric, pair)."""
@@ -52,12 +57,10 @@ def compare_groups(
     stats, tests = [], []
     for metric in METRICS:
         for label, frame in groups.items():
-            stats.append(
-                group_stats_from_frame(frame, metric.name, metric.status_column, label, seed=seed, n_resamples=n_resamples)
-            )
+            stats.append(group_stats_from_frame(frame, metric.name, metric.status_column, label, seed=seed,
+                                                n_resamples=n_resamples))  # fmt: skip
         for a, b in pairs:
-            values = [groups[g].loc[groups[g][metric.status_column] == "ok", metric.name].to_numpy(float) for g in (a, b)]
-            test = mann_whitney(metric.name, a, values[0], b, values[1])
+            test = mann_whitney(metric.name, a, ok_values(groups[a], metric), b, ok_values(groups[b], metric))
             if test is not None:
                 tests.append(test)
     return GroupComparison(stats=tuple(stats), tests=tuple(tests))
@@ -90,7 +93,7 @@ def plot_comparison(
     palette = ("#3d8bc4", "#e07b39", "#5aa55a", "#9467bd")
     for ax, metric in zip(axes, METRICS):
         by_group = {s.group: s for s in comparison.stats if s.metric == metric.name}
-        data = [groups[g].loc[groups[g][metric.status_column] == "ok", metric.name].to_numpy(float) for g in labels]
+        data = [ok_values(groups[g], metric) for g in labels]
         positions = np.arange(1, len(labels) + 1)
         nonempty = [i for i, d in enumerate(data) if d.size]
         if nonempty:

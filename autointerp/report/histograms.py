@@ -51,7 +51,8 @@ def level_infos(levels: Iterable[int], units: Iterable[UnitSamples]) -> list[Lev
             infos.append(LevelInfo(level=level, label="none"))
         elif level in fractions:
             lo, hi = np.median(np.asarray(fractions[level]), axis=0)
-            infos.append(LevelInfo(level=level, label=f"{lo:.0%}-{hi:.0%}", frac_low=float(lo), frac_high=float(hi)))
+            label = f"{lo * 100:.0f}-{hi:.0%}"
+            infos.append(LevelInfo(level=level, label=label, frac_low=float(lo), frac_high=float(hi)))
         else:
             infos.append(LevelInfo(level=level, label=f"bin {level}"))
     return infos
@@ -100,11 +101,12 @@ def plot_specificity(
         for xi, n in zip(x, n_in):
             if pd.notna(n):
                 ax.text(xi, 1.01, f"n={int(n)}", ha="center", va="bottom", fontsize=7, color="#444444")
-        ax.set_xticks(x, [labels.get(lv, str(lv)) for lv in level_list], rotation=45 if len(x) > 6 else 0, ha="right"
-                      if len(x) > 6 else "center", fontsize=8)  # fmt: skip
+        rotate = len(x) > panel_size[0] * 1.1  # labels collide on narrow panels
+        ax.set_xticks(x, [labels.get(lv, str(lv)) for lv in level_list], rotation=40 if rotate else 0,
+                      ha="right" if rotate else "center", rotation_mode="anchor", fontsize=8)  # fmt: skip
         ax.set_ylim(0, 1.08)
         ax.set_title(f"{group}s" if group in KIND_ORDER else str(group), fontsize=11)
-        ax.set_xlabel("activation level (fraction of the unit's max activation)", fontsize=9)
+        ax.set_xlabel("activation level (% of the unit's max activation)", fontsize=9)
         ax.spines[["top", "right"]].set_visible(False)
         if ax is axes[0]:
             ax.set_ylabel("fraction of held-out contexts", fontsize=9)

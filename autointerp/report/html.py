@@ -35,7 +35,8 @@ img{max-width:100%;height:auto}.muted{color:#777;font-size:.9em}.err{color:#b000
 .unit{border:1px solid #e4e4e4;border-radius:6px;padding:.6em 1em;margin:1em 0}
 .unit h3{margin:.1em 0 .4em 0;font-size:1.05em;font-family:ui-monospace,Menlo,Consolas,monospace}
 .expl{font-size:1.02em;margin:.3em 0}.ctx{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.82em;
-white-space:pre-wrap;background:#fafafa;border-left:3px solid #ddd;padding:.3em .5em;margin:.3em 0;word-break:break-word}
+white-space:pre-wrap;background:#fafafa;border-left:3px solid #ddd;padding:.3em .5em;margin:.3em 0;
+word-break:break-word}
 .flag{background:#fff3cd;border-radius:3px;padding:0 .3em;font-size:.8em;margin-left:.4em}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}
 """ + "".join(f".a{i}{{background:rgba(255,110,0,{i / 10:.1f})}}" for i in range(1, 11))
@@ -122,12 +123,14 @@ def _figure(title: str, png: bytes | None, caption: str) -> str:
     if png is None:
         return ""
     data = base64.b64encode(png).decode("ascii")
-    return f'<h2>{esc(title)}</h2><img alt="{esc(title)}" src="data:image/png;base64,{data}"><p class="muted">{esc(caption)}</p>'
+    img = f'<img alt="{esc(title)}" src="data:image/png;base64,{data}">'
+    return f'<h2>{esc(title)}</h2>{img}<p class="muted">{esc(caption)}</p>'
 
 
 def _rating_summary(judgements: pd.DataFrame) -> str:
     parts = []
-    for name, sub in (("activating", judgements[judgements["level"] >= 0]), ("random", judgements[judgements["level"] < 0])):
+    activating = judgements["level"] >= 0
+    for name, sub in (("activating", judgements[activating]), ("random", judgements[~activating])):
         ok = sub[sub["ok"]]
         if len(sub):
             counts = ok["score"].value_counts().to_dict()
@@ -176,7 +179,9 @@ def render_html(
     by_unit = dict(tuple(judgements.groupby("unit"))) if len(judgements) else {}
     empty = judgements.iloc[0:0]
     shown = units.head(max_units)
-    unit_html = "".join(_unit_section(run, row, by_unit.get(row["unit"], empty), max_contexts) for _, row in shown.iterrows())
+    unit_html = "".join(
+        _unit_section(run, row, by_unit.get(row["unit"], empty), max_contexts) for _, row in shown.iterrows()
+    )
     more = f'<p class="muted">{len(units) - len(shown)} more units in units.csv.</p>' if len(units) > len(shown) else ""
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"

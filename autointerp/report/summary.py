@@ -142,7 +142,8 @@ def provenance_counts(run: RunData) -> tuple[ProvenanceCount, ...]:
     for stage, records in (("explain", run.explanations), ("rubric", run.rubric), ("simulate", run.simulations)):
         for rec in records.values():
             p = rec.provenance
-            counter[(stage, p.backend, p.model, p.prompt_id, p.prompt_version, p.prompt_hash, p.config_hash, p.seed)] += 1
+            key = (stage, p.backend, p.model, p.prompt_id, p.prompt_version, p.prompt_hash, p.config_hash, p.seed)
+            counter[key] += 1
     fields = [f for f in ProvenanceCount.model_fields if f != "n_records"]
     return tuple(ProvenanceCount(**dict(zip(fields, key)), n_records=n) for key, n in sorted(counter.items()))
 

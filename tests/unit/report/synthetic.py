@@ -77,13 +77,14 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
                           max_activation=max_act, mean_activation=0.1, mean_active_activation=1.0,
                           histogram_edges=(0.0, max_act), histogram_counts=(30,),
                           flags=("rare",) if u.index == 1 else ())  # fmt: skip
-        store.append("units", UnitSamples(unit=u, stats=stats, bin_edges=edges, explain=explain, heldout=tuple(heldout)),
-                     params="p")  # fmt: skip
+        samples = UnitSamples(unit=u, stats=stats, bin_edges=edges, explain=explain, heldout=tuple(heldout))
+        store.append("units", samples, params="p")
 
         # explanation: unit 2 of each kind fails for good; unit 3 fails then succeeds on retry
         text = f"<b>{u.kind}</b> {u.index} fires on cats & mats" + (f" {SCRIPT}" if u.index == 0 else "")
         if u.index in (2, 3):
-            store.append("explain", Explanation(unit=u, ok=False, error="malformed answer", provenance=_prov("explain")))
+            failed = Explanation(unit=u, ok=False, error="malformed answer", provenance=_prov("explain"))
+            store.append("explain", failed)
         if u.index != 2:
             store.append("explain", Explanation(unit=u, ok=True, text=text, provenance=_prov("explain")))
         else:
@@ -104,8 +105,10 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
                     facts["failed_judgements"] += 1
                     continue
                 judgements.append(RubricJudgement(context_id=c.context_id, window_index=c.window_index, kind=c.kind,
-                                                  true_activation=c.max_activation, level=c.level, score=score))  # fmt: skip
-            rr = RubricResult(unit=u, ok=True, explanation=text, judgements=tuple(judgements), provenance=_prov("rubric"))
+                                                  true_activation=c.max_activation, level=c.level,
+                                                  score=score))  # fmt: skip
+            rr = RubricResult(unit=u, ok=True, explanation=text, judgements=tuple(judgements),
+                              provenance=_prov("rubric"))  # fmt: skip
             store.append("rubric", rr)
             act = [j.score for j in judgements if j.ok and j.level >= 0]
             facts["spec"][u.key] = sum(act) / len(act)
