@@ -55,14 +55,15 @@ class ScriptedBackend:
         return None
 
 
-def replies(*answers: Reply) -> Handler:
-    """A handler that plays ``answers`` in order (and fails loudly when they run out)."""
+def replies(*answers: Reply | Handler) -> Handler:
+    """A handler that plays ``answers`` in order (a callable answers that one request); fails loudly when they run out."""
     queue = list(answers)
 
     def handler(request: LLMRequest) -> Reply:
         if not queue:
             raise AssertionError("scripted backend: more requests than scripted replies")
-        return queue.pop(0)
+        answer = queue.pop(0)
+        return answer(request) if callable(answer) and not isinstance(answer, BaseException) else answer
 
     return handler
 
