@@ -199,7 +199,12 @@ JUDGEMENT_COLUMNS = ["unit", "kind", "context_id", "context_kind", "level", "tru
 
 
 def judgements_frame(run: RunData) -> pd.DataFrame:
-    """One row per rubric judgement of the latest rubric record of every unit."""
+    """One row per rubric judgement of the latest rubric record of every unit.
+
+    ``ok`` is false (and ``score`` missing) for a judgement without a score and
+    for every judgement of a failed rubric record (it is retried as a whole on
+    resume), so the histogram and the per-unit mean use the same ratings.
+    """
     rows = [
         {
             "unit": key,
@@ -208,8 +213,8 @@ def judgements_frame(run: RunData) -> pd.DataFrame:
             "context_kind": j.kind,
             "level": j.level,
             "true_activation": j.true_activation,
-            "score": j.score if (j.ok and j.score is not None) else None,
-            "ok": bool(j.ok and j.score is not None),
+            "score": j.score if (res.ok and j.ok and j.score is not None) else None,
+            "ok": bool(res.ok and j.ok and j.score is not None),
         }
         for key, res in run.rubric.items()
         for j in res.judgements
@@ -263,7 +268,7 @@ def units_frame(run: RunData) -> pd.DataFrame:
         spec = mean_specificity(rub) if rub is not None and rub.ok else None
         sim_score = sim.score if sim is not None and sim.ok else None
         judgements = rub.judgements if rub is not None else ()
-        n_ok = sum(1 for j in judgements if j.ok and j.score is not None)
+        n_ok = sum(1 for j in judgements if j.ok and j.score is not None) if rub is not None and rub.ok else 0
         errors = [
             f"{stage}: {err}"
             for stage, err in (

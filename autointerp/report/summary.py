@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -120,19 +121,38 @@ def compare_schema() -> dict[str, Any]:
     return CompareSummary.model_json_schema()
 
 
+def _models(meta: dict[str, Any], config: dict[str, Any]) -> dict[str, str]:
+    """Subject model, SAE and per-stage backends, from run.json (else config.yaml)."""
+    models = meta.get("models")
+    if isinstance(models, dict):
+        return {str(k): str(v) for k, v in models.items()}
+    out = {}
+    for key, name in (("model", "subject model"), ("sae", "sae")):
+        value = meta.get(key, config.get(key))
+        if value is not None:
+            out[name] = str(value)
+    backends = meta.get("backends", config.get("backends"))
+    if isinstance(backends, dict):
+        out.update({f"{stage} backend": str(spec) for stage, spec in backends.items()})
+    return out
+
+
+def _created(value: object) -> str:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=timezone.utc).isoformat(timespec="seconds")
+    return "" if value is None else str(value)
+
+
 def run_info(run: RunData) -> RunInfo:
     meta, config = run.meta, run.config
-    models = meta.get("models") or {}
-    if isinstance(models, list):
-        models = {str(i): m for i, m in enumerate(models)}
     seed = config.get("seed", meta.get("seed"))
     return RunInfo(
         name=run.name,
         path=str(run.run_dir),
         autointerp_version=str(meta.get("autointerp_version", meta.get("version", ""))),
         config_hash=str(meta.get("config_hash", "")),
-        created=str(meta.get("created", "")),
-        models={str(k): str(v) for k, v in models.items()} if isinstance(models, dict) else {"models": str(models)},
+        created=_created(meta.get("created")),
+        models=_models(meta, config),
         seed=seed if isinstance(seed, int) else None,
     )
 

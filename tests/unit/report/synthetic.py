@@ -50,8 +50,8 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"name": run_dir.name, "model": "tiny", "seed": 7,
                                                         "sae": "sae.safetensors"}))  # fmt: skip
-    (run_dir / "run.json").write_text('{"autointerp_version": "0.1.0", "config_hash": "cfg123", '
-                                      '"created": "2025-01-01T00:00:00", "models": {"subject": "tiny"}}')  # fmt: skip
+    (run_dir / "run.json").write_text('{"autointerp_version": "0.1.0", "config_hash": "cfg123", "created": 1735689600.0,'
+                                      ' "model": "tiny", "sae": "sae.safetensors", "backends": {"explain": "fake:m"}}')
     units = [UnitId(basis="sae:toy", index=i) for i in range(n_features)]
     units += [UnitId(basis="neurons:layers.0.mlp", index=i) for i in range(n_neurons)]
     facts = {"sim": {}, "spec": {}, "failed_judgements": 0}
@@ -91,8 +91,13 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
             continue
 
         # rubric: features rate higher at higher levels; neuron 4 fails; unit 5 has one failed judgement
-        if u.index == 4 and not is_feature:
-            store.append("rubric", RubricResult(unit=u, ok=False, error="backend down", provenance=_prov("rubric")))
+        if u.index == 4 and not is_feature:  # failed record with a partial (excluded) rating
+            c = heldout[-1]
+            partial = RubricJudgement(context_id=c.context_id, window_index=c.window_index, kind=c.kind,
+                                      true_activation=c.max_activation, level=c.level, score=3)  # fmt: skip
+            store.append("rubric", RubricResult(unit=u, ok=False, error="backend down", judgements=(partial,),
+                                                provenance=_prov("rubric")))  # fmt: skip
+            facts["failed_judgements"] += 1
         else:
             judgements = []
             for k, c in enumerate(heldout):

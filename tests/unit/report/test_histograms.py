@@ -17,6 +17,8 @@ def _hand_count(run_dir) -> Counter:
             latest[wrapped["unit"]] = wrapped
     counts = Counter()
     for key, wrapped in latest.items():
+        if not wrapped["ok"]:  # ratings of a failed rubric record are excluded
+            continue
         kind = "neuron" if key.startswith("neurons") else "feature"
         for j in wrapped["record"]["judgements"]:
             if j["ok"] and j["score"] is not None:

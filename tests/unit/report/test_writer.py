@@ -62,6 +62,8 @@ def test_summary_statistics_match_scipy(report_a):
     assert sum(r.count for r in summary.histogram) == counts["feature"].n_judgements + counts["neuron"].n_judgements
     assert {p.stage for p in summary.provenance} == {"explain", "rubric", "simulate"}
     assert summary.run.config_hash == "cfg123" and summary.run.seed == 7
+    assert summary.run.created == "2025-01-01T00:00:00+00:00"
+    assert summary.run.models == {"subject model": "tiny", "sae": "sae.safetensors", "explain backend": "fake:m"}
     line = summary_line(summary)
     assert "\n" not in line and line.startswith("run_a: features (12 units)") and "p=" in line
 
