@@ -1,0 +1,69 @@
+"""CostBackend: exact token and dollar totals, budget, unknown models."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from autointerp.backends import PriceTable, build_backend, usage_of
+from autointerp.errors import BudgetExceeded
+from tests.support.api_server import anthropic_message, openai_chat
+from tests.unit.backends.conftest import run
+from tests.unit.backends.helpers import ask, complete_all
+
+
+def test_openai_totals_are_exact(keys, server):
+    server.handler = lambda req: openai_chat("x", prompt_tokens=1000, completion_tokens=200, cached_tokens=400)
+    responses, backend = run(complete_all("openai:gpt-4.1-mini", [ask(str(i)) for i in range(3)]))
+    # gpt-4.1-mini: $0.40 in, $1.60 out, $0.10 cached, per Mtok
+    one = (600 * 0.40 + 200 * 1.60 + 400 * 0.10) / 1e6
+    assert all(r.usage.cost_usd == pytest.approx(one, rel=1e-12) for r in responses)
+    total = usage_of(backend)
+    assert (total.requests, total.input_tokens, total.output_tokens, total.cache_read_tokens) == (3, 1800, 600, 1200)
+    assert total.cost_usd == pytest.approx(3 * one, rel=1e-12)
+
+
+def test_anthropic_cache_tokens_are_priced(keys, server):
+    server.handler = lambda req: anthropic_message("x", input_tokens=100, output_tokens=50,
+                                                   cache_read_input_tokens=3000, cache_creation_input_tokens=1000)
+    (response,), backend = run(complete_all("anthropic:claude-sonnet-4-5-20250929", [ask("q")]))
+    # dated snapshot -> claude-sonnet-4-5 row: $3 in, $15 out, $0.30 cache read, $3.75 cache write
+    expected = (100 * 3 + 50 * 15 + 3000 * 0.30 + 1000 * 3.75) / 1e6
+    assert response.usage.cost_usd == pytest.approx(expected, rel=1e-12)
+    assert usage_of(backend).cost_usd == pytest.approx(expected, rel=1e-12)
+
+
+def test_unknown_model_costs_zero_and_warns_once(keys, server, caplog):
+    with caplog.at_level(logging.WARNING, logger="autointerp.backends.cost"):
+        responses, backend = run(complete_all(f"openai-compatible:my-finetune@{server.openai_base_url}",
+                                              [ask("a"), ask("b")]))
+    assert usage_of(backend).cost_usd == 0 and usage_of(backend).requests == 2
+    warnings = [r for r in caplog.records if "my-finetune" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_budget_stops_new_requests_but_lets_in_flight_finish(keys, server):
+    server.handler = lambda req: openai_chat("x", prompt_tokens=1_000_000, completion_tokens=0)  # $0.40 each
+    server.latency = 0.05
+
+    async def scenario():
+        backend = build_backend("openai:gpt-4.1-mini", max_cost=0.5)
+        in_flight = await asyncio.gather(*(backend.complete(ask(f"{i}")) for i in range(3)))
+        with pytest.raises(BudgetExceeded, match=r"max_cost=\$0.5000 reached \(spent \$1.2000\)"):
+            await backend.complete(ask("one more"))
+        await backend.aclose()
+        return in_flight, backend
+
+    in_flight, backend = run(scenario())
+    assert len(in_flight) == 3 and len(server.requests) == 3  # started before the budget was spent: all finished
+    assert usage_of(backend).cost_usd == pytest.approx(1.2)
+
+
+def test_price_table_lookup_and_discount():
+    table = PriceTable.load()
+    assert table.lookup("gpt-4.1-mini").input == 0.40
+    assert table.lookup("gpt-4.1-mini-2025-04-14").input == 0.40  # longest prefix, not gpt-4.1
+    assert table.lookup("no-such-model") is None
+    assert table.batch_discount == 0.5
