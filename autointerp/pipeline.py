@@ -1,0 +1,258 @@
+"""Orchestration: sample -> explain -> (specificity rubric, simulate) for features and neurons alike.
+
+Every unit of every basis goes through the identical path and budget. Results are
+appended to the run's store as they finish (flushed per record): rerunning the same
+config skips finished work, retries failures, and with the LLM cache repeats no paid
+request. A changed parameter changes the params hash of the stages it affects, which
+are then redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from autointerp import __version__
+from autointerp.activations.corpus import load_corpus, token_windows
+from autointerp.activations.model_source import MultiSource
+from autointerp.activations.models import SubjectModel, load_subject
+from autointerp.activations.source import TokenWindow
+from autointerp.backends import build_backend, usage_of
+from autointerp.backends.base import Backend
+from autointerp.bases import RunBasis, build_bases, field as config_field, logit_tokens
+from autointerp.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_config
+from autointerp.errors import BudgetExceeded, InputError
+from autointerp.explain import explain_unit
+from autointerp.rubric import score_specificity
+from autointerp.sampling import SampleSet, SamplerState, TokenDecoder
+from autointerp.simulate import simulate_unit
+from autointerp.store import RunStore
+from autointerp.types import Explanation, Record, UnitSamples, Usage
+
+log = logging.getLogger(__name__)
+
+JUDGE_STAGES = ("explain", "rubric", "simulate")
+
+
+@dataclass
+class StageProgress:
+    """Counts shown on a stage's progress bar and in the final summary."""
+
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    n_units: int
+    stages: dict[str, StageProgress] = field(default_factory=dict)
+    usage: dict[str, Usage] = field(default_factory=dict)
+    seconds: float = 0.0
+    budget_stopped: bool = False
+
+    @property
+    def cost(self) -> float:
+        return sum(u.cost_usd for u in self.usage.values())
+
+
+# ------------------------------------------------------------------ sampling
+
+def _sample_pass(subject: SubjectModel, bases: list[RunBasis], windows: Iterable[TokenWindow],
+                 config: RunConfig, progress: bool) -> list[SampleSet]:
+    """One forward pass over the corpus feeding one sampler state per basis."""
+    source = MultiSource(subject, [rb.basis for rb in bases], device=config.device)
+    states = [SamplerState(config.sampler, n) for n in source.n_units]
+    pending: dict[int, TokenWindow] = {}
+
+    def tap(ws: Iterable[TokenWindow]):
+        for w in ws:
+            pending[w.index] = w
+            yield w
+
+    with tqdm(total=config.max_tokens, unit="tok", unit_scale=True, desc="sample", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for batches in source.batches(tap(windows), config.sampler.batch_size):
+            rows = [pending.pop(int(i)) for i in batches[0].window_indices]
+            for state, batch in zip(states, batches):
+                state.update(batch, rows)
+            bar.update(int(batches[0].mask.sum()))
+    return [state.finalize(basis=rb.name, unit_ids=list(rb.unit_ids)) for state, rb in zip(states, bases)]
+
+
+def ensure_samples(config: RunConfig, store: RunStore, subject: SubjectModel, bases: list[RunBasis],
+                   progress: bool = True) -> list[UnitSamples]:
+    """Sampled contexts of every unit: from the store when this sampling config already ran, else one pass."""
+    params = config.part_hash(*SAMPLING_FIELDS)
+    wanted = [f"{rb.name}#{u}" for rb in bases for u in rb.unit_ids]
+    have = store.latest("units", params)
+    if all(k in have for k in wanted):
+        return [have[k] for k in wanted]  # type: ignore[misc]
+    with config_field("corpus"):
+        docs = load_corpus(config.corpus, config.text_field)
+    windows = token_windows(docs, subject.tokenizer, config.window, config.max_tokens)
+    sets = _sample_pass(subject, bases, windows, config, progress)
+    decoder = TokenDecoder(subject.tokenizer)
+    if sum(s.n_tokens for s in sets[:1]) == 0:
+        raise InputError(f"corpus {config.corpus}: produced no tokens")
+    out = []
+    for rb, ss in zip(bases, sets):
+        ss.save(store.run_dir / "samples" / rb.name.replace(":", "_").replace("/", "_"))
+        for uid in ss.units:
+            us = ss.unit_samples(uid, decoder)
+            store.append("units", us, params)
+            out.append(us)
+    return out
+
+
+# ------------------------------------------------------------------ judging
+
+class Judge:
+    """Runs the three LLM stages over units with bounded concurrency, skipping finished work."""
+
+    def __init__(self, config: RunConfig, store: RunStore, backends: dict[str, Backend],
+                 subject: SubjectModel | None, bases: dict[str, RunBasis], progress: bool):
+        self.config, self.store, self.backends = config, store, backends
+        self.subject, self.bases = subject, bases
+        self.params = {s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES}
+        self.latest = {s: store.latest(s, self.params[s]) for s in JUDGE_STAGES}
+        self.counts = {s: StageProgress() for s in JUDGE_STAGES}
+        self.progress = progress
+        self.bars: dict[str, tqdm] = {}
+
+    def _done(self, stage: str, key: str) -> Record | None:
+        rec = self.latest[stage].get(key)
+        return rec if rec is not None and getattr(rec, "ok", False) else None
+
+    def _record(self, stage: str, rec: Record) -> None:
+        self.store.append(stage, rec, self.params[stage])
+        c = self.counts[stage]
+        c.done += 1
+        c.failed += 0 if getattr(rec, "ok", True) else 1
+        self._tick(stage)
+
+    def _tick(self, stage: str, n: int = 1) -> None:
+        bar = self.bars.get(stage)
+        if bar is not None:
+            bar.update(n)
+            cost = sum(usage_of(b).cost_usd for b in {id(b): b for b in self.backends.values()}.values())
+            bar.set_postfix(failed=self.counts[stage].failed, cost=f"${cost:.4f}", refresh=False)
+
+    async def _stage(self, stage: str, key: str, make) -> Record:
+        prev = self._done(stage, key)
+        if prev is not None:
+            self.counts[stage].skipped += 1
+            self._tick(stage)
+            return prev
+        rec = await make()
+        self._record(stage, rec)
+        return rec
+
+    async def unit(self, us: UnitSamples) -> None:
+        key, cfg, seed = us.unit.key, self.config, self.config.seed
+
+        async def explain() -> Explanation:
+            tokens = None
+            if self.subject is not None and us.unit.basis in self.bases:
+                tokens = logit_tokens(self.subject, self.bases[us.unit.basis], us.unit.index, cfg.explain.n_logit_tokens)
+            return await explain_unit(us, self.backends["explain"], cfg.explain, logit_tokens=tokens, seed=seed)
+
+        exp = await self._stage("explain", key, explain)
+        await asyncio.gather(
+            self._stage("rubric", key, lambda: score_specificity(us, exp, self.backends["rubric"], cfg.rubric, seed)),
+            self._stage("simulate", key, lambda: simulate_unit(us, exp, self.backends["simulate"], cfg.simulate, seed)),
+        )
+
+    async def run(self, units: list[UnitSamples]) -> bool:
+        """Judge every unit; False when the budget stopped the run early."""
+        for i, stage in enumerate(JUDGE_STAGES):
+            self.bars[stage] = tqdm(total=len(units), desc=f"{stage:<8}", unit="unit", position=i,
+                                    disable=not self.progress, dynamic_ncols=True)
+        limit = asyncio.Semaphore(max(1, self.config.llm.max_concurrency))
+
+        async def one(us: UnitSamples) -> None:
+            async with limit:
+                await self.unit(us)
+
+        tasks = [asyncio.ensure_future(one(us)) for us in units]
+        try:
+            await asyncio.gather(*tasks)
+            return True
+        except BudgetExceeded:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return False
+        finally:
+            for bar in self.bars.values():
+                bar.close()
+
+
+def build_backends(config: RunConfig) -> dict[str, Backend]:
+    """One backend stack per distinct spec, shared by the stages that use it."""
+    opts = config.llm.model_dump()
+    opts["cache_dir"] = config.cache_dir
+    built: dict[str, Backend] = {}
+    out = {}
+    for stage in JUDGE_STAGES:
+        spec = getattr(config.backends, stage)
+        if spec not in built:
+            with config_field(f"backends.{stage}"):
+                built[spec] = build_backend(spec, **opts)
+        out[stage] = built[spec]
+    return out
+
+
+def write_run_metadata(config: RunConfig, run_dir: Path) -> None:
+    save_config(config, run_dir / "config.yaml")
+    meta = {"autointerp_version": __version__, "config_hash": config.config_hash(), "created": time.time(),
+            "model": config.model, "sae": config.sae, "backends": config.backends.model_dump()}
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, list[RunBasis], list[UnitSamples]]:
+    """Load the subject model, build the bases and sample (or reload) every unit's contexts."""
+    store = RunStore(config.run_dir)
+    with config_field("model"):
+        subject = load_subject(config.model, device=config.device)
+    bases = build_bases(config, subject)
+    if not bases:
+        raise InputError("nothing to score: set 'sae' (features) and/or 'neuron_site' (neurons)")
+    units = ensure_samples(config, store, subject, bases, progress)
+    return subject, bases, units
+
+
+async def _judge(config: RunConfig, store: RunStore, subject, bases, units, progress,
+                 backend_factory: Callable[[RunConfig], dict[str, Backend]]) -> tuple[bool, dict[str, StageProgress],
+                                                                                 dict[str, Usage]]:
+    backends = backend_factory(config)
+    judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress)
+    try:
+        finished = await judge.run(units)
+    finally:
+        for b in {id(b): b for b in backends.values()}.values():
+            await b.aclose()
+    usage = {spec: usage_of(b) for spec, b in {getattr(config.backends, s): backends[s] for s in JUDGE_STAGES}.items()}
+    return finished, judge.counts, usage
+
+
+def run(config: RunConfig, *, progress: bool = True,
+        backend_factory: Callable[[RunConfig], dict[str, Backend]] = build_backends) -> RunOutcome:
+    """The whole job for one config; safe to rerun (resumes)."""
+    t0 = time.perf_counter()
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_run_metadata(config, run_dir)
+    store = RunStore(run_dir)
+    subject, bases, units = prepare(config, progress)
+    finished, counts, usage = asyncio.run(_judge(config, store, subject, bases, units, progress, backend_factory))
+    return RunOutcome(run_dir=run_dir, n_units=len(units), stages=counts, usage=usage,
+                      seconds=time.perf_counter() - t0, budget_stopped=not finished)

@@ -1,0 +1,95 @@
+"""``--dry-run``: how many LLM requests a run will send, roughly how many tokens, and what it will cost.
+
+Counts come from the stages' own context selection (the same seeded choices the
+run makes); prompt sizes are estimated as 4 characters per token from the prompt
+files and the rendered contexts. Retries are not included (they only happen on
+failures). Units already finished in the store are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from autointerp import explain as explain_stage
+from autointerp import rubric as rubric_stage
+from autointerp import simulate as simulate_stage
+from autointerp.backends import PriceTable
+from autointerp.config import STAGE_FIELDS, RunConfig
+from autointerp.prompts import load_prompt
+from autointerp.store import RunStore
+from autointerp.types import Context, UnitSamples
+
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    stage: str
+    backend: str
+    units: int
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # None: the model is not in the price table
+
+    def line(self) -> str:
+        cost = "free (local)" if self.backend.startswith("local") else (
+            "unknown price" if self.cost_usd is None else f"${self.cost_usd:.4f}")
+        return (f"{self.stage:<9} {self.backend:<40} units {self.units:>5}  requests {self.requests:>6}  "
+                f"~in {self.input_tokens:>9,} tok  ~out {self.output_tokens:>8,} tok  {cost}")
+
+
+def _ctx_tokens(contexts: list[Context]) -> int:
+    # each token renders as its text plus a separator / activation mark: about 2 tokens per subject token
+    return sum(2 * len(c.tokens) for c in contexts)
+
+
+def _prompt_tokens(ref: str) -> int:
+    spec = load_prompt(ref)
+    return len(spec.model_dump_json()) // CHARS_PER_TOKEN
+
+
+def _unit_plan(stage: str, us: UnitSamples, config: RunConfig) -> tuple[int, int, int]:
+    """(requests, input tokens, output tokens) for one unit."""
+    rng = np.random.default_rng([config.seed, us.unit.index])
+    if stage == "explain":
+        ctx = explain_stage.select_contexts(us, config.explain, rng)
+        return 1, _prompt_tokens(config.explain.prompt) + _ctx_tokens(ctx), config.explain.max_tokens // 2
+    if stage == "rubric":
+        items = rubric_stage.select_items(us, config.rubric, rng)
+        n_req = math.ceil(len(items) / config.rubric.contexts_per_prompt)
+        ctx_tok = _ctx_tokens([i.context for i in items])
+        return n_req, n_req * _prompt_tokens(config.rubric.prompt) + ctx_tok, 4 * len(items)
+    ctx = simulate_stage.select_contexts(us, config.simulate, rng)
+    n_tok = sum(len(c.tokens) for c in ctx)
+    if config.backends.simulate.startswith("anthropic"):  # no logprobs: JSON lists, several contexts per request
+        n_req = math.ceil(len(ctx) / config.simulate.contexts_per_prompt)
+        return n_req, n_req * _prompt_tokens(config.simulate.json_prompt) + 2 * n_tok, 3 * n_tok
+    # logprob methods: one all-at-once request per context
+    return len(ctx), len(ctx) * _prompt_tokens(config.simulate.lines_prompt) + 2 * n_tok, 3 * n_tok
+
+
+def plan(config: RunConfig, units: list[UnitSamples]) -> list[StagePlan]:
+    store = RunStore(config.run_dir)
+    prices = PriceTable.load()
+    out = []
+    for stage in ("explain", "rubric", "simulate"):
+        done = store.done(stage, config.part_hash(*STAGE_FIELDS[stage]))
+        todo = [us for us in units if us.unit.key not in done]
+        req = tin = tout = 0
+        for us in todo:
+            r, i, o = _unit_plan(stage, us, config)
+            req, tin, tout = req + r, tin + i, tout + o
+        spec = getattr(config.backends, stage)
+        model = spec.split(":", 1)[-1].split("@", 1)[0]
+        price = prices.lookup(model)
+        cost = None
+        if spec.startswith("local"):
+            cost = 0.0
+        elif price is not None:
+            cost = (tin * price.input + tout * price.output) / 1e6 * (prices.batch_discount if config.llm.batch else 1)
+        out.append(StagePlan(stage, spec, len(todo), req, tin, tout, cost))
+    return out
