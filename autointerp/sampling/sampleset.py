@@ -128,7 +128,7 @@ class SampleSet:
                 level=int(e["level"][i]),
             ))
         uid = UnitId(basis=self.basis, index=int(self.unit_ids[c]))
-        return UnitSamples(unit=uid, stats=self.unit_stats(c), bin_edges=self.bin_edges(c),
+        return UnitSamples(unit=uid, stats=self.unit_stats(uid), bin_edges=self.bin_edges(uid),
                            explain=tuple(splits[0]), heldout=tuple(splits[1]))
 
     # ------------------------------------------------------------------ disk
