@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from autointerp.errors import ConfigError
-from autointerp.sampling.keys import EMPTY
+from autointerp.sampling.keys import EMPTY, reservoir_priority
 from autointerp.sampling.reservoir import Reservoir
 from autointerp.sampling.sampleset import KINDS, SampleSet
 from autointerp.sampling.state import SPLITS, SamplerState
@@ -54,29 +54,45 @@ def _sorted_part(res: Reservoir, unit_max: torch.Tensor, split: int, kind: str, 
     return _Part(res, unit, slot, unit, split, KINDS.index(kind), level, pos)
 
 
-def _quantile_part(state: SamplerState, split: int) -> _Part:
-    """Per output level, the per_bin entries of smallest priority among the kept grid entries (top-k excluded)."""
+def _quantile_parts(state: SamplerState, split: int) -> list[_Part]:
+    """Per output level, the per_bin grid entries of smallest random priority (top-k windows excluded).
+
+    Candidates are every grid bin's random sample, then (only to fill a level the
+    samples left short) the grid bins' lowest and highest windows.
+    """
     cfg, U = state.config, state.n_units
     G, P, n_bins = cfg.internal_bins, cfg.per_bin, cfg.n_bins
-    res, top = state.bins[split], state.topk[split]
-    prio, value, window = (t.view(U, G * P) for t in (res.prio, res.value, res.window))
-    lvl = levels(value, state.max.unsqueeze(1), n_bins)
-    invalid = prio == EMPTY
+    bins, low, high, top = state.bins[split], state.low[split], state.high[split], state.topk[split]
+    low_dup = (low.window == bins.window).any(dim=1)
+    high_dup = (high.window == bins.window).any(dim=1) | (high.window[:, 0] == low.window[:, 0])
+    window = torch.cat([bins.window.view(U, G * P), low.window.view(U, G), high.window.view(U, G)], dim=1)
+    value = torch.cat([bins.value.view(U, G * P), low.value.view(U, G), high.value.view(U, G)], dim=1)
+    n_cols = window.shape[1]
+    rand = reservoir_priority(cfg.seed, window.clamp(min=0).flatten().numpy()).view(U, n_cols)
+    invalid = window < 0
+    invalid[:, G * P:] |= torch.cat([low_dup.view(U, G), high_dup.view(U, G)], dim=1)
     for start in range(0, U, _CHUNK):
         stop = start + _CHUNK
         invalid[start:stop] |= (window[start:stop].unsqueeze(2) == top.window[start:stop].unsqueeze(1)).any(dim=2)
-    lvl = torch.where(invalid, n_bins, lvl)
-    by_prio = prio.argsort(dim=1, stable=True)
-    by_level = lvl.gather(1, by_prio).argsort(dim=1, stable=True)
-    order = by_prio.gather(1, by_level)
+    lvl = torch.where(invalid, n_bins, levels(value, state.max.unsqueeze(1), n_bins))
+    fallback = (torch.arange(n_cols) >= G * P).to(torch.int8).expand(U, -1)
+    order = rand.argsort(dim=1, stable=True)
+    order = order.gather(1, fallback.gather(1, order).argsort(dim=1, stable=True))
+    order = order.gather(1, lvl.gather(1, order).argsort(dim=1, stable=True))
     lv = lvl.gather(1, order)
-    pos = torch.arange(G * P).expand(U, -1)
+    pos = torch.arange(n_cols).expand(U, -1)
     starts = torch.ones_like(lv, dtype=torch.bool)
     starts[:, 1:] = lv[:, 1:] != lv[:, :-1]
     rank = pos - torch.where(starts, pos, 0).cummax(dim=1).values
     unit, col = ((rank < P) & (lv < n_bins)).nonzero(as_tuple=True)
-    flat = order[unit, col]
-    return _Part(res, unit * G + flat // P, flat % P, unit, split, KINDS.index("quantile"), lv[unit, col], col)
+    src, level = order[unit, col], lv[unit, col]
+    kind = KINDS.index("quantile")
+    parts = []
+    for res, lo, hi, per_row in ((bins, 0, G * P, P), (low, G * P, G * P + G, 1), (high, G * P + G, n_cols, 1)):
+        sel = (src >= lo) & (src < hi)
+        c = src[sel] - lo
+        parts.append(_Part(res, unit[sel] * G + c // per_row, c % per_row, unit[sel], split, kind, level[sel], col[sel]))
+    return parts
 
 
 def finalize(state: SamplerState, *, basis: str, unit_ids: Sequence[int]) -> SampleSet:
@@ -90,7 +106,7 @@ def finalize(state: SamplerState, *, basis: str, unit_ids: Sequence[int]) -> Sam
     parts: list[_Part] = []
     for split in SPLITS:
         parts.append(_sorted_part(state.topk[split], state.max, split, "top", n_bins))
-        parts.append(_quantile_part(state, split))
+        parts.extend(_quantile_parts(state, split))
         parts.append(_sorted_part(state.random[split], state.max, split, "random", n_bins))
 
     cat = lambda f: torch.cat([f(p) for p in parts])  # noqa: E731

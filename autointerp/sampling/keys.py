@@ -69,3 +69,9 @@ def top_priority(values: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
     """
     bits = values.to(torch.float32).contiguous().view(torch.int32).to(torch.int64)
     return ((WINDOW_MASK - bits) << WINDOW_BITS) | windows
+
+
+def bottom_priority(values: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
+    """Priority of positive float32 values: smaller value first, then smaller window index."""
+    bits = values.to(torch.float32).contiguous().view(torch.int32).to(torch.int64)
+    return (bits << WINDOW_BITS) | windows

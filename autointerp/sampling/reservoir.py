@@ -105,7 +105,7 @@ class Reservoir:
         self.ensure_width(acts.shape[1])
         self.acts[row, slot] = 0
         self.acts[row, slot, : acts.shape[1]] = acts.to(self.acts.dtype)
-        self._worst[uniq] = self.prio[uniq].max(dim=1).values
+        self._worst[uniq] = self.prio[uniq].amax(dim=1)
         return taken
 
     def entries(self, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -70,7 +70,15 @@ class SampleSet:
             raise InputError(f"unit {unit} of basis {self.basis!r} was not sampled") from None
 
     def unit_stats(self, unit: UnitId | int) -> UnitStats:
-        c, s, H = self.column(unit), self.stats, self.config.hist_bins
+        """Activation statistics of one unit over the whole pass."""
+        return self._stats(self.column(unit))
+
+    def bin_edges(self, unit: UnitId | int) -> tuple[float, ...]:
+        """Edges of the output activation levels: n_bins equal bins over [0, max] (all 0 for a dead unit)."""
+        return self._edges(self.column(unit))
+
+    def _stats(self, c: int) -> UnitStats:
+        s, H = self.stats, self.config.hist_bins
         n_active, n_windows_active = int(s["n_active_tokens"][c]), int(s["n_active_windows"][c])
         counts = s["hist"][c]
         if n_active:
@@ -99,9 +107,8 @@ class SampleSet:
             flags=flags,
         )
 
-    def bin_edges(self, unit: UnitId | int) -> tuple[float, ...]:
-        """Edges of the output activation levels: n_bins equal bins over [0, max] (all 0 for a dead unit)."""
-        mx = max(float(self.stats["max"][self.column(unit)]), 0.0)
+    def _edges(self, c: int) -> tuple[float, ...]:
+        mx = max(float(self.stats["max"][c]), 0.0)
         n = self.config.n_bins
         return tuple(mx * i / n for i in range(n + 1))
 

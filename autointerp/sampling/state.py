@@ -17,6 +17,12 @@ Design (a unit's max activation is only known at the end of the pass):
   bin's sample is exactly what one pass with the final grid would keep. At
   :meth:`finalize` the grid is re-cut into ``n_bins`` output bins of equal width
   over ``[0, final max]``, taking the smallest priorities among kept entries.
+  A grid bin is narrower than an output bin (``internal_bins >= 2 * n_bins``),
+  so it straddles at most two output bins; it also keeps its lowest and highest
+  window (exact, mergeable), which guarantees that every non-empty output level
+  has at least one context even when the random sample of a straddling bin
+  falls on one side. Those extremes only fill levels the random sample left
+  short.
 * Random non-activating contexts: bottom-k reservoir over windows where the
   unit's max is <= 0.
 * Statistics: token/window counts, sums, max and a histogram of active tokens on
@@ -43,7 +49,14 @@ import torch
 from autointerp.activations.source import ActivationBatch, TokenWindow
 from autointerp.errors import ConfigError, InputError
 from autointerp.sampling.config import SamplerConfig
-from autointerp.sampling.keys import EMPTY, check_windows, heldout_mask, reservoir_priority, top_priority
+from autointerp.sampling.keys import (
+    EMPTY,
+    bottom_priority,
+    check_windows,
+    heldout_mask,
+    reservoir_priority,
+    top_priority,
+)
 from autointerp.sampling.reservoir import Reservoir
 
 NO_EXPONENT = -100_000  # exponent of a unit that never had a positive activation
@@ -83,12 +96,17 @@ class SamplerState:
     """Bounded per-unit state; ``update`` with batches, ``merge`` shards, ``finalize`` into a SampleSet."""
 
     def __init__(self, config: SamplerConfig, n_units: int):
+        if config.internal_bins < 2 * config.n_bins:
+            raise ConfigError(f"sampler: internal_bins must be >= 2 * n_bins = {2 * config.n_bins}, "
+                              f"got {config.internal_bins}")
         if n_units < 1:
             raise ConfigError(f"sampler needs at least one unit, got n_units={n_units}")
         self.config, self.n_units = config, n_units
         U, G, dtype = n_units, config.internal_bins, _DTYPES[config.acts_dtype]
         self.topk = [Reservoir(U, config.top_k, acts_dtype=dtype) for _ in SPLITS]
-        self.bins = [Reservoir(U * G, config.per_bin, acts_dtype=dtype) for _ in SPLITS]
+        self.bins = [Reservoir(U * G, config.per_bin, acts_dtype=dtype) for _ in SPLITS]  # random per grid bin
+        self.low = [Reservoir(U * G, 1, acts_dtype=dtype) for _ in SPLITS]  # lowest window per grid bin
+        self.high = [Reservoir(U * G, 1, acts_dtype=dtype) for _ in SPLITS]  # highest window per grid bin
         self.random = [Reservoir(U, config.random_slots(s), acts_dtype=dtype) for s in SPLITS]
         self.max = torch.full((U,), float("-inf"))  # running max activation (over real tokens)
         self.exp = torch.full((U,), NO_EXPONENT, dtype=torch.int64)  # grid top is 2**exp
@@ -103,8 +121,12 @@ class SamplerState:
         self._live_windows = 0
 
     # ------------------------------------------------------------------ views
+    def grid_reservoirs(self) -> list[Reservoir]:
+        """Reservoirs with one row per (unit, grid bin)."""
+        return [*self.bins, *self.low, *self.high]
+
     def reservoirs(self) -> list[Reservoir]:
-        return [*self.topk, *self.bins, *self.random]
+        return [*self.topk, *self.grid_reservoirs(), *self.random]
 
     def nbytes(self) -> int:
         """Bytes held by the fixed-size tensors (independent of corpus length)."""
@@ -142,7 +164,10 @@ class SamplerState:
             offer(self.topk[split], bi, ui, ui, top[bi, ui])
 
             bi, ui = active.nonzero(as_tuple=True)
-            offer(self.bins[split], bi, ui, ui * G + grid_bin(m[bi, ui], self.exp[ui], G), pb[bi])
+            rows, vals = ui * G + grid_bin(m[bi, ui], self.exp[ui], G), m[bi, ui]
+            offer(self.bins[split], bi, ui, rows, pb[bi])
+            offer(self.low[split], bi, ui, rows, bottom_priority(vals, wb[bi]))
+            offer(self.high[split], bi, ui, rows, top_priority(vals, wb[bi]))
 
             rand = (~active) & (pb.unsqueeze(1) < self.random[split]._worst)
             bi, ui = rand.nonzero(as_tuple=True)
@@ -168,7 +193,7 @@ class SamplerState:
     def _update_stats(self, acts: torch.Tensor, mask: torch.Tensor, wmax: torch.Tensor) -> None:
         self.n_tokens += int(mask.sum())
         self.n_windows += int(acts.shape[0])
-        self.sum += acts.sum(dim=(0, 1)).to(torch.float64)
+        self.sum += acts.sum(dim=(0, 1), dtype=torch.float64)
         self.n_active_windows += (wmax > 0).sum(dim=0)
         self._raise_max(wmax.amax(dim=0))
         active = acts > 0
@@ -191,7 +216,7 @@ class SamplerState:
             self.hist[grown] = coarsen(self.hist[grown], shift[grown])
             G = self.config.internal_bins
             rows = (grown.unsqueeze(1) * G + torch.arange(G)).flatten()
-            for res in self.bins:
+            for res in self.grid_reservoirs():
                 r, s = res.entries(rows)
                 if r.numel() == 0:
                     continue
@@ -224,8 +249,8 @@ class SamplerState:
         for mine, theirs, to_row in (
             *((self.topk[s], other.topk[s], lambda r: r) for s in SPLITS),
             *((self.random[s], other.random[s], lambda r: r) for s in SPLITS),
-            *((self.bins[s], other.bins[s], lambda r: (r // G) * G + ((r % G) >> lift[r // G].clamp(max=62)))
-              for s in SPLITS),
+            *((mine, theirs, lambda r: (r // G) * G + ((r % G) >> lift[r // G].clamp(max=62)))
+              for mine, theirs in zip(self.grid_reservoirs(), other.grid_reservoirs(), strict=True)),
         ):
             r, s = theirs.entries()
             if r.numel():
