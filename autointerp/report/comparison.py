@@ -104,6 +104,8 @@ def plot_comparison(
             jitter = rng.uniform(-0.18, 0.18, size=d.size)
             ax.scatter(pos + jitter, d, s=9, alpha=min(0.8, max(0.15, 30 / max(d.size, 1))), color=color, lw=0)
             s = by_group[labels[i]]
+            if d.size == 0:
+                ax.text(pos, sum(metric.limits) / 2, "no scores", ha="center", va="center", fontsize=8, color="#888888")
             if s.median is not None:
                 ax.errorbar(pos + 0.33, s.median, yerr=[[s.median - s.ci_low], [s.ci_high - s.median]], fmt="D",
                             color="black", ms=4, capsize=3, lw=1.2)  # fmt: skip

@@ -83,7 +83,7 @@ def plot_specificity(
     table: pd.DataFrame, levels: list[LevelInfo], *, by: str = "kind", title: str = "", panel_size=(5.6, 4.2)
 ) -> Figure:
     """Side-by-side stacked bars (one panel per group): fraction of each score per level, n annotated."""
-    groups = list(dict.fromkeys(table[by])) or ["(no judgements)"]
+    groups = list(dict.fromkeys(table[by])) or ["(no ratings)"]
     labels = {info.level: info.label for info in levels}
     level_list = sorted(set(table["level"])) or [-1]
     fig = Figure(figsize=(panel_size[0] * len(groups), panel_size[1]), layout="constrained")
@@ -102,8 +102,10 @@ def plot_specificity(
             if pd.notna(n):
                 ax.text(xi, 1.01, f"n={int(n)}", ha="center", va="bottom", fontsize=7, color="#444444")
         rotate = len(x) > panel_size[0] * 1.1  # labels collide on narrow panels
-        ax.set_xticks(x, [labels.get(lv, str(lv)) for lv in level_list], rotation=40 if rotate else 0,
+        ax.set_xticks(x, [labels.get(lv, "none" if lv < 0 else str(lv)) for lv in level_list], rotation=40 if rotate else 0,
                       ha="right" if rotate else "center", rotation_mode="anchor", fontsize=8)  # fmt: skip
+        if sub.empty:
+            ax.text(0.5, 0.5, "no specificity ratings", transform=ax.transAxes, ha="center", color="#888888")
         ax.set_ylim(0, 1.08)
         ax.set_title(f"{group}s" if group in KIND_ORDER else str(group), fontsize=11)
         ax.set_xlabel("activation level (% of the unit's max activation)", fontsize=9)
