@@ -7,7 +7,23 @@ Public API::
     compare_runs("results/run1", "results/run2", "results/run1/report/compare_run2", seed=0)  # -> CompareSummary
 """
 
-from autointerp.report.summary import CompareSummary, ReportSummary, compare_line, summary_line
+from autointerp.report.summary import (
+    CompareSummary,
+    ReportSummary,
+    compare_line,
+    compare_schema,
+    report_schema,
+    summary_line,
+)
 from autointerp.report.writer import compare_runs, write_report
 
-__all__ = ["CompareSummary", "ReportSummary", "compare_line", "compare_runs", "summary_line", "write_report"]
+__all__ = [
+    "CompareSummary",
+    "ReportSummary",
+    "compare_line",
+    "compare_runs",
+    "compare_schema",
+    "report_schema",
+    "summary_line",
+    "write_report",
+]
