@@ -1,0 +1,88 @@
+"""Planted ground truth: units that fire on known words, judged through the real sampler and all three stages.
+
+With the true (oracle-explained) description the simulation must correlate >= 0.9 and the rubric must give 3 on
+activating and 0 on non-activating contexts; with another unit's description the correlation must be near 0 and
+the rubric mostly 0-1. Every simulator method is run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from autointerp.explain import ExplainConfig, explain_unit
+from autointerp.rubric import RubricConfig, score_specificity
+from autointerp.simulate import SimulateConfig, simulate_unit
+from autointerp.types import Explanation
+from tests.support.planted import PlantedOracle, make_world, planted_samples
+from tests.support.scripted_backend import CAPS_LOGPROBS, CAPS_PLAIN, CAPS_PROMPT_LOGPROBS, ScriptedBackend
+
+METHODS = {
+    "logprobs-all-at-once": (CAPS_PROMPT_LOGPROBS, PlantedOracle.simulate_prompt_logprobs),
+    "logprobs-generated": (CAPS_LOGPROBS, PlantedOracle.simulate_generated),
+    "json-list": (CAPS_PLAIN, PlantedOracle.simulate_json),
+}
+
+
+@pytest.fixture(scope="module")
+def world():
+    return make_world(n_units=4, seed=1)
+
+
+@pytest.fixture(scope="module")
+def units(world):
+    return planted_samples(world)
+
+
+@pytest.fixture(scope="module")
+def explanations(units):
+    async def all_units():
+        backend = ScriptedBackend(PlantedOracle.explainer)
+        return await asyncio.gather(*(explain_unit(s, backend, ExplainConfig(n_top=10, n_quantile=15), seed=3) for s in units))
+
+    return asyncio.run(all_units())
+
+
+def wrong(expl: Explanation, other: Explanation) -> Explanation:
+    return expl.model_copy(update={"text": other.text})
+
+
+def test_sampled_units_cover_levels_and_negatives(units):
+    for s in units:
+        assert {c.kind for c in s.heldout} == {"top", "quantile", "random"}
+        assert not {c.window_index for c in s.explain} & {c.window_index for c in s.heldout}
+
+
+def test_explainer_recovers_the_planted_words(world, units, explanations):
+    for u, expl in enumerate(explanations):
+        assert expl.ok and expl.text == world.description(u)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_simulation_true_vs_shuffled_description(units, explanations, method):
+    caps, handler = METHODS[method]
+    backend = ScriptedBackend(handler, capabilities=caps)
+    config = SimulateConfig(n_top=5, n_quantile=3, n_random=5)
+    for u, s in enumerate(units):
+        true = asyncio.run(simulate_unit(s, explanations[u], backend, config, seed=u))
+        other = wrong(explanations[u], explanations[(u + 1) % len(units)])
+        shuffled = asyncio.run(simulate_unit(s, other, backend, config, seed=u))
+        assert true.ok and shuffled.ok and true.method == method
+        assert true.score >= 0.9, (u, true.score)
+        assert shuffled.score is None or abs(shuffled.score) < 0.2, (u, shuffled.score)
+
+
+def test_rubric_true_vs_shuffled_description(units, explanations):
+    backend = ScriptedBackend(PlantedOracle.rater)
+    config = RubricConfig(per_level=3, n_random=6)
+    for u, s in enumerate(units):
+        true = asyncio.run(score_specificity(s, explanations[u], backend, config, seed=u))
+        assert true.ok and all(j.ok for j in true.judgements)
+        assert -1 in {j.level for j in true.judgements} and len({j.level for j in true.judgements}) >= 3
+        for j in true.judgements:
+            assert j.score == (3 if j.true_activation > 0 else 0), j
+        other = wrong(explanations[u], explanations[(u + 1) % len(units)])
+        shuffled = asyncio.run(score_specificity(s, other, backend, config, seed=u))
+        low = [j.score <= 1 for j in shuffled.judgements]
+        assert sum(low) / len(low) >= 0.8
