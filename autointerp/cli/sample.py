@@ -1,0 +1,145 @@
+"""`autointerp sample`: one streaming pass of a model + hook site (+ SAE or neurons) over a corpus into a sample set.
+
+    autointerp sample --model smollm2-135m --site layers.3.resid_post --sae PATH --n-units 50 \
+        --corpus brown --max-tokens 100000 --out results/samples
+
+writes ``index.json`` + ``samples.safetensors`` (reload with ``SampleSet.load``)
+and, with ``--jsonl``, ``units.jsonl``: one ``UnitSamples`` record per unit with
+decoded contexts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from autointerp.errors import ConfigError
+
+
+def parse_units(text: str, n_available: int) -> list[int]:
+    """'0,1,5' or '0-9,20' -> unit indices, checked against the basis size."""
+    units: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-"))
+                if b < a:
+                    raise ValueError
+                units.extend(range(a, b + 1))
+            else:
+                units.append(int(part))
+        except ValueError:
+            raise ConfigError(f"--units: expected indices like '0,1,5' or '0-9', got {text!r}") from None
+    bad = [u for u in units if not 0 <= u < n_available]
+    if bad:
+        raise ConfigError(f"--units: unit {bad[0]} out of range; the basis has {n_available} units (0..{n_available - 1})")
+    if len(set(units)) != len(units):
+        raise ConfigError(f"--units: repeated unit in {text!r}")
+    return units
+
+
+def choose_units(args: argparse.Namespace, n_available: int) -> list[int]:
+    """--units, else --n-units random units (seeded, sorted), else every unit."""
+    if args.units is not None:
+        return parse_units(args.units, n_available)
+    if args.n_units is not None:
+        if not 1 <= args.n_units <= n_available:
+            raise ConfigError(f"--n-units: expected 1..{n_available}, got {args.n_units}")
+        rng = np.random.default_rng([args.seed, n_available])
+        return sorted(int(u) for u in rng.choice(n_available, size=args.n_units, replace=False))
+    return list(range(n_available))
+
+
+def sampler_config(args: argparse.Namespace):
+    from autointerp.sampling import SamplerConfig
+
+    fields = {"top_k": args.top_k, "n_bins": args.n_bins, "per_bin": args.per_bin, "n_random": args.n_random,
+              "heldout_fraction": args.heldout_fraction, "seed": args.seed, "batch_size": args.batch_size}
+    try:
+        return SamplerConfig(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = "--" + str(err["loc"][0]).replace("_", "-")
+        raise ConfigError(f"{flag}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def _progress(message: str) -> None:
+    print(f"autointerp: {message}", file=sys.stderr, flush=True)
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from autointerp.activations.corpus import load_corpus, token_windows
+    from autointerp.activations.model_source import ModelActivationSource
+    from autointerp.activations.models import load_subject
+    from autointerp.activations.sae import IdentityDict, check_width
+    from autointerp.activations.sae_formats import load_sae
+    from autointerp.activations.sites import HookSite
+    from autointerp.sampling import TokenDecoder, sample
+
+    config = sampler_config(args)
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise ConfigError(f"--max-tokens: expected >= 1, got {args.max_tokens}")
+    site = HookSite.parse(args.site)
+    subject = load_subject(args.model, cache_dir=args.cache_dir, progress=_progress)
+    width = site.width(subject)
+    if args.sae:
+        dictionary = load_sae(args.sae, args.sae_format, k=args.k)
+        check_width(dictionary, width, str(site))
+        basis = f"sae:{Path(args.sae).name}"
+    else:
+        dictionary, basis = IdentityDict(width), f"neurons:{site}"
+    units = choose_units(args, dictionary.d_sae)
+    docs = load_corpus(args.corpus, text_field=args.text_field, cache_dir=args.cache_dir, progress=_progress)
+    source = ModelActivationSource(subject, site, dictionary, units=units, device=args.device)
+    windows = token_windows(docs, subject.tokenizer, args.window, args.max_tokens)
+    start = time.perf_counter()
+    samples = sample(source, windows, config, basis=basis, unit_ids=units, progress=not args.no_progress,
+                     total_tokens=args.max_tokens)
+    seconds = time.perf_counter() - start
+    out = samples.save(args.out)
+    flags = [samples.unit_stats(u).flags for u in samples.units]
+    if args.jsonl:
+        decoder = TokenDecoder(subject.tokenizer)
+        with open(out / "units.jsonl", "w", encoding="utf-8") as fh:
+            for unit in samples.units:
+                fh.write(samples.unit_samples(unit, decoder).model_dump_json() + "\n")
+    print(f"sampled {len(units)} units of {basis} over {samples.n_tokens} tokens ({samples.n_windows} windows) "
+          f"in {seconds:.1f} s; dead {sum('dead' in f for f in flags)}, rare {sum('rare' in f for f in flags)}")
+    print(f"saved: {out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("sample", help="Sample top-k, activation-level and random contexts per unit (one pass).")
+    p.add_argument("--model", required=True, help="Packaged model name (smollm2-135m, minilm-l6) or a transformers folder.")
+    p.add_argument("--site", required=True, help="Hook site, e.g. layers.3.resid_post, layers.3.mlp, layers.3.attn_out.")
+    basis = p.add_mutually_exclusive_group(required=True)
+    basis.add_argument("--sae", default=None, help="SAE checkpoint folder or .safetensors file (features).")
+    basis.add_argument("--neurons", action="store_true", help="Sample the raw neurons at the site instead.")
+    p.add_argument("--sae-format", default=None, help="SAE format (default: detected).")
+    p.add_argument("--k", type=int, default=None, help="TopK k, for checkpoints that do not record it.")
+    units = p.add_mutually_exclusive_group()
+    units.add_argument("--units", default=None, help="Unit indices, e.g. '0,1,5' or '0-9' (default: all units).")
+    units.add_argument("--n-units", type=int, default=None, help="Sample N random units (seeded by --seed).")
+    p.add_argument("--corpus", required=True, help="'brown', a .txt file, a folder of .txt, a .jsonl or a .parquet.")
+    p.add_argument("--text-field", default="text", help="Text field of .jsonl / .parquet corpora.")
+    p.add_argument("--max-tokens", type=int, default=None, help="Token budget over the corpus (default: all of it).")
+    p.add_argument("--window", type=int, default=64, help="Tokens per window.")
+    p.add_argument("--out", required=True, help="Output folder for the sample set.")
+    p.add_argument("--seed", type=int, default=0, help="Seed of the split, the reservoirs and --n-units.")
+    p.add_argument("--batch-size", type=int, default=None, help="Windows per forward pass (default 16).")
+    p.add_argument("--top-k", type=int, default=None, help="Top contexts per unit and split (default 20).")
+    p.add_argument("--n-bins", type=int, default=None, help="Activation-level bins (default 10).")
+    p.add_argument("--per-bin", type=int, default=None, help="Contexts per level bin and split (default 5).")
+    p.add_argument("--n-random", type=int, default=None, help="Random non-activating held-out contexts (default 10).")
+    p.add_argument("--heldout-fraction", type=float, default=None, help="Fraction of windows held out (default 0.5).")
+    p.add_argument("--device", default=None, help="Torch device (default: the model's).")
+    p.add_argument("--cache-dir", default=None, help="Cache folder (default: $AUTOINTERP_CACHE or ~/.cache/autointerp).")
+    p.add_argument("--jsonl", action="store_true", help="Also write units.jsonl with decoded contexts per unit.")
+    p.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    p.set_defaults(func=_sample)
