@@ -223,8 +223,14 @@ class TokenLines(Parser):
 
     stage: ClassVar[str] = "simulate"
     placeholder: str = Field(default="unknown", description="Value shown for earlier tokens in the teacher-forced form.")
-    min_value: int = 0
-    max_value: int = 10
+    min_value: int = Field(default=0, ge=0)
+    max_value: int = Field(default=9, description="Top of the scale; 9 keeps every value one token for any tokenizer.")
+
+    @model_validator(mode="after")
+    def _range(self) -> TokenLines:
+        if self.max_value <= self.min_value:
+            raise ValueError("max_value must be > min_value")
+        return self
 
     @property
     def candidates(self) -> tuple[str, ...]:

@@ -63,14 +63,14 @@ def display_token(token: str) -> str:
     return text
 
 
-def normalise(activations: Sequence[float], max_activation: float) -> tuple[int, ...]:
-    """Activations as integers 0-10 relative to the unit's max (rounded, clipped; all 0 if max <= 0)."""
+def normalise(activations: Sequence[float], max_activation: float, top: int = MAX_LEVEL) -> tuple[int, ...]:
+    """Activations as integers 0..top (default 0-10) relative to the unit's max (rounded, clipped; 0 if max <= 0)."""
     if not (max_activation > 0 and math.isfinite(max_activation)):
         return tuple(0 for _ in activations)
     out = []
     for a in activations:
-        level = math.floor(MAX_LEVEL * a / max_activation + 0.5) if math.isfinite(a) else 0
-        out.append(min(MAX_LEVEL, max(0, level)))
+        level = math.floor(top * a / max_activation + 0.5) if math.isfinite(a) else 0
+        out.append(min(top, max(0, level)))
     return tuple(out)
 
 

@@ -6,7 +6,8 @@ context. The method is picked from the backend's capabilities through
 :data:`METHODS` (highest priority that the backend supports):
 
 * ``logprobs-all-at-once`` (prompt_logprobs): one teacher-forced request per context,
-  candidate logprobs of "0".."10" after every token; prediction = expected value.
+  candidate logprobs of the digits "0".."9" after every token; prediction = expected
+  value, rescaled to 0-10 (the digit scale keeps every candidate a single token).
 * ``logprobs-generated`` (logprobs): the model writes ``token<TAB>value`` lines;
   the expected value is read from the top logprobs at each value position.
 * ``json-list`` (any backend): a JSON list of integers per context id, checked
@@ -83,13 +84,20 @@ def _example_levels(spec: PromptSpec) -> list[tuple[str, list[tuple[Sequence[str
     ]
 
 
-def lines_examples(spec: PromptSpec) -> list[tuple[str, str]]:
-    """Each example context becomes one turn; the ideal answer is rendered from its activations."""
+def lines_examples(spec: PromptSpec, parser: TokenLines) -> list[tuple[str, str]]:
+    """Each example context becomes one turn; the ideal answer is rendered from its activations on the parser's scale."""
     return [
-        (render_lines_user(spec, expl, tokens), render.token_lines(tokens, levels))
-        for expl, ctxs in _example_levels(spec)
-        for tokens, levels in ctxs
+        (render_lines_user(spec, ex.explanation or "", c.tokens),
+         render.token_lines(c.tokens, render.normalise(c.activations or (), render.MAX_LEVEL, parser.max_value)))
+        for ex in spec.examples
+        for c in ex.contexts
     ]
+
+
+def to_level_scale(candidate_logprobs: dict[str, float], parser: TokenLines) -> float:
+    """Expected value over the parser's candidates, mapped onto the 0-10 scale of ``ContextSimulation.predicted``."""
+    ev = expected_value(candidate_logprobs)
+    return render.MAX_LEVEL * (ev - parser.min_value) / (parser.max_value - parser.min_value)
 
 
 def json_examples(spec: PromptSpec) -> list[tuple[str, str]]:
@@ -166,14 +174,14 @@ class PromptLogprobs(Method):
             out.errors[ctx.context_id] = f"backend returned {len(got)} candidate sets for {len(ctx.tokens)} tokens"
             return out
         try:
-            out.values[ctx.context_id] = tuple(expected_value(d) for d in got)
+            out.values[ctx.context_id] = tuple(to_level_scale(d, parser) for d in got)
         except ValueError as exc:
             out.errors[ctx.context_id] = f"unusable candidate logprobs: {exc}"
         return out
 
     async def predict(self, job: Job) -> Predictions:
         parser = job.spec.build_parser()
-        examples = lines_examples(job.spec)
+        examples = lines_examples(job.spec, parser)  # type: ignore[arg-type]
         parts = await asyncio.gather(*(self._one(job, c, parser, examples) for c in job.contexts))  # type: ignore[arg-type]
         return _merge(parts)
 
@@ -195,7 +203,7 @@ class GeneratedLogprobs(Method):
         )
 
         def parse(response: LLMResponse) -> tuple[float, ...]:
-            return tuple(expected_value(d) for d in parser.parse(response, len(ctx.tokens)))
+            return tuple(to_level_scale(d, parser) for d in parser.parse(response, len(ctx.tokens)))
 
         answer = await ask(
             job.backend, request, parse, retries=job.config.max_retries, retry_template=job.spec.retry_template
@@ -209,7 +217,7 @@ class GeneratedLogprobs(Method):
 
     async def predict(self, job: Job) -> Predictions:
         parser = job.spec.build_parser()
-        examples = lines_examples(job.spec)
+        examples = lines_examples(job.spec, parser)  # type: ignore[arg-type]
         parts = await asyncio.gather(*(self._one(job, c, parser, examples) for c in job.contexts))  # type: ignore[arg-type]
         return _merge(parts)
 

@@ -157,13 +157,13 @@ class PlantedOracle:
     def simulate_prompt_logprobs(request: LLMRequest) -> LLMResponse:
         words = _described_words(request)
         tokens = [seg.rsplit("\n", 1)[-1][:-1] for seg in request.prefill]
-        return candidate_response(value_logprobs(10 if t.strip() in words else 0, spread=0.6) for t in tokens)
+        return candidate_response(value_logprobs(9 if t.strip() in words else 0, spread=0.6) for t in tokens)
 
     @staticmethod
     def simulate_generated(request: LLMRequest) -> LLMResponse:
         words = _described_words(request)
         tokens = _live_question(request).split("one per line):\n", 1)[1].split("\n")
-        return lines_response([(t, value_logprobs(10 if t.strip() in words else 0, spread=0.6)) for t in tokens])
+        return lines_response([(t, value_logprobs(9 if t.strip() in words else 0, spread=0.6)) for t in tokens])
 
     @staticmethod
     def simulate_json(request: LLMRequest) -> str:

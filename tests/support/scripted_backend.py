@@ -68,11 +68,11 @@ def replies(*answers: Reply | Handler) -> Handler:
     return handler
 
 
-def value_logprobs(value: float, spread: float = 0.0) -> dict[str, float]:
-    """Logprobs over '0'..'10' peaked at ``value`` (spread 0: all mass on round(value))."""
+def value_logprobs(value: float, spread: float = 0.0, top: int = 9) -> dict[str, float]:
+    """Logprobs over '0'..str(top) peaked at ``value`` (spread 0: all mass on round(value))."""
     if spread <= 0:
-        return {str(v): (0.0 if v == round(value) else -1e9) for v in range(11)}
-    w = {str(v): -((v - value) ** 2) / (2 * spread**2) for v in range(11)}
+        return {str(v): (0.0 if v == round(value) else -1e9) for v in range(top + 1)}
+    w = {str(v): -((v - value) ** 2) / (2 * spread**2) for v in range(top + 1)}
     z = math.log(sum(math.exp(x) for x in w.values()))
     return {k: x - z for k, x in w.items()}
 

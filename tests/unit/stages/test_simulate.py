@@ -27,7 +27,7 @@ def run(samples, backend, config=SimulateConfig(), ok=True):
 
 
 def value(token: str) -> int:
-    return 10 if token.strip() in CATS else 0
+    return 9 if token.strip() in CATS else 0
 
 
 def listed_tokens(request) -> list[str]:
@@ -47,7 +47,7 @@ def json_oracle(request):
     out = {}
     for m in CONTEXT_RE.finditer(first_user_of_live_turn(request)):
         tokens = json.loads(m.group(2).split(" tokens: ", 1)[1])
-        out[m.group(1)] = [value(t) for t in tokens]
+        out[m.group(1)] = [10 if value(t) else 0 for t in tokens]  # the JSON scale is 0-10
     return json.dumps(out)
 
 
@@ -78,6 +78,8 @@ def test_each_method_scores_a_good_simulation(samples, caps, handler, method):
     assert sim.score is not None and sim.score > 0.95 and sim.score_note is None
     for c in sim.contexts:
         assert len(c.predicted) == len(c.true) and all(0 <= p <= 10 for p in c.predicted)
+    cat = sim.contexts[0].predicted[1]  # ' cat' in 'Her cat purred': the top of the answer scale is 10 on the record
+    assert cat == pytest.approx(10.0, abs=0.2)
     assert sim.contexts[2].correlation is None  # random context: constant truth
     assert sim.usage.requests == len(backend.requests)
     assert sim.provenance.prompt_id == ("simulate-json" if method == "json-list" else "simulate-lines")
@@ -87,9 +89,9 @@ def test_prompt_logprobs_request_shape(samples):
     backend = ScriptedBackend(prompt_oracle, capabilities=CAPS_PROMPT_LOGPROBS)
     run(samples, backend)
     req = backend.requests[0]
-    assert req.candidates == tuple(str(i) for i in range(11))
+    assert req.candidates == tuple(str(i) for i in range(10))  # single digits: one token in every tokenizer
     assert req.prefill == ("Her\t", "unknown\n cat\t", "unknown\n purred\t")
-    assert req.messages[1].content.endswith(" Monday\t10\n to\t0\n Friday\t9\n from\t0\n nine\t0\n.\t0")
+    assert req.messages[1].content.endswith(" Monday\t9\n to\t0\n Friday\t8\n from\t0\n nine\t0\n.\t0")
 
 
 def test_prompt_logprobs_wrong_count_fails_the_unit(samples):
