@@ -159,9 +159,9 @@ class SparseAutoencoder:
         if W_dec is not None and tuple(W_dec.shape) != (self.d_sae, self.d_in):
             raise InputError(f"{source}: W_dec has shape {tuple(W_dec.shape)}, expected {(self.d_sae, self.d_in)}")
         self.W_dec = None if W_dec is None else W_dec.float()
-        if isinstance(activation, JumpReLU):
-            activation = JumpReLU(_vec(activation.threshold.reshape(-1).expand(self.d_sae)
-                                       if activation.threshold.numel() == 1 else activation.threshold,
+        if isinstance(activation, JumpReLU):  # a scalar threshold (BatchTopK) applies to every unit
+            thr = activation.threshold.float().reshape(-1)
+            activation = JumpReLU(_vec(thr.expand(self.d_sae).clone() if thr.numel() == 1 else thr,
                                        self.d_sae, "threshold", source))
         self.activation = activation
         self.subtract_b_dec = subtract_b_dec  # subtract b_dec from the input before encoding
