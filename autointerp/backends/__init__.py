@@ -11,7 +11,7 @@ Specs:
 - ``anthropic:claude-sonnet-4-5``                       Anthropic Messages API (ANTHROPIC_API_KEY)
 - ``openai:gpt-4.1-mini``                               OpenAI chat completions (OPENAI_API_KEY)
 - ``openai-compatible:MODEL@http://127.0.0.1:8000/v1``  vLLM / llama.cpp / Ollama / SGLang; key optional
-- ``local:smollm2-135m``                                a transformers model on this machine (``local`` alone = smollm2-135m)
+- ``local:smollm2-135m``                                a transformers model on this machine (``local`` = smollm2-135m)
 
 The SDKs also honour ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` (e.g. a proxy).
 """

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import anthropic
-from anthropic.types import Message
 
 from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse
 from autointerp.backends.faults import translate
@@ -62,31 +61,34 @@ class AnthropicBackend:
             payload["stop_sequences"] = list(request.stop)
         return payload
 
-    def parse(self, message: Message, latency_s: float = 0.0) -> LLMResponse:
-        u = message.usage
+    def parse(self, data: dict[str, Any], latency_s: float = 0.0) -> LLMResponse:
+        """LLMResponse from a Messages API message JSON object (live or from a batch result)."""
+        if not isinstance(data, dict) or data.get("type") != "message":
+            raise ValueError("response is not a message object")
+        u = data.get("usage") or {}
         return LLMResponse(
-            text="".join(getattr(block, "text", "") for block in message.content if block.type == "text"),
+            text="".join(block.get("text", "") for block in data.get("content") or () if block.get("type") == "text"),
             usage=Usage(
-                input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens,
-                cache_read_tokens=u.cache_read_input_tokens or 0,
-                cache_write_tokens=u.cache_creation_input_tokens or 0,
+                input_tokens=u.get("input_tokens") or 0,
+                output_tokens=u.get("output_tokens") or 0,
+                cache_read_tokens=u.get("cache_read_input_tokens") or 0,
+                cache_write_tokens=u.get("cache_creation_input_tokens") or 0,
                 requests=1,
             ),
-            model=message.model or self.model,
+            model=data.get("model") or self.model,
             latency_s=latency_s,
-            request_id=message.id,
-            finish_reason=message.stop_reason,
+            request_id=data.get("id"),
+            finish_reason=data.get("stop_reason"),
         )
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         payload = self.build_payload(request)
         start = time.perf_counter()
         try:
-            message = await self.client.messages.create(**payload)
-            if not isinstance(message, Message):
-                raise ValueError("response is not a message object")
-            return self.parse(message, time.perf_counter() - start)
+            # client.post with a plain JSON body: the SDK's HTTP stack, auth, headers and errors, without its
+            # per-call typed-params transform and response model construction.
+            data = await self.client.post("/v1/messages", body=payload, cast_to=object)
+            return self.parse(data, time.perf_counter() - start)
         except Exception as exc:
             raise translate(exc, self.provider) from None
 
@@ -115,7 +117,7 @@ class AnthropicBackend:
             async for item in await self.client.messages.batches.results(batch_id):
                 result = item.result
                 if result.type == "succeeded":
-                    results[item.custom_id] = self.parse(result.message)
+                    results[item.custom_id] = self.parse(result.message.model_dump(mode="json"))
                 else:
                     detail = getattr(getattr(getattr(result, "error", None), "error", None), "message", "")
                     results[item.custom_id] = BackendError(f"{self.provider} batch request {result.type}: {detail}")

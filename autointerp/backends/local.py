@@ -156,7 +156,8 @@ class LocalBackend:
                     results = self._score(group) if group[0].request.candidates else self._generate(group)
                 except Exception as exc:  # a model failure fails the jobs, never the worker
                     log.exception("local backend batch failed")
-                    results = [BackendError(f"local model {self.model!r} failed: {type(exc).__name__}: {exc}")] * len(group)
+                    error = BackendError(f"local model {self.model!r} failed: {type(exc).__name__}: {exc}")
+                    results = [error] * len(group)
                 for j, result in zip(group, results):
                     j.resolve(result)
 

@@ -150,7 +150,8 @@ def dropped() -> Reply:
 
 def malformed() -> Reply:
     """A 200 whose body is not valid JSON."""
-    return Reply(status=200, body=b'{"id": "chatcmpl-broken", "choices": [', headers={"content-type": "application/json"})
+    body = b'{"id": "chatcmpl-broken", "choices": ['
+    return Reply(status=200, body=body, headers={"content-type": "application/json"})
 
 
 # ----------------------------------------------------------------------------------------------------------- payloads
@@ -553,7 +554,8 @@ def main(argv: list[str] | None = None) -> None:
                        record_bodies=False).start(args.port)
     print(server.base_url, flush=True)
     sys.stdin.read()  # serve until the parent closes our stdin
-    print(json.dumps({"requests": len(server.requests), "max_in_flight": server.max_in_flight}), flush=True)
+    print(json.dumps({"requests": len(server.requests), "max_in_flight": server.max_in_flight,
+                      "server_cpu_s": round(time.process_time(), 2)}), flush=True)
     server.stop()
 
 

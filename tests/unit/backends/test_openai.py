@@ -44,7 +44,8 @@ def test_logprobs_are_parsed(keys, server):
 def test_cached_prompt_tokens_are_split_out(keys, server):
     server.handler = lambda req: openai_chat("hi", prompt_tokens=1000, completion_tokens=5, cached_tokens=800)
     (response,), _ = run(complete_all("openai:gpt-4.1-mini", [ask("q")]))
-    assert (response.usage.input_tokens, response.usage.cache_read_tokens, response.usage.output_tokens) == (200, 800, 5)
+    usage = response.usage
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (200, 800, 5)
 
 
 def test_openai_compatible_uses_base_url_and_max_tokens(monkeypatch, server):

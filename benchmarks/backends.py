@@ -1,0 +1,86 @@
+"""Throughput of the full backend wrapper stack against a loopback server.
+
+Server (a subprocess, ``tests/support/api_server.py``): 100 ms latency per
+request and at most 32 requests handled at once; extra requests queue
+server-side (not rejected), so any client overshoot shows as lost throughput.
+Client: ``build_backend('openai:gpt-4.1-mini', cache_dir=..., max_concurrency=32)``
+= cache (all misses, every response written) -> cost -> limit (32) -> retry ->
+the official AsyncOpenAI SDK, one client on one event loop.
+
+Prints achieved requests/s, the ideal (32 / 0.1 s = 320/s), client CPU time per
+request, and last ``backend_efficiency: achieved / ideal``.
+
+    python benchmarks/backends.py [--requests 2000] [--sdk openai|anthropic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from autointerp.backends import CacheBackend, LLMRequest, Message, build_backend, find_layer, usage_of  # noqa: E402
+
+LATENCY, CAP = 0.1, 32
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.api_server", "--latency", str(LATENCY), "--max-concurrency", str(CAP)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    return proc, proc.stdout.readline().strip()
+
+
+async def drive(spec: str, n: int, cache_dir: str) -> tuple[float, float, object]:
+    backend = build_backend(spec, cache_dir=cache_dir, max_concurrency=CAP, max_retries=3)
+    requests = [LLMRequest(system="You rate text.", messages=(Message(role="user", content=f"request {i} please"),),
+                           max_tokens=16) for i in range(n)]
+    await backend.complete(LLMRequest(messages=(Message(role="user", content="warm-up"),)))  # connect, import, JIT
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    responses = await asyncio.gather(*(backend.complete(r) for r in requests))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    assert all(r.text.startswith("echo: request") and not r.cached for r in responses)
+    cache = find_layer(backend, CacheBackend)
+    await backend.aclose()
+    return wall, cpu, (usage_of(backend), cache.misses, cache.hits)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--sdk", choices=["openai", "anthropic"], default="openai")
+    args = parser.parse_args()
+    proc, url = start_server()
+    try:
+        os.environ["OPENAI_BASE_URL"], os.environ["ANTHROPIC_BASE_URL"] = url + "/v1", url
+        os.environ["OPENAI_API_KEY"] = os.environ["ANTHROPIC_API_KEY"] = "sk-benchmark-not-a-real-key"
+        spec = "openai:gpt-4.1-mini" if args.sdk == "openai" else "anthropic:claude-haiku-4-5"
+        with tempfile.TemporaryDirectory() as cache_dir:
+            wall, cpu, (usage, misses, hits) = asyncio.run(drive(spec, args.requests, cache_dir))
+    finally:
+        proc.stdin.close()
+        server_stats = proc.stdout.readline().strip()
+        proc.wait(10)
+    achieved, ideal = args.requests / wall, CAP / LATENCY
+    print(f"spec: {spec}; requests: {args.requests}; cache misses/hits: {misses}/{hits}")
+    print(f"server: {server_stats}")
+    print(f"usage: {usage.requests} requests, {usage.input_tokens} in / {usage.output_tokens} out tokens, "
+          f"${usage.cost_usd:.6f}")
+    print(f"wall: {wall:.2f} s")
+    print(f"achieved: {achieved:.1f} requests/s")
+    print(f"ideal: {ideal:.1f} requests/s ({CAP} concurrent / {LATENCY * 1000:.0f} ms)")
+    print(f"client_cpu_per_request: {cpu / args.requests * 1000:.2f} ms")
+    print(f"backend_efficiency: {achieved / ideal:.3f}")
+
+
+if __name__ == "__main__":
+    main()
