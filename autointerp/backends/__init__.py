@@ -127,7 +127,10 @@ def build_backend(spec: str, **options: object) -> Backend:
     else:
         backend = RetryBackend(raw, policy) if kind.remote else raw
         backend = LimitBackend(backend, max_concurrency=opts.max_concurrency, rpm=opts.rpm, tpm=opts.tpm)
-    backend = CostBackend(backend, max_cost=opts.max_cost, batch=opts.batch, free=kind.free)
+    cost = backend = CostBackend(backend, max_cost=opts.max_cost, batch=opts.batch, free=kind.free)
+    limit = find_layer(cost, LimitBackend)
+    if limit is not None:
+        limit.gate = cost.check_budget  # requests queued for a slot are refused once the budget is spent
     if opts.cache_dir is not None:
         backend = CacheBackend(backend, opts.cache_dir)
     return backend

@@ -64,7 +64,8 @@ class CostBackend(Wrapper):
     """Prices every response (``usage.cost_usd``), keeps running totals in ``usage``, enforces ``max_cost``.
 
     Once ``usage.cost_usd >= max_cost`` new requests raise BudgetExceeded; requests already in
-    flight finish and are counted.
+    flight finish and are counted. Requests waiting in a LimitBackend below are refused too when
+    :meth:`check_budget` is that layer's gate (``build_backend`` wires it).
     """
 
     def __init__(self, inner: Backend, *, prices: PriceTable | None = None, max_cost: float | None = None,
@@ -84,12 +85,16 @@ class CostBackend(Wrapper):
             log.warning("no price for model %r in the price table; its cost is recorded as 0", model)
         return found
 
-    async def complete(self, request: LLMRequest) -> LLMResponse:
+    def check_budget(self) -> None:
+        """Raise BudgetExceeded if ``max_cost`` is reached (also usable as a LimitBackend gate)."""
         if self.max_cost is not None and self.usage.cost_usd >= self.max_cost:
             raise BudgetExceeded(
                 f"budget max_cost=${self.max_cost:.4f} reached (spent ${self.usage.cost_usd:.4f}); "
                 "no new requests are sent"
             )
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        self.check_budget()
         response = await self.inner.complete(request)
         if response.cached:
             return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.backends.wrapper import Wrapper
@@ -42,11 +43,16 @@ def estimate_tokens(request: LLMRequest) -> int:
 
 
 class LimitBackend(Wrapper):
-    """At most ``max_concurrency`` requests in flight, and optional rpm / tpm limits."""
+    """At most ``max_concurrency`` requests in flight, and optional rpm / tpm limits.
+
+    ``gate`` (optional) runs when a request gets its slot, just before it is sent; raising refuses it.
+    The budget uses it so that requests still queued here when ``max_cost`` is reached are not sent.
+    """
 
     def __init__(self, inner: Backend, *, max_concurrency: int = 16, rpm: float | None = None,
-                 tpm: float | None = None):
+                 tpm: float | None = None, gate: Callable[[], None] | None = None):
         super().__init__(inner)
+        self.gate = gate
         self.max_concurrency = max_concurrency
         self._slots = asyncio.Semaphore(max_concurrency)
         self._requests = TokenBucket(rpm) if rpm else None
@@ -58,4 +64,6 @@ class LimitBackend(Wrapper):
                 await self._requests.take(1)
             if self._tokens is not None:
                 await self._tokens.take(estimate_tokens(request))
+            if self.gate is not None:
+                self.gate()
             return await self.inner.complete(request)

@@ -67,3 +67,17 @@ def test_price_table_lookup_and_discount():
     assert table.lookup("gpt-4.1-mini-2025-04-14").input == 0.40  # longest prefix, not gpt-4.1
     assert table.lookup("no-such-model") is None
     assert table.batch_discount == 0.5
+
+
+def test_budget_refuses_requests_still_queued_for_a_slot(keys, server):
+    server.handler = lambda req: openai_chat("x", prompt_tokens=1_000_000, completion_tokens=0)  # $0.40 each
+
+    async def scenario():
+        backend = build_backend("openai:gpt-4.1-mini", max_cost=0.5, max_concurrency=1)
+        results = await asyncio.gather(*(backend.complete(ask(f"{i}")) for i in range(5)), return_exceptions=True)
+        await backend.aclose()
+        return results
+
+    results = run(scenario())
+    assert [type(r).__name__ for r in results] == ["LLMResponse"] * 2 + ["BudgetExceeded"] * 3
+    assert len(server.requests) == 2
