@@ -33,24 +33,21 @@ def _scoring_request(text: str) -> LLMRequest:
     )
 
 
-def test_short_generation_batched(local):
-    async def scenario():
-        requests = [LLMRequest(messages=(Message(role="user", content=q),), max_tokens=8)
-                    for q in ("What is 2+2?", "Name a colour.", "Say hello.")]
+def test_short_generation_batched_with_logprobs(local):
+    async def scenario():  # concurrent requests are generated in one padded batch
+        requests = [LLMRequest(messages=(Message(role="user", content=q),), max_tokens=6, top_logprobs=k)
+                    for q, k in (("What is 2+2?", 3), ("Name a colour.", 0), ("Say hello.", 0))]
         return await asyncio.gather(*(local.complete(r) for r in requests))
 
     responses = run(scenario())
     for r in responses:
-        assert r.text.strip() and r.usage.output_tokens <= 8 and r.usage.input_tokens > 0
+        assert r.text.strip() and 0 < r.usage.output_tokens <= 6 and r.usage.input_tokens > 0
         assert r.finish_reason in ("stop", "length")
-
-
-def test_generated_logprobs_are_greedy(local):
-    request = LLMRequest(messages=(Message(role="user", content="Count: 1, 2, 3,"),), max_tokens=4, top_logprobs=3)
-    response = run(local.complete(request))
-    assert len(response.logprobs) == response.usage.output_tokens
-    for position in response.logprobs:
+    first = responses[0]
+    assert len(first.logprobs) == first.usage.output_tokens and responses[1].logprobs is None
+    for position in first.logprobs:  # greedy: the chosen token is the most likely one
         assert position.logprob <= 0 and position.logprob == pytest.approx(max(position.top.values()), abs=1e-5)
+        assert len(position.top) <= 3
 
 
 def test_candidate_logprobs_match_a_direct_forward_pass(local):
