@@ -5,6 +5,9 @@ batches: generation (greedy, left padding, chat template, one ``generate``
 call per batch) and candidate scoring (right padding, one forward pass per
 batch, the LM head applied only at the scored positions).
 
+Decoding is always greedy (``request.temperature`` is ignored) and
+``json_mode`` is not enforced; ``stop`` strings cut the decoded text.
+
 Candidate scoring (capability ``prompt_logprobs``): for ``request.prefill``
 segments and ``request.candidates``, the prompt is the chat template with the
 assistant turn opened, followed by the segments (each tokenized on its own);
