@@ -3,6 +3,8 @@ from collections import Counter
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autointerp.report.histograms import TABLE_COLUMNS, level_infos, specificity_table
 from autointerp.report.load import JUDGEMENT_COLUMNS, judgements_frame, load_run
@@ -52,3 +54,19 @@ def test_level_labels(run_a):
     infos = level_infos([-1, 0, 3, 9], run.units.values())
     assert [i.label for i in infos] == ["none", "0-25%", "75-100%", "bin 9"]
     assert infos[2].frac_low == pytest.approx(0.75) and infos[2].frac_high == pytest.approx(1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["feature", "neuron"]), st.integers(-1, 4), st.integers(0, 3), st.booleans()),
+                min_size=1, max_size=60))  # fmt: skip
+def test_table_invariants_on_any_judgements(rows):
+    frame = pd.DataFrame(
+        [{"unit": "u#0", "kind": k, "context_id": "c", "context_kind": "quantile", "level": lv, "true_activation": 1.0,
+          "score": s if ok else None, "ok": ok} for k, lv, s, ok in rows],  # fmt: skip
+        columns=JUDGEMENT_COLUMNS,
+    )
+    table = specificity_table(frame)
+    assert table["count"].sum() == sum(ok for *_, ok in rows)
+    if len(table):
+        assert table.groupby(["kind", "level"])["fraction"].sum().to_numpy() == pytest.approx(1.0)
+        assert (table["fraction"].between(0, 1)).all()
