@@ -97,14 +97,16 @@ class Reservoir:
         i, r = (torch.arange(self.slots).unsqueeze(0) < n_enter).nonzero(as_tuple=True)
         row, slot, taken = uniq[i], free_slots[i, r], src[i, enter_cols[i, r]]
 
-        self.prio[row, slot] = prio[taken]
-        self.value[row, slot] = value[taken].to(torch.float32)
-        self.window[row, slot] = window[taken]
-        self.length[row, slot] = length[taken].to(torch.int32)
-        acts = fetch(taken)
+        flat = row * self.slots + slot
+        self.prio.view(-1).index_copy_(0, flat, prio[taken])
+        self.value.view(-1).index_copy_(0, flat, value[taken].to(torch.float32))
+        self.window.view(-1).index_copy_(0, flat, window[taken])
+        self.length.view(-1).index_copy_(0, flat, length[taken].to(torch.int32))
+        acts = fetch(taken).to(self.acts.dtype)
         self.ensure_width(acts.shape[1])
-        self.acts[row, slot] = 0
-        self.acts[row, slot, : acts.shape[1]] = acts.to(self.acts.dtype)
+        if acts.shape[1] < self.width:
+            acts = torch.nn.functional.pad(acts, (0, self.width - acts.shape[1]))
+        self.acts.view(-1, self.width).index_copy_(0, flat, acts)
         self._worst[uniq] = self.prio[uniq].amax(dim=1)
         return taken
 

@@ -41,7 +41,8 @@ the state of one pass over both (sums of floats up to rounding).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -59,9 +60,26 @@ from autointerp.sampling.keys import (
 )
 from autointerp.sampling.reservoir import Reservoir
 
+# The update is many small tensor ops: one thread avoids paying a parallel-region wake-up (tens of ms when
+# the cores are shared) for each of them; the forward pass keeps every thread.
+UPDATE_THREADS = 1
 NO_EXPONENT = -100_000  # exponent of a unit that never had a positive activation
 SPLITS = (0, 1)  # 0: explain, 1: held-out
 _DTYPES = {"float16": torch.float16, "float32": torch.float32}
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with n intra-op threads, restoring the previous setting."""
+    before = torch.get_num_threads()
+    if n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def exponent(x: torch.Tensor) -> torch.Tensor:
@@ -90,6 +108,37 @@ def window_maxima(acts: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         sub = acts[padded].masked_fill(~mask[padded].unsqueeze(2), float("-inf"))
         wmax[padded] = sub.amax(dim=1)
     return wmax
+
+
+class _TokenGather:
+    """Per-token activations [n, T] of (window row, unit) pairs of one batch [B, T, U].
+
+    Sparse batches (SAE features) are rebuilt from the batch's non-zeros, which
+    costs O(non-zeros) instead of strided reads across the [B, T, U] tensor;
+    dense ones (neurons) are read directly.
+    """
+
+    SPARSE = 0.05  # fraction of non-zeros below which the sparse path is used
+
+    def __init__(self, acts: torch.Tensor, nz: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]):
+        self.acts = acts
+        b, t, u, vals = nz
+        B, T, U = acts.shape
+        self.sparse = vals.numel() < self.SPARSE * acts.numel()
+        if self.sparse:
+            self.key, self.t, self.vals = b * U + u, t, vals
+
+    def __call__(self, rows: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
+        if not self.sparse:
+            return self.acts[rows, :, units]
+        B, T, U = self.acts.shape
+        slot = torch.full((B * U,), -1, dtype=torch.int64)
+        slot[rows * U + units] = torch.arange(rows.numel())
+        where = slot[self.key]
+        hit = where >= 0
+        out = torch.zeros(rows.numel(), T, dtype=self.acts.dtype)
+        out[where[hit], self.t[hit]] = self.vals[hit]
+        return out
 
 
 class SamplerState:
@@ -136,14 +185,19 @@ class SamplerState:
     # ----------------------------------------------------------------- update
     def update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None = None) -> None:
         """Consume one batch; ``windows`` (aligned with the batch rows) supplies the tokens of kept windows."""
+        with torch_threads(UPDATE_THREADS):
+            self._update(batch, windows)
+
+    def _update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None) -> None:
         acts, mask = batch.activations, batch.mask
         self._check_batch(acts, mask, batch.window_indices, windows)
         w_np = check_windows(batch.window_indices)
         w = torch.from_numpy(w_np)
         lengths = mask.sum(dim=1)
         wmax = window_maxima(acts, mask)
-        self._update_stats(acts, mask, wmax)
+        nz = self._update_stats(acts, mask, wmax)
 
+        gather = _TokenGather(acts, nz)
         prio = reservoir_priority(self.config.seed, w_np)
         held = heldout_mask(self.config.seed, w_np, self.config.heldout_fraction)
         kept_rows: list[torch.Tensor] = []
@@ -156,7 +210,7 @@ class SamplerState:
             active = m > 0
 
             def offer(res: Reservoir, bi: torch.Tensor, ui: torch.Tensor, rows: torch.Tensor, p: torch.Tensor) -> None:
-                taken = res.offer(rows, p, m[bi, ui], wb[bi], lb[bi], lambda t: acts[b[bi[t]], :, ui[t]])
+                taken = res.offer(rows, p, m[bi, ui], wb[bi], lb[bi], lambda t: gather(b[bi[t]], ui[t]))
                 kept_rows.append(b[bi[taken]])
 
             top = torch.where(active, top_priority(m, wb.unsqueeze(1)), EMPTY)
@@ -190,20 +244,24 @@ class SamplerState:
         if windows is not None and [tw.index for tw in windows] != [int(i) for i in window_indices]:
             raise InputError("token windows do not match the batch's window_indices")
 
-    def _update_stats(self, acts: torch.Tensor, mask: torch.Tensor, wmax: torch.Tensor) -> None:
+    def _update_stats(self, acts: torch.Tensor, mask: torch.Tensor, wmax: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Counts, sums, max and histogram; returns the batch's non-zeros (b, t, u, value)."""
         self.n_tokens += int(mask.sum())
         self.n_windows += int(acts.shape[0])
-        self.sum += acts.sum(dim=(0, 1), dtype=torch.float64)
         self.n_active_windows += (wmax > 0).sum(dim=0)
         self._raise_max(wmax.amax(dim=0))
-        active = acts > 0
-        b, t, u = active.nonzero(as_tuple=True)
+        b, t, u = acts.nonzero(as_tuple=True)  # sparse for SAE features; padded positions are 0
         vals = acts[b, t, u]
+        nz = (b, t, u, vals)
+        self.sum.index_add_(0, u, vals.to(torch.float64))
+        active = vals > 0
+        u, vals = u[active], vals[active]
         self.n_active_tokens += torch.bincount(u, minlength=self.n_units)
         self.sum_active.index_add_(0, u, vals.to(torch.float64))
         H = self.config.hist_bins
         flat = u * H + grid_bin(vals, self.exp[u], H)
         self.hist.view(-1).index_add_(0, flat, torch.ones_like(flat))
+        return nz
 
     def _raise_max(self, candidate: torch.Tensor) -> None:
         """New running max; units whose grid top grows get their bins and histogram coarsened exactly."""

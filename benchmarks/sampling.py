@@ -1,0 +1,112 @@
+"""Sampling throughput: the streaming sampler's overhead over the bare forward pass + SAE encode.
+
+smollm2-135m, site layers.3.resid_post, a random 16,384-feature TopK SAE (k=32),
+Brown corpus. Prints tokens/s of (a) forward-to-hook + SAE encode and (b) the
+full sampling pass (sampler update for every unit + finalize), the forward time
+to layer 3 vs the full 30-layer forward (early stop), peak RSS, and last
+``sampling_overhead_ratio: time(b) / time(a)`` (target <= 1.3).
+
+    python benchmarks/sampling.py [--tokens 100000] [--d-sae 16384] [--k 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import torch
+
+from autointerp.activations.corpus import load_corpus, token_windows
+from autointerp.activations.model_source import ModelActivationSource
+from autointerp.activations.models import load_subject
+from autointerp.activations.sae import make_sae
+from autointerp.activations.sites import HookSite, capture
+from autointerp.sampling import SamplerConfig, run_pass
+
+
+def random_topk_sae(d_in: int, d_sae: int, k: int, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    W_enc = torch.randn(d_in, d_sae, generator=gen) / d_in**0.5
+    return make_sae("topk", W_enc, torch.zeros(d_sae), W_enc.T.contiguous(), torch.zeros(d_in), k=k,
+                    source="random TopK SAE")
+
+
+def forward_times(subject, site: HookSite, windows, batch_size: int, n_batches: int) -> tuple[float, float]:
+    """Seconds for n_batches forwards stopped at the site vs the full model."""
+    chunks = [windows[i * batch_size:(i + 1) * batch_size] for i in range(n_batches)]
+    inputs = []
+    for chunk in chunks:
+        T = max(len(w.token_ids) for w in chunk)
+        ids = torch.zeros(len(chunk), T, dtype=torch.long)
+        attn = torch.zeros(len(chunk), T, dtype=torch.long)
+        for i, w in enumerate(chunk):
+            ids[i, : len(w.token_ids)] = torch.tensor(w.token_ids)
+            attn[i, : len(w.token_ids)] = 1
+        inputs.append((ids, attn))
+    start = time.perf_counter()
+    for ids, attn in inputs:
+        capture(subject, [site], ids, attn)
+    early = time.perf_counter() - start
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for ids, attn in inputs:
+            subject.base(input_ids=ids, attention_mask=attn, use_cache=False)
+    return early, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=100_000, help="Tokens of the Brown corpus to stream.")
+    parser.add_argument("--d-sae", type=int, default=16_384, help="SAE width (units sampled: all of them).")
+    parser.add_argument("--k", type=int, default=32, help="TopK k.")
+    parser.add_argument("--window", type=int, default=64, help="Tokens per window.")
+    parser.add_argument("--batch-size", type=int, default=16, help="Windows per batch.")
+    parser.add_argument("--site", default="layers.3.resid_post", help="Hook site.")
+    args = parser.parse_args()
+
+    subject = load_subject("smollm2-135m")
+    site = HookSite.parse(args.site)
+    sae = random_topk_sae(site.width(subject), args.d_sae, args.k, seed=0)
+    docs = load_corpus("brown")
+    windows = list(token_windows(docs, subject.tokenizer, args.window, args.tokens))
+    n_tokens = sum(len(w.token_ids) for w in windows)
+    source = ModelActivationSource(subject, site, sae)
+    config = SamplerConfig(batch_size=args.batch_size)
+    print(f"model smollm2-135m, site {site}, TopK SAE d_sae={args.d_sae} k={args.k}, {n_tokens} tokens in "
+          f"{len(windows)} windows of <= {args.window}, batch {args.batch_size} windows, {torch.get_num_threads()} threads")
+
+    n_fw = min(4, len(windows) // args.batch_size) or 1
+    early, full = forward_times(subject, site, windows, args.batch_size, n_fw)
+    print(f"forward to {site}: {early / n_fw * 1e3:.0f} ms/batch; full {subject.n_layers}-layer forward: "
+          f"{full / n_fw * 1e3:.0f} ms/batch (early stop saves {100 * (1 - early / full):.0f}%)")
+
+    for _ in source.batches(windows[: args.batch_size], args.batch_size):  # warm-up
+        pass
+    start = time.perf_counter()
+    for _ in source.batches(windows, args.batch_size):
+        pass
+    bare = time.perf_counter() - start
+    print(f"(a) forward-to-hook + SAE encode: {bare:.1f} s, {n_tokens / bare:,.0f} tokens/s")
+
+    start = time.perf_counter()
+    state = run_pass(source, windows, config, progress=False)
+    streamed = time.perf_counter() - start
+    samples = state.finalize(basis="sae:random", unit_ids=range(args.d_sae))
+    full_pass = time.perf_counter() - start
+    print(f"(b) full sampling pass: {full_pass:.1f} s ({streamed:.1f} s streaming + {full_pass - streamed:.1f} s "
+          f"finalize), {n_tokens / full_pass:,.0f} tokens/s")
+    per_batch = (streamed - bare) / max(1, -(-len(windows) // args.batch_size))
+    print(f"sampler update: {per_batch * 1e3:.0f} ms/batch over {args.d_sae} units")
+    print(f"sampler state: {state.nbytes() / 2**20:.0f} MiB fixed-size tensors, {len(state.windows)} windows of tokens; "
+          f"sample set: {len(samples.entries['unit'])} contexts")
+    dead = int((samples.stats["n_active_tokens"] == 0).sum())
+    print(f"units: {args.d_sae}, dead {dead}, median active windows "
+          f"{int(np.median(samples.stats['n_active_windows'].numpy()))}")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    print(f"sampling_overhead_ratio: {full_pass / bare:.3f}")
+
+
+if __name__ == "__main__":
+    main()
