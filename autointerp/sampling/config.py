@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def _power_of_two(value: int) -> int:
@@ -31,9 +31,10 @@ class SamplerConfig(BaseModel):
     )
     seed: int = Field(default=0, ge=0, description="Seed of the window keys (reservoir order and explain/held-out split).")
     batch_size: int = Field(default=16, ge=1, description="Token windows per forward pass.")
-    internal_bins: int = Field(
-        default=32,
-        description="Streaming grid of level bins (power of two) that is re-cut into n_bins at the end; "
+    internal_bins: int | None = Field(
+        default=None,
+        ge=2,
+        description="Streaming grid of level bins, re-cut into n_bins at the end (default and minimum: 2 * n_bins); "
         "more bins follow the final levels more closely but keep more contexts in memory.",
     )
     hist_bins: int = Field(default=64, description="Streaming grid of the activation histogram (power of two).")
@@ -47,7 +48,18 @@ class SamplerConfig(BaseModel):
         "(default: enough windows to fill the explain top-k, top_k / (1 - heldout_fraction)).",
     )
 
-    _check_internal = field_validator("internal_bins", "hist_bins")(classmethod(lambda cls, v: _power_of_two(v)))
+    _check_hist = field_validator("hist_bins")(classmethod(lambda cls, v: _power_of_two(v)))
+
+    @model_validator(mode="after")
+    def _grid_covers_levels(self) -> SamplerConfig:
+        if self.internal_bins is not None and self.internal_bins < 2 * self.n_bins:
+            raise ValueError(f"internal_bins must be >= 2 * n_bins = {2 * self.n_bins}, got {self.internal_bins}")
+        return self
+
+    @property
+    def grid_bins(self) -> int:
+        """Bins of the streaming level grid (a grid bin then straddles at most two output levels)."""
+        return self.internal_bins if self.internal_bins is not None else 2 * self.n_bins
 
     @property
     def rare_threshold(self) -> int:

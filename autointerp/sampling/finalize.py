@@ -61,7 +61,7 @@ def _quantile_parts(state: SamplerState, split: int) -> list[_Part]:
     samples left short) the grid bins' lowest and highest windows.
     """
     cfg, U = state.config, state.n_units
-    G, P, n_bins = cfg.internal_bins, cfg.per_bin, cfg.n_bins
+    G, P, n_bins = cfg.grid_bins, cfg.per_bin, cfg.n_bins
     bins, low, high, top = state.bins[split], state.low[split], state.high[split], state.topk[split]
     low_dup = (low.window == bins.window).any(dim=1)
     high_dup = (high.window == bins.window).any(dim=1) | (high.window[:, 0] == low.window[:, 0])

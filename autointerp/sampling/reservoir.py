@@ -102,7 +102,10 @@ class Reservoir:
         self.value.view(-1).index_copy_(0, flat, value[taken].to(torch.float32))
         self.window.view(-1).index_copy_(0, flat, window[taken])
         self.length.view(-1).index_copy_(0, flat, length[taken].to(torch.int32))
-        acts = fetch(taken).to(self.acts.dtype)
+        acts = fetch(taken)
+        if self.acts.dtype == torch.float16:  # keep huge activations finite (float16 tops out at 65504)
+            acts = acts.clamp(-65504.0, 65504.0)
+        acts = acts.to(self.acts.dtype)
         self.ensure_width(acts.shape[1])
         if acts.shape[1] < self.width:
             acts = torch.nn.functional.pad(acts, (0, self.width - acts.shape[1]))

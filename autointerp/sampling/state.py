@@ -7,17 +7,17 @@ Design (a unit's max activation is only known at the end of the pass):
   the window's random priority. Nothing depends on arrival order.
 * Top-k: a reservoir per unit and split whose priority is (value desc, window
   asc), an exact top-k whatever the order.
-* Activation levels: a streaming grid of ``internal_bins`` equal bins over
+* Activation levels: a streaming grid of ``grid_bins`` (2 * n_bins) equal bins over
   ``[0, 2**e)``, where ``2**e`` is the smallest power of two above the running
   max. When the max crosses ``2**e`` the grid doubles (or more): bin ``g``
-  becomes bin ``g >> d``, an exact merge because bin edges are power-of-two
-  multiples. Each grid bin keeps the entries of smallest random priority
-  ("bottom-k"), which is a uniform sample of everything that fell in it, and the
+  becomes bin ``g >> d``, an exact merge because every edge of the wider grid
+  is an edge of the narrower one. Each grid bin keeps the entries of smallest
+  random priority ("bottom-k"), which is a uniform sample of everything that fell in it, and the
   union of bottom-k samples re-cut to k is the bottom-k of the union. So every
   bin's sample is exactly what one pass with the final grid would keep. At
   :meth:`finalize` the grid is re-cut into ``n_bins`` output bins of equal width
   over ``[0, final max]``, taking the smallest priorities among kept entries.
-  A grid bin is narrower than an output bin (``internal_bins >= 2 * n_bins``),
+  A grid bin is at most as wide as an output bin (``grid_bins >= 2 * n_bins``),
   so it straddles at most two output bins; it also keeps its lowest and highest
   window (exact, mergeable), which guarantees that every non-empty output level
   has at least one context even when the random sample of a straddling bin
@@ -89,8 +89,12 @@ def exponent(x: torch.Tensor) -> torch.Tensor:
 
 
 def grid_bin(values: torch.Tensor, exp: torch.Tensor, n: int) -> torch.Tensor:
-    """Bin of each positive value in a grid of n (power of two) equal bins over [0, 2**exp): exact arithmetic."""
-    scaled = torch.ldexp(values.to(torch.float64), (n.bit_length() - 1 - exp).to(torch.float64))
+    """Bin of each positive value in a grid of n equal bins over [0, 2**exp).
+
+    ``value * n`` (float32 times a small integer) and the power-of-two scaling
+    are exact in float64, so ``grid_bin(v, e + d, n) == grid_bin(v, e, n) >> d``.
+    """
+    scaled = torch.ldexp(values.to(torch.float64) * n, (-exp).to(torch.float64))
     return scaled.floor().to(torch.int64).clamp_(0, n - 1)
 
 
@@ -145,13 +149,10 @@ class SamplerState:
     """Bounded per-unit state; ``update`` with batches, ``merge`` shards, ``finalize`` into a SampleSet."""
 
     def __init__(self, config: SamplerConfig, n_units: int):
-        if config.internal_bins < 2 * config.n_bins:
-            raise ConfigError(f"sampler: internal_bins must be >= 2 * n_bins = {2 * config.n_bins}, "
-                              f"got {config.internal_bins}")
         if n_units < 1:
             raise ConfigError(f"sampler needs at least one unit, got n_units={n_units}")
         self.config, self.n_units = config, n_units
-        U, G, dtype = n_units, config.internal_bins, _DTYPES[config.acts_dtype]
+        U, G, dtype = n_units, config.grid_bins, _DTYPES[config.acts_dtype]
         self.topk = [Reservoir(U, config.top_k, acts_dtype=dtype) for _ in SPLITS]
         self.bins = [Reservoir(U * G, config.per_bin, acts_dtype=dtype) for _ in SPLITS]  # random per grid bin
         self.low = [Reservoir(U * G, 1, acts_dtype=dtype) for _ in SPLITS]  # lowest window per grid bin
@@ -201,7 +202,7 @@ class SamplerState:
         prio = reservoir_priority(self.config.seed, w_np)
         held = heldout_mask(self.config.seed, w_np, self.config.heldout_fraction)
         kept_rows: list[torch.Tensor] = []
-        G = self.config.internal_bins
+        G = self.config.grid_bins
         for split in SPLITS:
             b = (held == bool(split)).nonzero().squeeze(1)
             if b.numel() == 0:
@@ -272,7 +273,7 @@ class SamplerState:
             shift = torch.zeros(self.n_units, dtype=torch.int64)
             shift[grown] = new_exp[grown] - self.exp[grown]
             self.hist[grown] = coarsen(self.hist[grown], shift[grown])
-            G = self.config.internal_bins
+            G = self.config.grid_bins
             rows = (grown.unsqueeze(1) * G + torch.arange(G)).flatten()
             for res in self.grid_reservoirs():
                 r, s = res.entries(rows)
@@ -303,7 +304,7 @@ class SamplerState:
         self._raise_max(other.max)
         lift = torch.where(other.max > 0, self.exp - other.exp, torch.zeros_like(self.exp))
         self.hist += coarsen(other.hist, lift)
-        G = self.config.internal_bins
+        G = self.config.grid_bins
         for mine, theirs, to_row in (
             *((self.topk[s], other.topk[s], lambda r: r) for s in SPLITS),
             *((self.random[s], other.random[s], lambda r: r) for s in SPLITS),

@@ -292,8 +292,8 @@ def test_bad_inputs_raise_one_line_errors(tmp_path):
     bad = ActivationBatch(np.array([0]), torch.zeros(1, 4, N_UNITS + 1), torch.ones(1, 4, dtype=torch.bool))
     with pytest.raises(InputError, match="expected shape"):
         state.update(bad)
-    with pytest.raises(ConfigError, match="internal_bins"):
-        SamplerState(SamplerConfig(n_bins=20, internal_bins=32), 3)
+    with pytest.raises(ValueError, match="internal_bins"):
+        SamplerConfig(n_bins=20, internal_bins=32)
     with pytest.raises(InputError, match="missing file"):
         SampleSet.load(tmp_path / "nowhere")
 
