@@ -8,7 +8,9 @@ Client: ``build_backend('openai:gpt-4.1-mini', cache_dir=..., max_concurrency=32
 the official AsyncOpenAI SDK, one client on one event loop.
 
 Prints achieved requests/s, the ideal (32 / 0.1 s = 320/s), client CPU time per
-request, and last ``backend_efficiency: achieved / ideal``.
+request, the same figure for the bare SDK with a semaphore (the floor any
+wrapper stack sits on, so a loaded machine can be told from a slow stack), and
+last ``backend_efficiency: achieved / ideal``.
 
     python benchmarks/backends.py [--requests 2000] [--sdk openai|anthropic]
 """
@@ -51,21 +53,46 @@ async def drive(spec: str, n: int, cache_dir: str) -> tuple[float, float, object
     assert all(r.text.startswith("echo: request") and not r.cached for r in responses)
     cache = find_layer(backend, CacheBackend)
     await backend.aclose()
-    return wall, cpu, (usage_of(backend), cache.misses, cache.hits)
+    latency = sorted(r.latency_s for r in responses)
+    return wall, cpu, (usage_of(backend), cache.misses, cache.hits, latency)
+
+
+async def drive_raw_sdk(n: int, base_url: str) -> float:
+    """Reference floor: the bare AsyncOpenAI client + a semaphore, no autointerp layers. Returns seconds."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-benchmark-not-a-real-key", max_retries=0)
+    slots = asyncio.Semaphore(CAP)
+
+    async def one(i: int) -> object:
+        async with slots:
+            return await client.chat.completions.create(
+                model="gpt-4.1-mini", max_completion_tokens=16,
+                messages=[{"role": "system", "content": "You rate text."}, {"role": "user", "content": f"raw {i}"}],
+            )
+
+    await one(-1)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - t0
+    await client.close()
+    return wall
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--sdk", choices=["openai", "anthropic"], default="openai")
+    parser.add_argument("--no-floor", action="store_true", help="Skip the bare-SDK reference run.")
     args = parser.parse_args()
     proc, url = start_server()
     try:
         os.environ["OPENAI_BASE_URL"], os.environ["ANTHROPIC_BASE_URL"] = url + "/v1", url
         os.environ["OPENAI_API_KEY"] = os.environ["ANTHROPIC_API_KEY"] = "sk-benchmark-not-a-real-key"
         spec = "openai:gpt-4.1-mini" if args.sdk == "openai" else "anthropic:claude-haiku-4-5"
+        floor = None if args.no_floor else asyncio.run(drive_raw_sdk(args.requests, url + "/v1"))
         with tempfile.TemporaryDirectory() as cache_dir:
-            wall, cpu, (usage, misses, hits) = asyncio.run(drive(spec, args.requests, cache_dir))
+            wall, cpu, (usage, misses, hits, latency) = asyncio.run(drive(spec, args.requests, cache_dir))
     finally:
         proc.stdin.close()
         server_stats = proc.stdout.readline().strip()
@@ -75,10 +102,14 @@ def main() -> None:
     print(f"server: {server_stats}")
     print(f"usage: {usage.requests} requests, {usage.input_tokens} in / {usage.output_tokens} out tokens, "
           f"${usage.cost_usd:.6f}")
-    print(f"wall: {wall:.2f} s")
+    print(f"wall: {wall:.2f} s; request latency (SDK call) median {latency[len(latency) // 2] * 1000:.0f} ms, "
+          f"p95 {latency[int(len(latency) * 0.95)] * 1000:.0f} ms (server adds {LATENCY * 1000:.0f} ms)")
     print(f"achieved: {achieved:.1f} requests/s")
     print(f"ideal: {ideal:.1f} requests/s ({CAP} concurrent / {LATENCY * 1000:.0f} ms)")
     print(f"client_cpu_per_request: {cpu / args.requests * 1000:.2f} ms")
+    if floor is not None:
+        print(f"reference, bare AsyncOpenAI + semaphore (no wrappers): {args.requests / floor:.1f} requests/s "
+              f"= {args.requests / floor / ideal:.3f} of ideal")
     print(f"backend_efficiency: {achieved / ideal:.3f}")
 
 

@@ -47,8 +47,9 @@ class ResponseStore:
     costs one thread hop and one commit, not one per response. ``flush()``/``close()`` write everything.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, flush_delay: float = 0.05):
         self.path = Path(path)
+        self.flush_delay = flush_delay  # seconds a write may wait in memory (read-visible) before its commit
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autointerp-cache")
         self._writer: sqlite3.Connection | None = None
@@ -93,7 +94,7 @@ class ResponseStore:
 
     async def _flush_soon(self) -> None:
         try:
-            await asyncio.sleep(0)  # let the other responses of this loop iteration queue up
+            await asyncio.sleep(self.flush_delay)  # let more responses queue up: one commit for many
             await self.flush()
         finally:
             self._flushing = None

@@ -504,6 +504,7 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY: no 40 ms Nagle/delayed-ACK stall per reply
     api: ApiServer
 
     def log_message(self, *args) -> None:  # quiet
@@ -535,8 +536,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self._headers_buffer.append(b"\r\n" + payload)  # head and body leave in one write
+            self.flush_headers()
         except (BrokenPipeError, ConnectionResetError):  # client gave up (timeout)
             self.close_connection = True
 
