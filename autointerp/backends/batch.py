@@ -189,4 +189,8 @@ class BatchBackend:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        closed = BackendError("batch backend closed before the batch ended; rerun to resume polling it")
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(closed)
         await self.inner.aclose()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from autointerp.backends import build_backend, usage_of
-from autointerp.errors import ConfigError
+from autointerp.errors import BackendError, ConfigError
 from tests.support.api_server import openai_chat
 from tests.unit.backends.conftest import run
 from tests.unit.backends.helpers import ask
@@ -66,8 +66,9 @@ def test_polling_resumes_after_a_restart(keys, server, tmp_path):
         while not server.requests_to("/v1/messages/batches"):
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.1)
-        await backend.aclose()  # "crash": stop polling
-        task.cancel()
+        await backend.aclose()  # stop polling: the caller gets a clear error, the batch id stays on disk
+        with pytest.raises(BackendError, match="rerun to resume"):
+            await task
 
     run(first_run())
     state = json.loads((tmp_path / "batches-anthropic.json").read_text())
