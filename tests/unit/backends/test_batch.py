@@ -92,3 +92,21 @@ def test_batch_needs_a_capable_backend_and_a_cache_dir(keys, server, tmp_path):
         build_backend(f"openai-compatible:m@{server.openai_base_url}", batch=True, cache_dir=tmp_path)
     with pytest.raises(ConfigError, match="needs cache_dir"):
         build_backend("openai:gpt-4.1-mini", batch=True)
+
+
+@pytest.mark.parametrize("spec", ["openai:gpt-4.1-mini", "anthropic:claude-haiku-4-5"])
+def test_a_failed_item_fails_only_its_own_call(keys, server, tmp_path, spec):
+    from tests.support.api_server import error, fake_llm
+
+    server.handler = lambda req: error(400, "prompt too long") if b"poison" in req.body else fake_llm(req)
+
+    async def scenario():
+        backend = build_backend(spec, cache_dir=tmp_path, **BATCH)
+        results = await asyncio.gather(backend.complete(ask("fine")), backend.complete(ask("poison")),
+                                       return_exceptions=True)
+        await backend.aclose()
+        return results
+
+    ok, failed = run(scenario())
+    assert ok.text == "echo: fine"
+    assert isinstance(failed, BackendError) and "prompt too long" in str(failed)
