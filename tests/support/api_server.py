@@ -354,6 +354,11 @@ class ApiServer:
         with self._lock:
             self._script.extend(replies)
 
+    def set_capacity(self, max_concurrency: int | None, overload: Literal["queue", "reject"] = "queue") -> None:
+        """Cap requests handled at once (None: no cap); extra ones queue or get a 429."""
+        self._capacity = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
+        self.overload = overload
+
     def requests_to(self, suffix: str) -> list[RecordedRequest]:
         """Recorded requests whose path ends with ``suffix``."""
         with self._lock:

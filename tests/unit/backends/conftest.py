@@ -21,7 +21,8 @@ def _session_server():
 def server(_session_server):
     """The shared server with an empty log and script, default handler, no latency or cap."""
     s = _session_server
-    s.handler, s.latency, s.batch_polls_until_done, s._capacity = fake_llm, 0.0, 1, None
+    s.handler, s.latency, s.batch_polls_until_done = fake_llm, 0.0, 1
+    s.set_capacity(None)
     s.reset()
     yield s
     s.reset()

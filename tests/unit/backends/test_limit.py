@@ -47,3 +47,13 @@ def test_requests_per_minute_spaces_requests(keys, server):
 
 def test_token_estimate():
     assert estimate_tokens(ask("x" * 40, max_tokens=10)) == 20
+
+
+def test_server_side_cap_rejects_and_client_retries(keys, server):
+    """Loopback server with a cap of 2 that rejects extras (429): the retry layer absorbs it."""
+    server.latency = 0.02
+    server.set_capacity(2, overload="reject")
+    responses, _ = run(complete_all("openai:gpt-4.1-mini", [ask(f"q{i}") for i in range(8)], max_concurrency=8,
+                                    retry_wait=0.01, retry_max_wait=0.05, max_retries=50))
+    assert [r.text for r in responses] == [f"echo: q{i}" for i in range(8)]
+    assert len(server.requests) > 8  # some were rejected and retried
