@@ -39,10 +39,15 @@ def cached_artifact(
     build: Callable[[Path], None],
     cache_dir: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
+    version: str = "1",
 ) -> Path:
-    """Return ``<root>/<kind>/<name>``, building it with ``build(tmp_dir)`` first if it is not cached yet."""
+    """Return ``<root>/<kind>/<name>``, building it with ``build(tmp_dir)`` first if it is not cached yet.
+
+    ``version`` is recorded in the completion marker; bump it when ``build`` changes its output, and the
+    artifact is rebuilt once.
+    """
     final = cache_root(cache_dir) / kind / name
-    if (final / COMPLETE_MARKER).exists():
+    if _is_complete(final, version):
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     say = progress or log.info
@@ -50,9 +55,9 @@ def cached_artifact(
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
     try:
         build(tmp)
-        (tmp / COMPLETE_MARKER).write_text("ok\n")
-        if final.exists():  # an incomplete leftover, or another process won the race
-            if (final / COMPLETE_MARKER).exists():
+        (tmp / COMPLETE_MARKER).write_text(f"{version}\n")
+        if final.exists():  # an incomplete or outdated leftover, or another process won the race
+            if _is_complete(final, version):
                 return final
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -61,6 +66,11 @@ def cached_artifact(
             shutil.rmtree(tmp, ignore_errors=True)
     say(f"fetched {name!r}")
     return final
+
+
+def _is_complete(folder: Path, version: str) -> bool:
+    marker = folder / COMPLETE_MARKER
+    return marker.is_file() and marker.read_text().strip() in (version, "ok" if version == "1" else version)
 
 
 def _run(cmd: list[str], cwd: Path, what: str) -> None:

