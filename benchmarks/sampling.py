@@ -56,6 +56,24 @@ def forward_times(subject, site: HookSite, windows, batch_size: int, n_batches: 
     return early, time.perf_counter() - start
 
 
+class TimedSource:
+    """Wraps an ActivationSource and adds up the wall and CPU time spent producing batches."""
+
+    def __init__(self, source):
+        self.source, self.n_units, self.wall, self.cpu = source, source.n_units, 0.0, 0.0
+
+    def batches(self, windows, batch_size):
+        it = iter(self.source.batches(windows, batch_size))
+        while True:
+            wall, cpu = time.perf_counter(), time.process_time()
+            batch = next(it, None)
+            self.wall += time.perf_counter() - wall
+            self.cpu += time.process_time() - cpu
+            if batch is None:
+                return
+            yield batch
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=100_000, help="Tokens of the Brown corpus to stream.")
@@ -84,21 +102,26 @@ def main() -> None:
 
     for _ in source.batches(windows[: args.batch_size], args.batch_size):  # warm-up
         pass
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in source.batches(windows, args.batch_size):
         pass
-    bare = time.perf_counter() - start
-    print(f"(a) forward-to-hook + SAE encode: {bare:.1f} s, {n_tokens / bare:,.0f} tokens/s")
+    bare, bare_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"(a) forward-to-hook + SAE encode: {bare:.1f} s ({bare_cpu:.1f} s CPU), {n_tokens / bare:,.0f} tokens/s")
 
-    start = time.perf_counter()
-    state = run_pass(source, windows, config, progress=False)
-    streamed = time.perf_counter() - start
+    timed = TimedSource(source)
+    wall, cpu = time.perf_counter(), time.process_time()
+    state = run_pass(timed, windows, config, progress=False)
+    streamed = time.perf_counter() - wall
     samples = state.finalize(basis="sae:random", unit_ids=range(args.d_sae))
-    full_pass = time.perf_counter() - start
-    print(f"(b) full sampling pass: {full_pass:.1f} s ({streamed:.1f} s streaming + {full_pass - streamed:.1f} s "
-          f"finalize), {n_tokens / full_pass:,.0f} tokens/s")
-    per_batch = (streamed - bare) / max(1, -(-len(windows) // args.batch_size))
-    print(f"sampler update: {per_batch * 1e3:.0f} ms/batch over {args.d_sae} units")
+    full_pass, full_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"(b) full sampling pass: {full_pass:.1f} s ({full_cpu:.1f} s CPU; {streamed:.1f} s streaming + "
+          f"{full_pass - streamed:.1f} s finalize), {n_tokens / full_pass:,.0f} tokens/s")
+    n_batches = -(-len(windows) // args.batch_size)
+    update_cpu = full_cpu - timed.cpu
+    print(f"inside (b): forward+encode {timed.wall:.1f} s ({timed.cpu:.1f} s CPU), sampler update + finalize "
+          f"{full_pass - timed.wall:.1f} s ({update_cpu:.1f} s CPU, {update_cpu / n_batches * 1e3:.0f} ms CPU/batch "
+          f"over {args.d_sae} units)")
+    print(f"CPU-time ratio (b)/(a): {full_cpu / bare_cpu:.3f}; in-pass ratio: {full_pass / timed.wall:.3f}")
     print(f"sampler state: {state.nbytes() / 2**20:.0f} MiB fixed-size tensors, {len(state.windows)} windows of tokens; "
           f"sample set: {len(samples.entries['unit'])} contexts")
     dead = int((samples.stats["n_active_tokens"] == 0).sum())

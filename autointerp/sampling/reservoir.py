@@ -74,6 +74,8 @@ class Reservoir:
         cand = self.filter(rows, prio)
         if cand.numel() == 0 or self.slots == 0:
             return cand[:0]
+        if self.slots == 1:
+            return self._offer_single(cand, rows, prio, value, window, length, fetch)
         c_rows, c_prio = rows[cand], prio[cand]
         order = torch.argsort(c_prio, stable=True)
         order = order[torch.argsort(c_rows[order], stable=True)]  # grouped by row, best first within a row
@@ -97,6 +99,22 @@ class Reservoir:
         i, r = (torch.arange(self.slots).unsqueeze(0) < n_enter).nonzero(as_tuple=True)
         row, slot, taken = uniq[i], free_slots[i, r], src[i, enter_cols[i, r]]
 
+        self._write(row, slot, taken, prio, value, window, length, fetch)
+        return taken
+
+    def _offer_single(self, cand: torch.Tensor, rows: torch.Tensor, prio: torch.Tensor, value: torch.Tensor,
+                      window: torch.Tensor, length: torch.Tensor, fetch: Fetch) -> torch.Tensor:
+        """One slot per row: the best candidate of each row replaces the kept entry (already known to be worse)."""
+        c_rows, c_prio = rows[cand], prio[cand]
+        best = torch.full((self.rows,), EMPTY, dtype=torch.int64)
+        best.scatter_reduce_(0, c_rows, c_prio, reduce="amin")
+        taken = cand[c_prio == best[c_rows]]
+        self._write(rows[taken], torch.zeros_like(taken), taken, prio, value, window, length, fetch)
+        return taken
+
+    def _write(self, row: torch.Tensor, slot: torch.Tensor, taken: torch.Tensor, prio: torch.Tensor,
+               value: torch.Tensor, window: torch.Tensor, length: torch.Tensor, fetch: Fetch) -> None:
+        """Store candidates ``taken`` at (row, slot) and refresh the rows' worst priority."""
         flat = row * self.slots + slot
         self.prio.view(-1).index_copy_(0, flat, prio[taken])
         self.value.view(-1).index_copy_(0, flat, value[taken].to(torch.float32))
@@ -110,8 +128,7 @@ class Reservoir:
         if acts.shape[1] < self.width:
             acts = torch.nn.functional.pad(acts, (0, self.width - acts.shape[1]))
         self.acts.view(-1, self.width).index_copy_(0, flat, acts)
-        self._worst[uniq] = self.prio[uniq].amax(dim=1)
-        return taken
+        self._worst[row] = self.prio[row].amax(dim=1)
 
     def entries(self, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(row, slot) of every kept entry (optionally only within ``rows``)."""
