@@ -23,7 +23,7 @@ from autointerp.report.summary import ReportSummary
 from autointerp.types import Context
 
 CONFIG_HEADLINE = ("model", "corpus", "max_tokens", "window", "sae", "sae_site", "neuron_site", "features", "neurons",
-                   "seed", "backends")  # fmt: skip
+                   "backends")  # fmt: skip
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;

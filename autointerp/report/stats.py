@@ -27,7 +27,7 @@ class GroupStats(_Frozen):
     metric: str = Field(description="Metric name, e.g. 'simulation_score' or 'mean_specificity'.")
     group: str = Field(description="Group label, e.g. 'feature', 'neuron', or 'A:feature' in a comparison.")
     n: int = Field(description="Units with a defined value (used in every statistic below).")
-    n_failed: int = Field(default=0, description="Units whose stage failed (ok=false): excluded.")
+    n_failed: int = Field(default=0, description="Units whose stage (or an earlier one) failed: excluded.")
     n_undefined: int = Field(default=0, description="Units whose stage succeeded but gave no value: excluded.")
     n_missing: int = Field(default=0, description="Units with no record for the stage: excluded.")
     median: float | None = Field(default=None, description="Median of the defined values.")

@@ -55,11 +55,11 @@ class KindCounts(_Frozen):
     n_explained: int = Field(default=0, description="Units with an ok explanation.")
     n_explain_failed: int = Field(default=0, description="Units whose latest explanation failed.")
     n_rubric_ok: int = Field(default=0, description="Units with an ok rubric record.")
-    n_rubric_failed: int = Field(default=0, description="Units whose latest rubric record failed.")
+    n_rubric_failed: int = Field(default=0, description="Units whose rubric stage failed, or could not run (upstream).")
     n_judgements: int = Field(default=0, description="Ok 0-3 judgements (used in the histogram).")
     n_judgements_failed: int = Field(default=0, description="Judgements without a score (excluded).")
     n_simulated: int = Field(default=0, description="Units with a defined simulation score.")
-    n_simulation_failed: int = Field(default=0, description="Units whose latest simulation failed.")
+    n_simulation_failed: int = Field(default=0, description="Units whose simulation failed, or could not run (upstream).")
     n_simulation_undefined: int = Field(default=0, description="Ok simulations with an undefined score.")
 
 
