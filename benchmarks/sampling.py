@@ -93,7 +93,8 @@ def main() -> None:
     source = ModelActivationSource(subject, site, sae)
     config = SamplerConfig(batch_size=args.batch_size)
     print(f"model smollm2-135m, site {site}, TopK SAE d_sae={args.d_sae} k={args.k}, {n_tokens} tokens in "
-          f"{len(windows)} windows of <= {args.window}, batch {args.batch_size} windows, {torch.get_num_threads()} threads")
+          f"{len(windows)} windows of <= {args.window}, batch {args.batch_size} windows, "
+          f"{torch.get_num_threads()} threads")
 
     n_fw = min(4, len(windows) // args.batch_size) or 1
     early, full = forward_times(subject, site, windows, args.batch_size, n_fw)
@@ -117,12 +118,14 @@ def main() -> None:
     print(f"(b) full sampling pass: {full_pass:.1f} s ({full_cpu:.1f} s CPU; {streamed:.1f} s streaming + "
           f"{full_pass - streamed:.1f} s finalize), {n_tokens / full_pass:,.0f} tokens/s")
     n_batches = -(-len(windows) // args.batch_size)
-    update_cpu = full_cpu - timed.cpu
+    update_cpu = full_cpu - timed.cpu  # sampler update + finalize
     print(f"inside (b): forward+encode {timed.wall:.1f} s ({timed.cpu:.1f} s CPU), sampler update + finalize "
-          f"{full_pass - timed.wall:.1f} s ({update_cpu:.1f} s CPU, {update_cpu / n_batches * 1e3:.0f} ms CPU/batch "
+          f"{full_pass - timed.wall:.1f} s ({update_cpu:.1f} s CPU, "
+          f"{update_cpu / n_batches * 1e3:.0f} ms CPU per batch incl. finalize "
           f"over {args.d_sae} units)")
     print(f"CPU-time ratio (b)/(a): {full_cpu / bare_cpu:.3f}; in-pass ratio: {full_pass / timed.wall:.3f}")
-    print(f"sampler state: {state.nbytes() / 2**20:.0f} MiB fixed-size tensors, {len(state.windows)} windows of tokens; "
+    print(f"sampler state: {state.nbytes() / 2**20:.0f} MiB fixed-size tensors, "
+          f"{len(state.windows)} windows of tokens; "
           f"sample set: {len(samples.entries['unit'])} contexts")
     dead = int((samples.stats["n_active_tokens"] == 0).sum())
     print(f"units: {args.d_sae}, dead {dead}, median active windows "

@@ -37,7 +37,8 @@ def parse_units(text: str, n_available: int) -> list[int]:
             raise ConfigError(f"--units: expected indices like '0,1,5' or '0-9', got {text!r}") from None
     bad = [u for u in units if not 0 <= u < n_available]
     if bad:
-        raise ConfigError(f"--units: unit {bad[0]} out of range; the basis has {n_available} units (0..{n_available - 1})")
+        raise ConfigError(f"--units: unit {bad[0]} out of range; the basis has {n_available} units "
+                          f"(0..{n_available - 1})")
     if len(set(units)) != len(units):
         raise ConfigError(f"--units: repeated unit in {text!r}")
     return units
@@ -116,8 +117,8 @@ def _sample(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sample", help="Sample top-k, activation-level and random contexts per unit (one pass).")
-    p.add_argument("--model", required=True, help="Packaged model name (smollm2-135m, minilm-l6) or a transformers folder.")
-    p.add_argument("--site", required=True, help="Hook site, e.g. layers.3.resid_post, layers.3.mlp, layers.3.attn_out.")
+    p.add_argument("--model", required=True, help="Packaged model (smollm2-135m, minilm-l6) or a transformers folder.")
+    p.add_argument("--site", required=True, help="Hook site: layers.3.resid_post, layers.3.mlp, layers.3.attn_out, ...")
     basis = p.add_mutually_exclusive_group(required=True)
     basis.add_argument("--sae", default=None, help="SAE checkpoint folder or .safetensors file (features).")
     basis.add_argument("--neurons", action="store_true", help="Sample the raw neurons at the site instead.")
@@ -139,7 +140,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-random", type=int, default=None, help="Random non-activating held-out contexts (default 10).")
     p.add_argument("--heldout-fraction", type=float, default=None, help="Fraction of windows held out (default 0.5).")
     p.add_argument("--device", default=None, help="Torch device (default: the model's).")
-    p.add_argument("--cache-dir", default=None, help="Cache folder (default: $AUTOINTERP_CACHE or ~/.cache/autointerp).")
+    p.add_argument("--cache-dir", default=None, help="Cache folder (default: $AUTOINTERP_CACHE, ~/.cache/autointerp).")
     p.add_argument("--jsonl", action="store_true", help="Also write units.jsonl with decoded contexts per unit.")
     p.add_argument("--no-progress", action="store_true", help="No progress bar.")
     p.set_defaults(func=_sample)

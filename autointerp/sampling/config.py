@@ -29,7 +29,9 @@ class SamplerConfig(BaseModel):
     heldout_fraction: float = Field(
         default=0.5, gt=0, lt=1, description="Fraction of windows held out for scoring (never shown to the explainer)."
     )
-    seed: int = Field(default=0, ge=0, description="Seed of the window keys (reservoir order and explain/held-out split).")
+    seed: int = Field(
+        default=0, ge=0, description="Seed of the window keys (reservoir order and explain/held-out split)."
+    )
     batch_size: int = Field(default=16, ge=1, description="Token windows per forward pass.")
     internal_bins: int | None = Field(
         default=None,

@@ -91,7 +91,8 @@ def _quantile_parts(state: SamplerState, split: int) -> list[_Part]:
     for res, lo, hi, per_row in ((bins, 0, G * P, P), (low, G * P, G * P + G, 1), (high, G * P + G, n_cols, 1)):
         sel = (src >= lo) & (src < hi)
         c = src[sel] - lo
-        parts.append(_Part(res, unit[sel] * G + c // per_row, c % per_row, unit[sel], split, kind, level[sel], col[sel]))
+        row = unit[sel] * G + c // per_row
+        parts.append(_Part(res, row, c % per_row, unit[sel], split, kind, level[sel], col[sel]))
     return parts
 
 

@@ -180,7 +180,8 @@ class SamplerState:
 
     def nbytes(self) -> int:
         """Bytes held by the fixed-size tensors (independent of corpus length)."""
-        tensors = (self.max, self.exp, self.n_active_tokens, self.n_active_windows, self.sum, self.sum_active, self.hist)
+        tensors = (self.max, self.exp, self.n_active_tokens, self.n_active_windows, self.sum, self.sum_active,
+                   self.hist)
         return sum(r.nbytes() for r in self.reservoirs()) + sum(t.nbytes for t in tensors)
 
     # ----------------------------------------------------------------- update

@@ -55,7 +55,8 @@ def test_sample_command_writes_a_reloadable_sample_set(tiny_llama_dir, corpus, s
     assert {t for r in live for c in r.explain for t in c.tokens} <= set(TEXT.split())
 
     assert run_cli(*common, "--out", str(tmp_path / "b")) == 0  # same seed: identical files
-    assert (tmp_path / "a" / "samples.safetensors").read_bytes() == (tmp_path / "b" / "samples.safetensors").read_bytes()
+    saved = [(tmp_path / d / "samples.safetensors").read_bytes() for d in ("a", "b")]
+    assert saved[0] == saved[1]
 
 
 def test_neurons_with_random_units(tiny_llama_dir, corpus, tmp_path, capsys):
