@@ -41,14 +41,16 @@ def main() -> None:
     t0 = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(windows), args.batch_size):
-            chunk = windows[i:i + args.batch_size]
+            chunk = windows[i : i + args.batch_size]
             T = max(len(w.token_ids) for w in chunk)
             ids = torch.tensor([[*pre, *w.token_ids, *post] + [0] * (T - len(w.token_ids)) for w in chunk])
             subject.base(input_ids=ids, use_cache=False)
     full = n_tokens / (time.perf_counter() - t0)
 
-    print(f"tokens: {n_tokens} in {len(windows)} windows of <= {args.window}, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"tokens: {n_tokens} in {len(windows)} windows of <= {args.window}, batch {args.batch_size}, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"features+neurons at layer 6 (early stop): {early:,.0f} tokens/s")
     print(f"full 30-block forward (no SAE):           {full:,.0f} tokens/s")
     print(f"early-stop speed-up: {early / full:.1f}x")

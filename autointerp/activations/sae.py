@@ -71,6 +71,7 @@ class IdentityDict:
 
 # ---------------------------------------------------------------- activation functions
 
+
 class Activation(Protocol):
     """Maps pre-activations ``[..., d_sae]`` to feature activations; ``elementwise`` ones allow column selection."""
 
@@ -135,19 +136,34 @@ INPUT_NORMS: Registry[Callable[[torch.Tensor], torch.Tensor]] = Registry("SAE in
 INPUT_NORMS.add("none", lambda x: x)
 # SAELens folds the dataset-wide scale into the weights when it saves, so nothing is left to do at inference.
 INPUT_NORMS.add("expected_average_only_in", lambda x: x)
-INPUT_NORMS.add("constant_norm_rescale", lambda x: x * (x.shape[-1] ** 0.5) / x.norm(dim=-1, keepdim=True).clamp_min(1e-12))
-INPUT_NORMS.add("layer_norm", lambda x: (x - x.mean(-1, keepdim=True)) / (
-    (x - x.mean(-1, keepdim=True)).std(-1, keepdim=True) + 1e-5))
+INPUT_NORMS.add(
+    "constant_norm_rescale", lambda x: x * (x.shape[-1] ** 0.5) / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+)
+INPUT_NORMS.add(
+    "layer_norm",
+    lambda x: (x - x.mean(-1, keepdim=True)) / ((x - x.mean(-1, keepdim=True)).std(-1, keepdim=True) + 1e-5),
+)
 
 
 # ---------------------------------------------------------------- the SAE
 
+
 class SparseAutoencoder:
     """A one-layer SAE in the common ``W_enc [d_in, d_sae]`` / ``W_dec [d_sae, d_in]`` layout."""
 
-    def __init__(self, W_enc: torch.Tensor, b_enc: torch.Tensor | None, W_dec: torch.Tensor | None,
-                 b_dec: torch.Tensor | None, activation: Activation, *, subtract_b_dec: bool = True,
-                 input_norm: str = "none", architecture: str = "relu", source: str = "SAE"):
+    def __init__(
+        self,
+        W_enc: torch.Tensor,
+        b_enc: torch.Tensor | None,
+        W_dec: torch.Tensor | None,
+        b_dec: torch.Tensor | None,
+        activation: Activation,
+        *,
+        subtract_b_dec: bool = True,
+        input_norm: str = "none",
+        architecture: str = "relu",
+        source: str = "SAE",
+    ):
         if W_enc.ndim != 2:
             raise InputError(f"{source}: W_enc must be 2-D [d_in, d_sae], got shape {tuple(W_enc.shape)}")
         self.d_in, self.d_sae = (int(n) for n in W_enc.shape)
@@ -161,8 +177,9 @@ class SparseAutoencoder:
         self.W_dec = None if W_dec is None else W_dec.float()
         if isinstance(activation, JumpReLU):  # a scalar threshold (BatchTopK) applies to every unit
             thr = activation.threshold.float().reshape(-1)
-            activation = JumpReLU(_vec(thr.expand(self.d_sae).clone() if thr.numel() == 1 else thr,
-                                       self.d_sae, "threshold", source))
+            activation = JumpReLU(
+                _vec(thr.expand(self.d_sae).clone() if thr.numel() == 1 else thr, self.d_sae, "threshold", source)
+            )
         self.activation = activation
         self.subtract_b_dec = subtract_b_dec  # subtract b_dec from the input before encoding
         self.input_norm = input_norm  # key of INPUT_NORMS
@@ -218,8 +235,17 @@ def _vec(t: torch.Tensor | None, n: int, name: str, source: str) -> torch.Tensor
     return t
 
 
-def make_sae(architecture: str, W_enc, b_enc, W_dec, b_dec, *, k: int | None = None,
-             threshold: torch.Tensor | None = None, **kwargs) -> SparseAutoencoder:
+def make_sae(
+    architecture: str,
+    W_enc,
+    b_enc,
+    W_dec,
+    b_dec,
+    *,
+    k: int | None = None,
+    threshold: torch.Tensor | None = None,
+    **kwargs,
+) -> SparseAutoencoder:
     """Build an SAE of a registered architecture (``relu``, ``topk``, ``jumprelu``)."""
     activation = SAE_ARCHITECTURES.get(architecture)(k=k, threshold=threshold)
     return SparseAutoencoder(W_enc, b_enc, W_dec, b_dec, activation, architecture=architecture, **kwargs)
@@ -229,4 +255,6 @@ def check_width(dictionary: Dictionary, width: int, site: str) -> None:
     """Fail clearly when a dictionary does not read activations of the hook site's width."""
     if dictionary.d_in != width:
         src = getattr(dictionary, "source", type(dictionary).__name__)
-        raise InputError(f"{src} reads activations of width d_in={dictionary.d_in}, but hook site {site} has width {width}")
+        raise InputError(
+            f"{src} reads activations of width d_in={dictionary.d_in}, but hook site {site} has width {width}"
+        )

@@ -58,12 +58,15 @@ class HookSite:
     def parse(cls, text: str) -> HookSite:
         m = _SITE_RE.match(str(text).strip())
         if not m:
-            raise ConfigError(f"bad hook site {text!r}; expected 'layers.<i>.<kind>' with kind one of: "
-                              f"{', '.join(SITE_KINDS.names())}")
+            raise ConfigError(
+                f"bad hook site {text!r}; expected 'layers.<i>.<kind>' with kind one of: "
+                f"{', '.join(SITE_KINDS.names())}"
+            )
         site = cls(int(m.group(1)), m.group(2))
         if site.kind not in SITE_KINDS:
-            raise ConfigError(f"unknown kind {site.kind!r} in hook site {text!r}; expected one of: "
-                              f"{', '.join(SITE_KINDS.names())}")
+            raise ConfigError(
+                f"unknown kind {site.kind!r} in hook site {text!r}; expected one of: {', '.join(SITE_KINDS.names())}"
+            )
         return site
 
     def __str__(self) -> str:
@@ -72,8 +75,10 @@ class HookSite:
     def validate(self, subject: SubjectModel) -> HookSite:
         """Check the site exists in this model; return it."""
         if not 0 <= self.layer < subject.n_layers:
-            raise ConfigError(f"hook site {self} is out of range for {subject.name} ({subject.n_layers} layers); "
-                              f"valid sites: {valid_sites(subject)}")
+            raise ConfigError(
+                f"hook site {self} is out of range for {subject.name} ({subject.n_layers} layers); "
+                f"valid sites: {valid_sites(subject)}"
+            )
         return self
 
     def width(self, subject: SubjectModel) -> int:
@@ -98,8 +103,12 @@ def _first(x):
     return x[0] if isinstance(x, (tuple, list)) else x
 
 
-def capture(subject: SubjectModel, sites: Sequence[HookSite | str], input_ids: torch.Tensor,
-            attention_mask: torch.Tensor | None = None) -> dict[HookSite, torch.Tensor]:
+def capture(
+    subject: SubjectModel,
+    sites: Sequence[HookSite | str],
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+) -> dict[HookSite, torch.Tensor]:
     """Run ``subject`` on a batch and return ``{site: activation [B, T, width]}``, stopping after the last site."""
     parsed = [as_site(s).validate(subject) for s in sites]
     if not parsed:

@@ -31,7 +31,8 @@ def _list(args: argparse.Namespace) -> int:
     for kind, registry in (("models", PACKAGED_MODELS), ("corpora", CORPORA)):
         for name in registry:
             cached = "cached" if (root / kind / name / COMPLETE_MARKER).exists() else "not fetched"
-            print(f"{name:<14} {kind[:-1] if kind == 'models' else 'corpus':<7} {cached:<12} {registry.get(name).description}")
+            label = "model" if kind == "models" else "corpus"
+            print(f"{name:<14} {label:<7} {cached:<12} {registry.get(name).description}")
     return 0
 
 
@@ -45,22 +46,28 @@ def _inspect(args: argparse.Namespace) -> int:
     site = HookSite.parse(args.site)  # a bad site fails before the model loads
     subject = load_subject(args.model, cache_dir=args.cache_dir, progress=_progress)
     width = site.width(subject)
-    print(f"model: {subject.name} ({subject.arch}, {subject.n_layers} layers, d_model {subject.d_model}, "
-          f"d_mlp {subject.d_mlp})")
+    print(
+        f"model: {subject.name} ({subject.arch}, {subject.n_layers} layers, d_model {subject.d_model}, "
+        f"d_mlp {subject.d_mlp})"
+    )
     print(f"site: {site} width {width}")
     if args.sae:
         sae = load_sae(args.sae, args.sae_format, k=args.k)
         check_width(sae, width, str(site))
         k = f" k={sae.k}" if sae.k else ""
-        print(f"sae: {detect_format(args.sae) if args.sae_format is None else args.sae_format} {sae.architecture}{k} "
-              f"d_in {sae.d_in} d_sae {sae.d_sae}")
+        print(
+            f"sae: {detect_format(args.sae) if args.sae_format is None else args.sae_format} {sae.architecture}{k} "
+            f"d_in {sae.d_in} d_sae {sae.d_sae}"
+        )
     if args.corpus:
         docs = load_corpus(args.corpus, text_field=args.text_field, cache_dir=args.cache_dir, progress=_progress)
         n_windows = n_tokens = 0
         for w in token_windows(docs, subject.tokenizer, args.window, args.max_tokens):
             n_windows, n_tokens = n_windows + 1, n_tokens + len(w.token_ids)
-        print(f"corpus: {args.corpus} {len(docs)} documents, {n_windows} windows of <= {args.window} tokens, "
-              f"{n_tokens} tokens")
+        print(
+            f"corpus: {args.corpus} {len(docs)} documents, {n_windows} windows of <= {args.window} tokens, "
+            f"{n_tokens} tokens"
+        )
     return 0
 
 
@@ -78,14 +85,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     models.set_defaults(func=lambda args: (models.print_help(), 2)[1])
 
     inspect = subparsers.add_parser(
-        "inspect", help="Validate a model + hook site (+ SAE, + corpus) and print widths, SAE shape and corpus size.")
+        "inspect", help="Validate a model + hook site (+ SAE, + corpus) and print widths, SAE shape and corpus size."
+    )
     inspect.add_argument("--model", required=True, help="Packaged model name or a local transformers folder.")
-    inspect.add_argument("--site", required=True, help="Hook site, e.g. layers.6.mlp, layers.6.resid_post, layers.6.attn_out.")
+    inspect.add_argument(
+        "--site", required=True, help="Hook site, e.g. layers.6.mlp, layers.6.resid_post, layers.6.attn_out."
+    )
     inspect.add_argument("--sae", default=None, help="SAE checkpoint folder or .safetensors file.")
-    inspect.add_argument("--sae-format", default=None, help="SAE format (default: detected): saelens, sparsify, "
-                         "dictionary_learning, safetensors.")
+    inspect.add_argument(
+        "--sae-format",
+        default=None,
+        help="SAE format (default: detected): saelens, sparsify, dictionary_learning, safetensors.",
+    )
     inspect.add_argument("--k", type=int, default=None, help="TopK k, for checkpoints that do not record it.")
-    inspect.add_argument("--corpus", default=None, help="Corpus: 'brown', a .txt file, a folder of .txt, .jsonl or .parquet.")
+    inspect.add_argument(
+        "--corpus", default=None, help="Corpus: 'brown', a .txt file, a folder of .txt, .jsonl or .parquet."
+    )
     inspect.add_argument("--text-field", default="text", help="Text field of .jsonl / .parquet corpora.")
     inspect.add_argument("--window", type=int, default=64, help="Tokens per window.")
     inspect.add_argument("--max-tokens", type=int, default=None, help="Token budget over the corpus.")

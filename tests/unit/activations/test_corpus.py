@@ -36,15 +36,18 @@ def test_parquet(tmp_path):
         load_corpus(path)
 
 
-@pytest.mark.parametrize("name, content, fragment", [
-    ("bad.txt", b"caf\xe9 au lait", "is not UTF-8 text (bad byte at offset 3)"),
-    ("bad.jsonl", b'{"text": "ok"}\n{"body": "no text"}\n', "line 2: missing text field 'text'"),
-    ("bad2.jsonl", b'{"text": "ok"}\nnot json\n', "line 2: invalid JSON"),
-    ("empty.jsonl", b"\n\n", "is empty"),
-    ("blank.txt", b"   \n", "is empty"),
-    ("data.csv", b"text\nhello\n", "unsupported type '.csv'"),
-    ("bad.parquet", b"not parquet at all", "not a readable parquet file"),
-])
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("bad.txt", b"caf\xe9 au lait", "is not UTF-8 text (bad byte at offset 3)"),
+        ("bad.jsonl", b'{"text": "ok"}\n{"body": "no text"}\n', "line 2: missing text field 'text'"),
+        ("bad2.jsonl", b'{"text": "ok"}\nnot json\n', "line 2: invalid JSON"),
+        ("empty.jsonl", b"\n\n", "is empty"),
+        ("blank.txt", b"   \n", "is empty"),
+        ("data.csv", b"text\nhello\n", "unsupported type '.csv'"),
+        ("bad.parquet", b"not parquet at all", "not a readable parquet file"),
+    ],
+)
 def test_bad_corpus_files(tmp_path, name, content, fragment):
     path = tmp_path / name
     path.write_bytes(content)

@@ -13,8 +13,11 @@ from autointerp.activations.sites import HookSite, capture
 from autointerp.activations.source import ActivationSource
 from autointerp.errors import ConfigError, InputError
 
-DOCS = [Document("d0", "the cat sat on a mat and the dog ran to a big red house"),
-        Document("d1", "it was a very good day"), Document("d2", "the cat ran in the house with a dog " * 2)]
+DOCS = [
+    Document("d0", "the cat sat on a mat and the dog ran to a big red house"),
+    Document("d1", "it was a very good day"),
+    Document("d2", "the cat ran in the house with a dog " * 2),
+]
 
 
 def _windows(subject, window=6):
@@ -25,7 +28,9 @@ def _alone(subject, site, window):
     """The site's activations for one window run alone: special tokens added, then dropped."""
     pre, post = special_tokens(subject.tokenizer)
     ids = torch.tensor([[*pre, *window.token_ids, *post]])
-    return capture(subject, [site], ids, torch.ones_like(ids))[HookSite.parse(site)][0, len(pre):len(pre) + len(window.token_ids)]
+    return capture(subject, [site], ids, torch.ones_like(ids))[HookSite.parse(site)][
+        0, len(pre) : len(pre) + len(window.token_ids)
+    ]
 
 
 @pytest.mark.parametrize("model", ["tiny_llama", "tiny_bert"])
@@ -35,7 +40,9 @@ def test_batched_equals_each_window_alone(request, model):
     source = ModelActivationSource(subject, "layers.1.mlp", IdentityDict(subject.d_mlp))
     assert isinstance(source, ActivationSource) and source.n_units == subject.d_mlp
     batches = list(source.batches(windows, batch_size=4))
-    assert [len(b.window_indices) for b in batches] == [4] * (len(windows) // 4) + ([len(windows) % 4] if len(windows) % 4 else [])
+    assert [len(b.window_indices) for b in batches] == [4] * (len(windows) // 4) + (
+        [len(windows) % 4] if len(windows) % 4 else []
+    )
     seen = 0
     for batch in batches:
         B, T, U = batch.activations.shape
@@ -44,7 +51,9 @@ def test_batched_equals_each_window_alone(request, model):
             w = windows[idx]
             n = len(w.token_ids)
             assert batch.mask[row].tolist() == [True] * n + [False] * (T - n)
-            torch.testing.assert_close(batch.activations[row, :n], _alone(subject, "layers.1.mlp", w), rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(
+                batch.activations[row, :n], _alone(subject, "layers.1.mlp", w), rtol=1e-4, atol=1e-5
+            )
             assert not batch.activations[row, n:].any()  # padding is 0
             seen += 1
     assert seen == len(windows)
@@ -58,8 +67,14 @@ def test_special_tokens(tiny_llama, tiny_bert):
 
 def test_units_and_sae(tiny_llama):
     g = torch.Generator().manual_seed(0)
-    sae = make_sae("topk", torch.randn(32, 80, generator=g), torch.zeros(80), torch.randn(80, 32, generator=g),
-                   torch.zeros(32), k=8)
+    sae = make_sae(
+        "topk",
+        torch.randn(32, 80, generator=g),
+        torch.zeros(80),
+        torch.randn(80, 32, generator=g),
+        torch.zeros(32),
+        k=8,
+    )
     windows = _windows(tiny_llama)
     units = [79, 3, 10]
     full = next(ModelActivationSource(tiny_llama, "layers.2.resid_post", sae).batches(windows, 8))
@@ -72,8 +87,10 @@ def test_units_and_sae(tiny_llama):
 def test_multisource_is_one_forward_pass(tiny_llama):
     g = torch.Generator().manual_seed(1)
     sae = make_sae("relu", torch.randn(32, 50, generator=g), torch.zeros(50), None, torch.zeros(32))
-    bases = [Basis(HookSite.parse("layers.1.resid_post"), sae, (0, 5)),
-             Basis(HookSite.parse("layers.1.mlp"), IdentityDict(48), None)]
+    bases = [
+        Basis(HookSite.parse("layers.1.resid_post"), sae, (0, 5)),
+        Basis(HookSite.parse("layers.1.mlp"), IdentityDict(48), None),
+    ]
     multi = MultiSource(tiny_llama, bases)
     assert multi.n_units == (2, 48)
     embeds = []
@@ -84,9 +101,13 @@ def test_multisource_is_one_forward_pass(tiny_llama):
         handle.remove()
     assert len(out) == 1 and len(embeds) == 1  # one batch, one forward pass for both bases
     feats, neurons = out[0]
-    single = next(ModelActivationSource(tiny_llama, "layers.1.mlp", IdentityDict(48)).batches(_windows(tiny_llama), 100))
+    single = next(
+        ModelActivationSource(tiny_llama, "layers.1.mlp", IdentityDict(48)).batches(_windows(tiny_llama), 100)
+    )
     torch.testing.assert_close(neurons.activations, single.activations)
-    single = next(ModelActivationSource(tiny_llama, "layers.1.resid_post", sae, [0, 5]).batches(_windows(tiny_llama), 100))
+    single = next(
+        ModelActivationSource(tiny_llama, "layers.1.resid_post", sae, [0, 5]).batches(_windows(tiny_llama), 100)
+    )
     torch.testing.assert_close(feats.activations, single.activations)
 
 

@@ -23,8 +23,10 @@ class Opaque:
 def _weights(seed=0):
     g = torch.Generator().manual_seed(seed)
     return {
-        "W_enc": torch.randn(D_IN, D_SAE, generator=g), "b_enc": torch.randn(D_SAE, generator=g) * 0.1,
-        "W_dec": torch.randn(D_SAE, D_IN, generator=g), "b_dec": torch.randn(D_IN, generator=g),
+        "W_enc": torch.randn(D_IN, D_SAE, generator=g),
+        "b_enc": torch.randn(D_SAE, generator=g) * 0.1,
+        "W_dec": torch.randn(D_SAE, D_IN, generator=g),
+        "b_dec": torch.randn(D_IN, generator=g),
         "threshold": torch.rand(D_SAE, generator=g),
     }
 
@@ -40,7 +42,7 @@ def _relu_ref(w, x, sub=True):
 
 def _topk_ref(w, x, k=K, sub=True):
     pre = (x - w["b_dec"] * sub) @ w["W_enc"] + w["b_enc"]
-    kth = pre.sort(dim=-1, descending=True).values[..., k - 1:k]
+    kth = pre.sort(dim=-1, descending=True).values[..., k - 1 : k]
     return torch.where(pre >= kth, torch.relu(pre), torch.zeros_like(pre))
 
 
@@ -116,18 +118,28 @@ def _saelens(tmp_path, arch, extra_cfg=None):
     w = _weights()
     keys = ["W_enc", "b_enc", "W_dec", "b_dec"] + (["threshold"] if arch == "jumprelu" else [])
     save_file({k: w[k] for k in keys}, str(tmp_path / "sae_weights.safetensors"))
-    cfg = {"architecture": arch, "d_in": D_IN, "d_sae": D_SAE, "apply_b_dec_to_input": arch != "jumprelu",
-           "normalize_activations": "none", "hook_name": "blocks.1.hook_resid_post", **(extra_cfg or {})}
+    cfg = {
+        "architecture": arch,
+        "d_in": D_IN,
+        "d_sae": D_SAE,
+        "apply_b_dec_to_input": arch != "jumprelu",
+        "normalize_activations": "none",
+        "hook_name": "blocks.1.hook_resid_post",
+        **(extra_cfg or {}),
+    }
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     return w
 
 
-@pytest.mark.parametrize("arch, extra, ref", [
-    ("standard", {}, lambda w, x: _relu_ref(w, x)),
-    ("topk", {"k": K}, lambda w, x: _topk_ref(w, x)),
-    ("standard", {"activation_fn_str": "topk", "activation_fn_kwargs": {"k": K}}, lambda w, x: _topk_ref(w, x)),
-    ("jumprelu", {}, lambda w, x: _jump_ref(w, x)),
-])
+@pytest.mark.parametrize(
+    "arch, extra, ref",
+    [
+        ("standard", {}, lambda w, x: _relu_ref(w, x)),
+        ("topk", {"k": K}, lambda w, x: _topk_ref(w, x)),
+        ("standard", {"activation_fn_str": "topk", "activation_fn_kwargs": {"k": K}}, lambda w, x: _topk_ref(w, x)),
+        ("jumprelu", {}, lambda w, x: _jump_ref(w, x)),
+    ],
+)
 def test_saelens(tmp_path, arch, extra, ref):
     w = _saelens(tmp_path, arch, extra)
     assert detect_format(tmp_path) == "saelens"
@@ -139,7 +151,7 @@ def test_saelens(tmp_path, arch, extra, ref):
 def test_saelens_constant_norm_rescale(tmp_path):
     w = _saelens(tmp_path, "standard", {"normalize_activations": "constant_norm_rescale"})
     x = _x()
-    scaled = x * D_IN ** 0.5 / x.norm(dim=-1, keepdim=True)
+    scaled = x * D_IN**0.5 / x.norm(dim=-1, keepdim=True)
     torch.testing.assert_close(load_sae(tmp_path).encode(x), _relu_ref(w, scaled))
 
 
@@ -158,10 +170,27 @@ def test_saelens_errors(tmp_path):
 
 def test_sparsify(tmp_path):
     w = _weights()
-    save_file({"encoder.weight": w["W_enc"].T.contiguous(), "encoder.bias": w["b_enc"], "W_dec": w["W_dec"],
-               "b_dec": w["b_dec"]}, str(tmp_path / "sae.safetensors"))
-    (tmp_path / "cfg.json").write_text(json.dumps({"expansion_factor": 32, "normalize_decoder": True,
-                                                   "num_latents": D_SAE, "k": K, "multi_topk": False, "d_in": D_IN}))
+    save_file(
+        {
+            "encoder.weight": w["W_enc"].T.contiguous(),
+            "encoder.bias": w["b_enc"],
+            "W_dec": w["W_dec"],
+            "b_dec": w["b_dec"],
+        },
+        str(tmp_path / "sae.safetensors"),
+    )
+    (tmp_path / "cfg.json").write_text(
+        json.dumps(
+            {
+                "expansion_factor": 32,
+                "normalize_decoder": True,
+                "num_latents": D_SAE,
+                "k": K,
+                "multi_topk": False,
+                "d_in": D_IN,
+            }
+        )
+    )
     assert detect_format(tmp_path) == "sparsify"
     sae = load_sae(tmp_path)
     assert sae.k == K
@@ -177,15 +206,30 @@ def test_sparsify_missing_tensor(tmp_path):
 
 
 def _dl_config(tmp_path, trainer_class, dict_class, **extra):
-    cfg = {"trainer": {"trainer_class": trainer_class, "dict_class": dict_class, "activation_dim": D_IN,
-                       "dict_size": D_SAE, **extra}, "buffer": {"d_submodule": D_IN}}
+    cfg = {
+        "trainer": {
+            "trainer_class": trainer_class,
+            "dict_class": dict_class,
+            "activation_dim": D_IN,
+            "dict_size": D_SAE,
+            **extra,
+        },
+        "buffer": {"d_submodule": D_IN},
+    }
     (tmp_path / "config.json").write_text(json.dumps(cfg))
 
 
 def test_dictionary_learning_standard(tmp_path):
     w = _weights()
-    torch.save({"encoder.weight": w["W_enc"].T.contiguous(), "encoder.bias": w["b_enc"],
-                "decoder.weight": w["W_dec"].T.contiguous(), "bias": w["b_dec"]}, tmp_path / "ae.pt")
+    torch.save(
+        {
+            "encoder.weight": w["W_enc"].T.contiguous(),
+            "encoder.bias": w["b_enc"],
+            "decoder.weight": w["W_dec"].T.contiguous(),
+            "bias": w["b_dec"],
+        },
+        tmp_path / "ae.pt",
+    )
     _dl_config(tmp_path, "StandardTrainer", "AutoEncoder")
     assert detect_format(tmp_path) == "dictionary_learning"
     sae = load_sae(tmp_path)
@@ -195,8 +239,13 @@ def test_dictionary_learning_standard(tmp_path):
 
 def test_dictionary_learning_topk_and_batchtopk(tmp_path):
     w = _weights()
-    sd = {"encoder.weight": w["W_enc"].T.contiguous(), "encoder.bias": w["b_enc"],
-          "decoder.weight": w["W_dec"].T.contiguous(), "b_dec": w["b_dec"], "k": torch.tensor(K)}
+    sd = {
+        "encoder.weight": w["W_enc"].T.contiguous(),
+        "encoder.bias": w["b_enc"],
+        "decoder.weight": w["W_dec"].T.contiguous(),
+        "b_dec": w["b_dec"],
+        "k": torch.tensor(K),
+    }
     torch.save(sd, tmp_path / "ae.pt")
     _dl_config(tmp_path, "TopKTrainer", "AutoEncoderTopK", k=K)
     torch.testing.assert_close(load_sae(tmp_path).encode(_x()), _topk_ref(w, _x()))

@@ -32,7 +32,8 @@ def _reference(subject, site: HookSite, ids, mask) -> torch.Tensor:
             h = tap.module.register_forward_pre_hook(lambda m, a: seen.setdefault("x", a[0].clone()))
         else:
             h = tap.module.register_forward_hook(
-                lambda m, a, o: seen.setdefault("x", (o[0] if isinstance(o, tuple) else o).clone()))
+                lambda m, a, o: seen.setdefault("x", (o[0] if isinstance(o, tuple) else o).clone())
+            )
         try:
             subject.base(input_ids=ids, attention_mask=mask)
         finally:
@@ -84,11 +85,14 @@ def test_parse_and_str_round_trip():
     assert HookSite.parse(" layers.6.mlp ") == HookSite(6, "mlp")
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("blocks.6.hook_resid_post", "expected 'layers.<i>.<kind>'"),
-    ("layers.x.mlp", "expected 'layers.<i>.<kind>'"),
-    ("layers.1.mlp_out", "unknown kind 'mlp_out'"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("blocks.6.hook_resid_post", "expected 'layers.<i>.<kind>'"),
+        ("layers.x.mlp", "expected 'layers.<i>.<kind>'"),
+        ("layers.1.mlp_out", "unknown kind 'mlp_out'"),
+    ],
+)
 def test_parse_rejects_bad_sites(text, fragment):
     with pytest.raises(ConfigError, match=fragment):
         HookSite.parse(text)
