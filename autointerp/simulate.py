@@ -198,7 +198,7 @@ class GeneratedLogprobs(Method):
             examples,
             render_lines_user(job.spec, job.explanation, ctx.tokens),
             top_logprobs=20,
-            max_tokens=min(8192, 12 * len(ctx.tokens) + 32),
+            max_tokens=min(8192, 8 * len(ctx.tokens) + 16),
             temperature=job.config.temperature,
         )
 

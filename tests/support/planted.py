@@ -110,10 +110,10 @@ class PlantedSource:
         return ActivationBatch(window_indices=np.array([w.index for w in windows]), activations=acts, mask=mask)
 
 
-def planted_samples(world: PlantedWorld, config: SamplerConfig | None = None) -> list[UnitSamples]:
+def planted_samples(world: PlantedWorld, config: SamplerConfig | None = None, window: int = 16) -> list[UnitSamples]:
     """UnitSamples of every planted unit, through the real streaming sampler."""
     config = config or SamplerConfig(top_k=10, n_bins=5, per_bin=3, n_random=8, seed=0)
-    sset = sample(PlantedSource(world), world.windows(), config, basis="sae:planted",
+    sset = sample(PlantedSource(world), world.windows(window), config, basis="sae:planted",
                   unit_ids=list(range(world.n_units)), progress=False)
     return [sset.unit_samples(u, list(world.vocab)) for u in range(world.n_units)]
 
