@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse, Message
 from autointerp.errors import ConfigError, InputError
-from autointerp.parsers import PARSERS, Parser, ParseError, build_parser
+from autointerp.parsers import PARSERS, ParseError, Parser, build_parser
 from autointerp.types import Provenance, Usage
 
 Stage = Literal["explain", "specificity", "simulate"]

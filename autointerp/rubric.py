@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autointerp import render
 from autointerp.backends.base import Backend, LLMRequest, Message
-from autointerp.errors import BackendError, BudgetExceeded
+from autointerp.errors import BackendError, BudgetExceeded, ConfigError
 from autointerp.parsers import IdScores
 from autointerp.prompts import PromptSpec, build_request, load_prompt, provenance
 from autointerp.types import Context, Explanation, RubricJudgement, RubricResult, UnitSamples, Usage
@@ -159,7 +159,8 @@ async def score_specificity(
             unit=samples.unit, ok=False, error="no held-out contexts", explanation=explanation.text, provenance=prov
         )
     parser = spec.build_parser()
-    assert isinstance(parser, IdScores)
+    if not isinstance(parser, IdScores):  # prompt validation already ties id_scores to this stage
+        raise ConfigError(f"prompt {spec.id!r} uses parser {spec.parser.name!r}; the specificity stage needs id_scores")
     examples = _example_turns(spec)
     size = config.contexts_per_prompt
     chunks = [items[i : i + size] for i in range(0, len(items), size)]

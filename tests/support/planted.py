@@ -120,7 +120,7 @@ def planted_samples(world: PlantedWorld, config: SamplerConfig | None = None, wi
 
 # --- oracle backends (tests only) ------------------------------------------------------------------------------------
 
-_BLOCK = re.compile(r'<context id="(c\d+)">\n(.*?)\n</context>', re.S)
+_BLOCK = re.compile(r'<context id="(c\d+)">\n(.*?)\n</context>', re.DOTALL)
 
 
 def _live_question(request: LLMRequest) -> str:
@@ -128,7 +128,7 @@ def _live_question(request: LLMRequest) -> str:
 
 
 def _described_words(request: LLMRequest) -> set[str]:
-    m = re.search(r"^Description: (.*)$", _live_question(request), re.M)
+    m = re.search(r"^Description: (.*)$", _live_question(request), re.MULTILINE)
     assert m, "oracle: no description in the prompt"
     return set(re.findall(r"[a-z]+", m.group(1))) - {"the", "words"}
 

@@ -47,7 +47,7 @@ def samples() -> UnitSamples:
     return make_samples()
 
 
-CONTEXT_RE = re.compile(r'<context id="(c\d+)">\n(.*?)\n</context>', re.S)
+CONTEXT_RE = re.compile(r'<context id="(c\d+)">\n(.*?)\n</context>', re.DOTALL)
 
 
 def live_user(request: LLMRequest) -> str:

@@ -6,13 +6,13 @@ import pytest
 from autointerp.errors import BackendError, BudgetExceeded
 from autointerp.explain import ExplainConfig, LogitTokens, explain_unit, select_contexts
 from autointerp.prompts import load_prompt
-
-from .conftest import ctx, live_user, make_samples
 from tests.support.scripted_backend import ScriptedBackend, replies
 
+from .conftest import ctx, live_user, make_samples
 
-def run(samples, backend, config=ExplainConfig(), **kw):
-    return asyncio.run(explain_unit(samples, backend, config, **kw))
+
+def run(samples, backend, config=None, **kw):
+    return asyncio.run(explain_unit(samples, backend, config or ExplainConfig(), **kw))
 
 
 def test_explains_from_explain_split_only(samples):
@@ -76,7 +76,7 @@ def test_selection_is_seeded_and_spans_levels():
     many = tuple(ctx(f"q{i}", 100 + i, ["a", "b"], [0, 0.5 + (i % 4)], "quantile", i % 4) for i in range(20))
     s = base.model_copy(update={"explain": many})
     cfg = ExplainConfig(n_top=0, n_quantile=4)
-    pick = lambda seed: [c.context_id for c in select_contexts(s, cfg, np.random.default_rng(seed))]  # noqa: E731
+    pick = lambda seed: [c.context_id for c in select_contexts(s, cfg, np.random.default_rng(seed))]
     assert pick(1) == pick(1)
     assert len({pick(seed)[0] for seed in range(10)}) > 1
     assert sorted({c.level for c in select_contexts(s, cfg, np.random.default_rng(0))}) == [0, 1, 2, 3]

@@ -10,12 +10,12 @@ from autointerp.backends.base import LLMRequest
 from autointerp.explain import ExplainConfig, LogitTokens, explain_unit
 from autointerp.rubric import RubricConfig, score_specificity
 from autointerp.simulate import SimulateConfig, simulate_unit
+from autointerp.types import Explanation
+from tests.support.scripted_backend import CAPS_LOGPROBS, CAPS_PLAIN, CAPS_PROMPT_LOGPROBS, ScriptedBackend
 
 from .conftest import make_samples
 from .test_rubric import oracle as rubric_oracle
 from .test_simulate import PROV, generated_oracle, json_oracle, prompt_oracle
-from autointerp.types import Explanation
-from tests.support.scripted_backend import CAPS_LOGPROBS, CAPS_PLAIN, CAPS_PROMPT_LOGPROBS, ScriptedBackend
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -6,9 +6,9 @@ import pytest
 from autointerp.errors import BackendError, BudgetExceeded
 from autointerp.rubric import RubricConfig, score_specificity
 from autointerp.types import Explanation, Provenance
+from tests.support.scripted_backend import ScriptedBackend, replies
 
 from .conftest import CONTEXT_RE, first_user_of_live_turn, live_user
-from tests.support.scripted_backend import ScriptedBackend, replies
 
 PROV = Provenance(backend="x", model="x", prompt_id="explain", prompt_version="1", prompt_hash="h")
 CATS = {"cat", "cats", "kitten", "lion", "tabby"}
@@ -27,8 +27,8 @@ def oracle(request):
     return "\n".join(out)
 
 
-def run(samples, backend, config=RubricConfig(), seed=0, text="cat words"):
-    return asyncio.run(score_specificity(samples, explanation(samples, text), backend, config, seed=seed))
+def run(samples, backend, config=None, seed=0, text="cat words"):
+    return asyncio.run(score_specificity(samples, explanation(samples, text), backend, config or RubricConfig(), seed=seed))
 
 
 def test_rates_every_level_including_non_activating(samples):

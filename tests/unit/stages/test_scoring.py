@@ -7,9 +7,9 @@ import pytest
 from autointerp.scoring import expected_value, pearson
 from autointerp.simulate import SimulateConfig, simulate_unit
 from autointerp.types import Explanation, Provenance
+from tests.support.scripted_backend import ScriptedBackend
 
 from .conftest import ctx, json_lengths, make_samples
-from tests.support.scripted_backend import ScriptedBackend
 
 
 def test_expected_value_renormalises_over_candidates():

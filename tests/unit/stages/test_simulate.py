@@ -7,12 +7,18 @@ from autointerp.backends.base import Capabilities
 from autointerp.errors import BackendError, BudgetExceeded, ConfigError
 from autointerp.simulate import SimulateConfig, choose_method, simulate_unit
 from autointerp.types import Explanation, Provenance
-
-from .conftest import CONTEXT_RE, first_user_of_live_turn, json_lengths
 from tests.support.scripted_backend import (
-    CAPS_LOGPROBS, CAPS_PLAIN, CAPS_PROMPT_LOGPROBS, ScriptedBackend, candidate_response, lines_response, replies,
+    CAPS_LOGPROBS,
+    CAPS_PLAIN,
+    CAPS_PROMPT_LOGPROBS,
+    ScriptedBackend,
+    candidate_response,
+    lines_response,
+    replies,
     value_logprobs,
 )
+
+from .conftest import CONTEXT_RE, first_user_of_live_turn, json_lengths
 
 PROV = Provenance(backend="x", model="x", prompt_id="explain", prompt_version="1", prompt_hash="h")
 CATS = {"cat", "cats", "kitten", "lion", "tabby"}
@@ -22,8 +28,8 @@ def expl(samples, ok=True):
     return Explanation(unit=samples.unit, ok=ok, text="cat words" if ok else None, provenance=PROV)
 
 
-def run(samples, backend, config=SimulateConfig(), ok=True):
-    return asyncio.run(simulate_unit(samples, expl(samples, ok), backend, config))
+def run(samples, backend, config=None, ok=True):
+    return asyncio.run(simulate_unit(samples, expl(samples, ok), backend, config or SimulateConfig()))
 
 
 def value(token: str) -> int:
