@@ -99,3 +99,17 @@ def test_cli_validate_and_list(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "FAIL" in captured.out and "1 of 2 prompt file(s) are invalid" in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_committed_json_schema_matches_the_model():
+    """rubrics/schema.json is PromptSpec's JSON schema (UPDATE_GOLDEN=1 rewrites it)."""
+    import json
+    import os
+
+    from autointerp.prompts import PromptSpec
+
+    path = rubrics_dir() / "schema.json"
+    current = json.dumps(PromptSpec.model_json_schema(), indent=2) + "\n"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(current)
+    assert path.read_text() == current
