@@ -80,10 +80,19 @@ def specificity_table(judgements: pd.DataFrame, by: str = "kind") -> pd.DataFram
 
 
 def plot_specificity(
-    table: pd.DataFrame, levels: list[LevelInfo], *, by: str = "kind", title: str = "", panel_size=(5.6, 4.2)
+    table: pd.DataFrame,
+    levels: list[LevelInfo],
+    *,
+    by: str = "kind",
+    groups: list[str] | None = None,
+    title: str = "",
+    panel_size=(5.6, 4.2),
 ) -> Figure:
-    """Side-by-side stacked bars (one panel per group): fraction of each score per level, n annotated."""
-    groups = list(dict.fromkeys(table[by])) or ["(no ratings)"]
+    """Side-by-side stacked bars (one panel per group): fraction of each score per level, n annotated.
+
+    ``groups`` fixes the panels (e.g. every kind in the run, even one without ratings); default: those in the table.
+    """
+    groups = groups or list(dict.fromkeys(table[by])) or ["(no ratings)"]
     labels = {info.level: info.label for info in levels}
     level_list = sorted(set(table["level"])) or [-1]
     fig = Figure(figsize=(panel_size[0] * len(groups), panel_size[1]), layout="constrained")
@@ -98,8 +107,8 @@ def plot_specificity(
             ax.bar(x, frac, bottom=bottom, color=color, edgecolor="white", linewidth=0.5, width=0.8, label=str(score))
             bottom += frac
         n_in = sub.drop_duplicates("level").set_index("level")["n_in_level"].reindex(level_list)
-        for xi, n in zip(x, n_in):
-            if pd.notna(n):
+        for xi, n in zip(x, n_in.fillna(0)):
+            if not sub.empty:
                 ax.text(xi, 1.01, f"n={int(n)}", ha="center", va="bottom", fontsize=7, color="#444444")
         rotate = len(x) > panel_size[0] * 1.1  # labels collide on narrow panels
         ax.set_xticks(x, [labels.get(lv, "none" if lv < 0 else str(lv)) for lv in level_list], rotation=40 if rotate else 0,

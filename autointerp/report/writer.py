@@ -88,10 +88,10 @@ def write_report(
     levels = level_infos(judgements["level"], run.units.values())
     hist = specificity_table(judgements)
     hist.to_csv(out / "specificity.csv", index=False)
-    hist_fig = plot_specificity(hist, levels, title=f"Specificity by activation level: {run.name}")
+    groups = _kind_groups(units)
+    hist_fig = plot_specificity(hist, levels, groups=list(groups), title=f"Specificity by activation level: {run.name}")
     written += [out / "specificity.csv", *save_figure(hist_fig, out / "specificity")]
 
-    groups = _kind_groups(units)
     pairs = [("feature", "neuron")] if {"feature", "neuron"} <= groups.keys() else []
     comparison = compare_groups(groups, pairs, seed=seed, n_resamples=n_resamples)
     stats_table(comparison).to_csv(out / "comparison.csv", index=False)
