@@ -191,17 +191,21 @@ class SamplerState:
     # ----------------------------------------------------------------- update
     def update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None = None) -> None:
         """Consume one batch; ``windows`` (aligned with the batch rows) supplies the tokens of kept windows."""
-        with torch_threads(UPDATE_THREADS):
-            self._update(batch, windows)
-
-    def _update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None) -> None:
         acts, mask = batch.activations, batch.mask
         self._check_batch(acts, mask, batch.window_indices, windows)
+        wmax = window_maxima(acts, mask)  # the passes over all of [B, T, U] use every thread
+        b, t, u = acts.nonzero(as_tuple=True)  # sparse for SAE features; padded positions are 0
+        nz = (b, t, u, acts[b, t, u])
+        with torch_threads(UPDATE_THREADS):
+            self._update(batch, windows, wmax, nz)
+
+    def _update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None, wmax: torch.Tensor,
+                nz: tuple[torch.Tensor, ...]) -> None:
+        acts, mask = batch.activations, batch.mask
         w_np = check_windows(batch.window_indices)
         w = torch.from_numpy(w_np)
         lengths = mask.sum(dim=1)
-        wmax = window_maxima(acts, mask)
-        nz = self._update_stats(acts, mask, wmax)
+        self._update_stats(acts, mask, wmax, nz)
 
         gather = _TokenGather(acts, nz)
         prio = reservoir_priority(self.config.seed, w_np)
@@ -250,15 +254,14 @@ class SamplerState:
         if windows is not None and [tw.index for tw in windows] != [int(i) for i in window_indices]:
             raise InputError("token windows do not match the batch's window_indices")
 
-    def _update_stats(self, acts: torch.Tensor, mask: torch.Tensor, wmax: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Counts, sums, max and histogram; returns the batch's non-zeros (b, t, u, value)."""
+    def _update_stats(self, acts: torch.Tensor, mask: torch.Tensor, wmax: torch.Tensor,
+                      nz: tuple[torch.Tensor, ...]) -> None:
+        """Counts, sums, max and histogram, from the window maxima and the batch's non-zeros (b, t, u, value)."""
         self.n_tokens += int(mask.sum())
         self.n_windows += int(acts.shape[0])
         self.n_active_windows += (wmax > 0).sum(dim=0)
         self._raise_max(wmax.amax(dim=0))
-        b, t, u = acts.nonzero(as_tuple=True)  # sparse for SAE features; padded positions are 0
-        vals = acts[b, t, u]
-        nz = (b, t, u, vals)
+        u, vals = nz[2], nz[3]
         self.sum.index_add_(0, u, vals.to(torch.float64))
         active = vals > 0
         u, vals = u[active], vals[active]
@@ -267,7 +270,6 @@ class SamplerState:
         H = self.config.hist_bins
         flat = u * H + grid_bin(vals, self.exp[u], H)
         self.hist.view(-1).index_add_(0, flat, torch.ones_like(flat))
-        return nz
 
     def _raise_max(self, candidate: torch.Tensor) -> None:
         """New running max; units whose grid top grows get their bins and histogram coarsened exactly."""
