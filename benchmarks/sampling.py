@@ -126,6 +126,8 @@ def main() -> None:
               f"streaming + {full_pass - streamed:.1f} s finalize), {n_tokens / full_pass:,.0f} tokens/s; inside it "
               f"forward+encode {timed.wall:.1f} s, sampler update + finalize {full_pass - timed.wall:.1f} s "
               f"({update_cpu:.1f} s CPU)")
+        if rep + 1 < args.repeats:
+            del state, samples  # peak RSS then reflects one pass
     bare, bare_cpu = min(bare_runs)
     full_pass, full_cpu = min(full_runs)
     n_batches = -(-len(windows) // args.batch_size)

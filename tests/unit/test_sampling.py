@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autointerp.activations.source import ActivationBatch, ActivationSource, TokenWindow
 from autointerp.errors import ConfigError, InputError
@@ -14,6 +16,7 @@ from autointerp.sampling import SamplerConfig, SamplerState, SampleSet, run_pass
 from autointerp.sampling.finalize import levels
 from autointerp.sampling.keys import heldout_mask
 from autointerp.sampling.reservoir import Reservoir
+from autointerp.sampling.state import exponent, grid_bin
 from autointerp.types import UnitId
 
 VOCAB = [f"<{i}>" for i in range(100)]
@@ -315,3 +318,18 @@ def test_reservoir_keeps_the_smallest_priorities_whatever_the_order(slots):
             kept = res.prio[r][res.prio[r] != torch.iinfo(torch.int64).max]
             assert sorted(kept.tolist()) == expected
             assert torch.equal(res.acts[r, :, 0][res.prio[r] != torch.iinfo(torch.int64).max], kept.float())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(min_value=2.0**-100, max_value=2.0**100, width=32), min_size=1, max_size=50),
+    n=st.sampled_from([2, 7, 20, 32, 64]),
+    d=st.integers(min_value=0, max_value=40),
+)
+def test_grid_coarsening_is_exact(values, n, d):
+    """A value's bin on a grid 2**d times as wide is its bin on the narrow grid shifted by d (no rounding)."""
+    v = torch.tensor(values, dtype=torch.float32)
+    e = exponent(v.max().expand(len(values)))
+    narrow, wide = grid_bin(v, e, n), grid_bin(v, e + d, n)
+    assert torch.equal(wide, narrow >> d)
+    assert int(narrow.max()) < n and int(narrow.min()) >= 0
