@@ -37,7 +37,7 @@ DEMO_SITE = "layers.6.resid_post"
 DEMO_NEURON_SITE = "layers.6.mlp"
 DEMO_D_SAE = 2304  # 4 x d_model
 DEMO_K = 24
-DEMO_SAE_TOKENS = 120_000
+DEMO_SAE_TOKENS = 60_000
 DEMO_SAE_SKIP_DOCS = 250  # train on the second half of Brown; the run samples from the start
 
 
@@ -84,10 +84,12 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
     if info:
         print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead {info['dead_fraction']:.1%}")
     base = {
-        "name": "demo", "model": DEMO_MODEL, "corpus": "brown", "max_tokens": 60_000, "window": 64,
+        # sized for a 2-core laptop in well under 15 minutes: short windows, few contexts per stage
+        "name": "demo", "model": DEMO_MODEL, "corpus": "brown", "max_tokens": 40_000, "window": 32,
         "sae": str(sae), "sae_site": DEMO_SITE, "features": 16, "neuron_site": DEMO_NEURON_SITE, "neurons": 16,
-        "explain.n_top": 8, "explain.n_quantile": 6, "rubric.per_level": 1, "rubric.n_random": 3,
-        "simulate.n_top": 3, "simulate.n_random": 3,
+        "explain.n_top": 6, "explain.n_quantile": 4, "explain.max_tokens": 64,
+        "rubric.per_level": 1, "rubric.n_random": 2, "rubric.contexts_per_prompt": 6,
+        "simulate.n_top": 2, "simulate.n_random": 2,
     }
     return config_from_args(args, base)
 

@@ -35,6 +35,7 @@ from autointerp.types import Usage
 
 log = logging.getLogger(__name__)
 DEFAULT_LOCAL_MODEL = "smollm2-135m"
+MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a separate cached pass
 
 
 @dataclass
@@ -164,18 +165,37 @@ class LocalBackend:
                 for j, result in zip(group, results):
                     j.resolve(result)
 
+    def _forward_shared_prefix(self, rows: list[list[int]]) -> tuple[torch.Tensor, int]:
+        """Hidden states of right-padded ``rows``; a token prefix common to all rows is run once and its
+        KV cache shared (the system text and few-shot turns of one stage), so a batch pays for it once.
+        Returns the hidden states of the positions after the shared prefix, and the prefix length."""
+        shared = min(map(len, rows)) - 1  # every row keeps at least one token of its own
+        for ids in rows[1:]:
+            shared = next((i for i in range(shared) if ids[i] != rows[0][i]), shared)
+        if len(rows) == 1 or shared < MIN_SHARED_PREFIX:
+            shared = 0
+        width = max(map(len, rows)) - shared
+        pad = self.tokenizer.pad_token_id
+        suffix = torch.tensor([ids[shared:] + [pad] * (width - len(ids) + shared) for ids in rows])
+        mask = torch.tensor([[1] * (len(ids) - shared) + [0] * (width - len(ids) + shared) for ids in rows])
+        base = self.lm.base_model
+        if not shared:
+            return base(input_ids=suffix, attention_mask=mask).last_hidden_state, 0  # right padding
+        cache = base(input_ids=torch.tensor([rows[0][:shared]]), use_cache=True).past_key_values
+        cache.batch_repeat_interleave(len(rows))
+        full_mask = torch.cat([torch.ones(len(rows), shared, dtype=mask.dtype), mask], dim=1)
+        out = base(input_ids=suffix, attention_mask=full_mask, past_key_values=cache, use_cache=True)
+        return out.last_hidden_state, shared
+
     def _score(self, jobs: list[_Job]) -> list[LLMResponse | BaseException]:
         encoded = [self.segment_ids(j.request) for j in jobs]
-        width = max(len(ids) for ids, _ in encoded)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in encoded])
-        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in encoded])
-        hidden = self.lm.base_model(input_ids=input_ids, attention_mask=mask).last_hidden_state  # right padding
+        hidden, shared = self._forward_shared_prefix([ids for ids, _ in encoded])
         head = self.lm.get_output_embeddings()
         results: list[LLMResponse | BaseException] = []
         for row, (j, (ids, ends)) in enumerate(zip(jobs, encoded)):
             cand = self.candidate_ids(j.request.candidates)
-            logprobs = torch.log_softmax(head(hidden[row, ends]).float(), dim=-1)[:, cand]  # [segments, candidates]
+            at = [e - shared for e in ends]
+            logprobs = torch.log_softmax(head(hidden[row, at]).float(), dim=-1)[:, cand]  # [segments, candidates]
             per_segment = tuple(
                 {c: float(v) for c, v in zip(j.request.candidates, seg.tolist())} for seg in logprobs
             )

@@ -86,3 +86,19 @@ def test_build_backend_local_spec():
 
     response, usage = run(scenario())
     assert response.usage.cost_usd == 0 and usage.requests == 1 and usage.output_tokens == response.usage.output_tokens
+
+
+
+def test_shared_prefix_is_run_once_and_exact(local):
+    system = "You rate tokens. " * 12  # a long common prefix (system text), as the stages' few-shot prompts have
+    rows = [
+        local.segment_ids(LLMRequest(system=system, messages=(Message(role="user", content=f"Text: {t}"),),
+                                     prefill=("the\t", "cat\t"), candidates=DIGITS))[0]
+        for t in ("one", "two words", "three whole words here")
+    ]
+    with torch.no_grad():
+        hidden, shared = local._forward_shared_prefix(rows)
+        assert shared >= 16  # the common prefix ran once; its KV cache served all three rows
+        for row, ids in enumerate(rows):
+            reference = local.lm.base_model(input_ids=torch.tensor([ids])).last_hidden_state[0]
+            torch.testing.assert_close(hidden[row, : len(ids) - shared], reference[shared:], atol=1e-4, rtol=1e-4)
