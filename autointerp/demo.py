@@ -87,8 +87,8 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
         # sized for a 2-core laptop in well under 15 minutes: short windows, few contexts per stage
         "name": "demo", "model": DEMO_MODEL, "corpus": "brown", "max_tokens": 40_000, "window": 32,
         "sae": str(sae), "sae_site": DEMO_SITE, "features": 16, "neuron_site": DEMO_NEURON_SITE, "neurons": 16,
-        "explain.n_top": 6, "explain.n_quantile": 4, "explain.max_tokens": 64,
-        "rubric.per_level": 1, "rubric.n_random": 2, "rubric.contexts_per_prompt": 6,
+        "explain.n_top": 6, "explain.n_quantile": 4, "explain.max_tokens": 64, "explain.max_retries": 1,
+        "rubric.per_level": 1, "rubric.n_random": 2, "rubric.contexts_per_prompt": 6, "rubric.max_retries": 1,
         "simulate.n_top": 2, "simulate.n_random": 2,
     }
     return config_from_args(args, base)

@@ -151,7 +151,20 @@ class Method:
 METHODS: Registry[Method] = Registry("simulation method")
 
 
-class PromptLogprobs(Method):
+class _LinesMethod(Method):
+    """A logprob method: one all-at-once request per context, with the token-lines prompt."""
+
+    async def _one(self, job: Job, ctx: Context, parser: TokenLines, examples: list[tuple[str, str]]) -> Predictions:
+        raise NotImplementedError
+
+    async def predict(self, job: Job) -> Predictions:
+        parser = job.spec.build_parser()
+        examples = lines_examples(job.spec, parser)  # type: ignore[arg-type]
+        parts = await asyncio.gather(*(self._one(job, c, parser, examples) for c in job.contexts))  # type: ignore[arg-type]
+        return _merge(parts)
+
+
+class PromptLogprobs(_LinesMethod):
     name, priority, prompt_field, parser_type = "logprobs-all-at-once", 30, "lines_prompt", TokenLines
 
     def supports(self, caps: Capabilities) -> bool:
@@ -179,14 +192,8 @@ class PromptLogprobs(Method):
             out.errors[ctx.context_id] = f"unusable candidate logprobs: {exc}"
         return out
 
-    async def predict(self, job: Job) -> Predictions:
-        parser = job.spec.build_parser()
-        examples = lines_examples(job.spec, parser)  # type: ignore[arg-type]
-        parts = await asyncio.gather(*(self._one(job, c, parser, examples) for c in job.contexts))  # type: ignore[arg-type]
-        return _merge(parts)
 
-
-class GeneratedLogprobs(Method):
+class GeneratedLogprobs(_LinesMethod):
     name, priority, prompt_field, parser_type = "logprobs-generated", 20, "lines_prompt", TokenLines
 
     def supports(self, caps: Capabilities) -> bool:
@@ -214,12 +221,6 @@ class GeneratedLogprobs(Method):
         else:
             out.values[ctx.context_id] = answer.value
         return out
-
-    async def predict(self, job: Job) -> Predictions:
-        parser = job.spec.build_parser()
-        examples = lines_examples(job.spec, parser)  # type: ignore[arg-type]
-        parts = await asyncio.gather(*(self._one(job, c, parser, examples) for c in job.contexts))  # type: ignore[arg-type]
-        return _merge(parts)
 
 
 class JsonList(Method):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import anthropic
 
 from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse
 from autointerp.backends.faults import translate
+from autointerp.backends.http import HttpBackend
 from autointerp.errors import BackendError
 from autointerp.types import Usage
 
 EPHEMERAL = {"type": "ephemeral"}
 
 
-class AnthropicBackend:
+class AnthropicBackend(HttpBackend):
     """``anthropic:MODEL`` - AsyncAnthropic messages; no logprobs (the API does not expose them).
 
     Prompt caching: ``cache_control: ephemeral`` marks the system block and the last of the
@@ -25,6 +25,7 @@ class AnthropicBackend:
     """
 
     provider = "anthropic"
+    endpoint = "/v1/messages"
     capabilities = Capabilities(logprobs=False, prompt_logprobs=False, json_mode=False, prompt_caching=True,
                                 batch=True)
 
@@ -33,9 +34,6 @@ class AnthropicBackend:
         self.model = model
         self.spec = spec
         self.client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.spec!r})"
 
     def build_payload(self, request: LLMRequest) -> dict[str, Any]:
         """The Messages API body for ``request``."""
@@ -81,19 +79,6 @@ class AnthropicBackend:
             finish_reason=data.get("stop_reason"),
         )
 
-    async def complete(self, request: LLMRequest) -> LLMResponse:
-        payload = self.build_payload(request)
-        start = time.perf_counter()
-        try:
-            # client.post with a plain JSON body: the SDK's HTTP stack, auth, headers and errors, without its
-            # per-call typed-params transform and response model construction.
-            data = await self.client.post("/v1/messages", body=payload, cast_to=object)
-            return self.parse(data, time.perf_counter() - start)
-        except Exception as exc:
-            raise translate(exc, self.provider) from None
-
-    async def aclose(self) -> None:
-        await self.client.close()
 
     # -- Message Batches (used by BatchBackend)
     async def submit_batch(self, items: list[tuple[str, LLMRequest]]) -> str:

@@ -150,12 +150,10 @@ class LocalBackend:
                     self._jobs.put(None)
                     break
                 jobs.append(nxt)
-            for group in (
-                [j for j in jobs if j.request.candidates],
-                [j for j in jobs if not j.request.candidates],
-            ):
-                if not group:
-                    continue
+            groups: dict[tuple[bool, str], list[_Job]] = {}
+            for j in jobs:  # one padded pass per kind of request: similar lengths, a shared prompt prefix
+                groups.setdefault((bool(j.request.candidates), j.request.system), []).append(j)
+            for group in groups.values():
                 try:
                     results = self._score(group) if group[0].request.candidates else self._generate(group)
                 except Exception as exc:  # a model failure fails the jobs, never the worker

@@ -9,21 +9,22 @@ llama.cpp server, Ollama, SGLang) where a key is optional.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import openai
 
 from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse, TokenLogprobs
 from autointerp.backends.faults import translate
+from autointerp.backends.http import HttpBackend
 from autointerp.errors import BackendError
 from autointerp.types import Usage
 
 
-class OpenAIBackend:
+class OpenAIBackend(HttpBackend):
     """``openai:MODEL`` - the official SDK's AsyncOpenAI, chat completions, logprobs, JSON mode, Batch API."""
 
     provider = "openai"
+    endpoint = "/chat/completions"
     capabilities = Capabilities(logprobs=True, json_mode=True, prompt_caching=True, batch=True)
     max_tokens_field = "max_completion_tokens"
 
@@ -34,9 +35,6 @@ class OpenAIBackend:
         # max_retries=0: RetryBackend is the one retry policy.
         self.client = openai.AsyncOpenAI(api_key=api_key or "unused", base_url=base_url, timeout=timeout,
                                          max_retries=0)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.spec!r})"
 
     # -- vendor hooks
     def check(self, request: LLMRequest) -> None:
@@ -97,20 +95,6 @@ class OpenAIBackend:
             finish_reason=choice.get("finish_reason"),
         )
 
-    # -- protocol
-    async def complete(self, request: LLMRequest) -> LLMResponse:
-        payload = self.build_payload(request)
-        start = time.perf_counter()
-        try:
-            # client.post with a plain JSON body: the SDK's HTTP stack, auth and errors, without its per-call
-            # typed-params transform and response model construction (~1.5 ms CPU per request).
-            data = await self.client.post("/chat/completions", body=payload, cast_to=object)
-            return self.parse(data, time.perf_counter() - start)
-        except Exception as exc:
-            raise translate(exc, self.provider) from None
-
-    async def aclose(self) -> None:
-        await self.client.close()
 
     # -- Batch API (used by BatchBackend)
     async def submit_batch(self, items: list[tuple[str, LLMRequest]]) -> str:
