@@ -31,7 +31,8 @@ from autointerp.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_con
 from autointerp.errors import BudgetExceeded, InputError
 from autointerp.explain import explain_unit
 from autointerp.rubric import score_specificity
-from autointerp.sampling import SampleSet, SamplerState, TokenDecoder
+from autointerp.sampling import SampleSet, TokenDecoder
+from autointerp.sampling.stream import run_passes
 from autointerp.simulate import simulate_unit
 from autointerp.store import RunStore
 from autointerp.types import Explanation, Record, UnitSamples, Usage
@@ -70,21 +71,8 @@ def _sample_pass(subject: SubjectModel, bases: list[RunBasis], windows: Iterable
                  config: RunConfig, progress: bool) -> list[SampleSet]:
     """One forward pass over the corpus feeding one sampler state per basis."""
     source = MultiSource(subject, [rb.basis for rb in bases], device=config.device)
-    states = [SamplerState(config.sampler, n) for n in source.n_units]
-    pending: dict[int, TokenWindow] = {}
-
-    def tap(ws: Iterable[TokenWindow]):
-        for w in ws:
-            pending[w.index] = w
-            yield w
-
-    with tqdm(total=config.max_tokens, unit="tok", unit_scale=True, desc="sample", disable=not progress,
-              dynamic_ncols=True) as bar:
-        for batches in source.batches(tap(windows), config.sampler.batch_size):
-            rows = [pending.pop(int(i)) for i in batches[0].window_indices]
-            for state, batch in zip(states, batches):
-                state.update(batch, rows)
-            bar.update(int(batches[0].mask.sum()))
+    states = run_passes(source.batches, source.n_units, windows, config.sampler, progress=progress,
+                        total_tokens=config.max_tokens)
     return [state.finalize(basis=rb.name, unit_ids=list(rb.unit_ids)) for state, rb in zip(states, bases)]
 
 
@@ -160,9 +148,9 @@ class Judge:
         key, cfg, seed = us.unit.key, self.config, self.config.seed
 
         async def explain() -> Explanation:
-            tokens = None
-            if self.subject is not None and us.unit.basis in self.bases:
-                tokens = logit_tokens(self.subject, self.bases[us.unit.basis], us.unit.index, cfg.explain.n_logit_tokens)
+            tokens, basis = None, self.bases.get(us.unit.basis)
+            if self.subject is not None and basis is not None:
+                tokens = logit_tokens(self.subject, basis, us.unit.index, cfg.explain.n_logit_tokens)
             return await explain_unit(us, self.backends["explain"], cfg.explain, logit_tokens=tokens, seed=seed)
 
         exp = await self._stage("explain", key, explain)

@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from autointerp.activations.source import ActivationSource, TokenWindow
+from autointerp.activations.source import ActivationBatch, ActivationSource, TokenWindow
 from autointerp.errors import ConfigError, InputError
 from autointerp.sampling.config import SamplerConfig
 from autointerp.sampling.sampleset import SampleSet
 from autointerp.sampling.state import SamplerState
+
+
+BatchesOf = Callable[[Iterable[TokenWindow], int], Iterator[tuple[ActivationBatch, ...]]]
+
+
+def run_passes(
+    batches_of: BatchesOf,
+    n_units: Sequence[int],
+    windows: Iterable[TokenWindow],
+    config: SamplerConfig,
+    *,
+    progress: bool = True,
+    total_tokens: int | None = None,
+) -> list[SamplerState]:
+    """One pass feeding one state per basis: ``batches_of(windows, batch_size)`` yields, per batch of windows,
+    one ActivationBatch per basis (e.g. ``MultiSource.batches``: features and neurons from one forward pass)."""
+    states = [SamplerState(config, n) for n in n_units]
+    pending: dict[int, TokenWindow] = {}
+
+    def tap(ws: Iterable[TokenWindow]) -> Iterator[TokenWindow]:
+        for w in ws:
+            pending[w.index] = w
+            yield w
+
+    with tqdm(total=total_tokens, unit="tok", unit_scale=True, desc="sampling", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for batches in batches_of(tap(windows), config.batch_size):
+            try:
+                rows = [pending.pop(int(i)) for i in batches[0].window_indices]
+            except KeyError as exc:
+                raise InputError(f"activation source returned window {exc.args[0]} that was not in its input") from None
+            for state, batch in zip(states, batches, strict=True):
+                state.update(batch, rows)
+            bar.update(int(batches[0].mask.sum()))
+    return states
 
 
 def run_pass(
@@ -22,23 +57,11 @@ def run_pass(
     total_tokens: int | None = None,
 ) -> SamplerState:
     """Stream every window through the source once and return the filled state."""
-    state = SamplerState(config, source.n_units)
-    pending: dict[int, TokenWindow] = {}
 
-    def tap(ws: Iterable[TokenWindow]) -> Iterator[TokenWindow]:
-        for w in ws:
-            pending[w.index] = w
-            yield w
+    def batches_of(ws: Iterable[TokenWindow], size: int) -> Iterator[tuple[ActivationBatch, ...]]:
+        return ((batch,) for batch in source.batches(ws, size))
 
-    with tqdm(total=total_tokens, unit="tok", unit_scale=True, desc="sampling", disable=not progress,
-              dynamic_ncols=True) as bar:
-        for batch in source.batches(tap(windows), config.batch_size):
-            try:
-                rows = [pending.pop(int(i)) for i in batch.window_indices]
-            except KeyError as exc:
-                raise InputError(f"activation source returned window {exc.args[0]} that was not in its input") from None
-            state.update(batch, rows)
-            bar.update(int(batch.mask.sum()))
+    (state,) = run_passes(batches_of, [source.n_units], windows, config, progress=progress, total_tokens=total_tokens)
     return state
 
 
