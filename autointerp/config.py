@@ -47,15 +47,23 @@ class RunConfig(_Strict):
 
     name: str = Field(default="run", description="Run name: results go to <results_dir>/<name>/.")
     results_dir: Path = Field(default=Path("results"), description="Folder holding run folders.")
-    model: str = Field(default="smollm2-135m", description="Subject model: a packaged name or a local transformers folder.")
+    model: str = Field(
+        default="smollm2-135m", description="Subject model: a packaged name or a local transformers folder."
+    )
     device: str = Field(default="cpu", description="Torch device for the subject model.")
-    corpus: str = Field(default="brown", description="'brown' (packaged Brown Corpus) or a .txt/.jsonl/.parquet file or folder.")
+    corpus: str = Field(
+        default="brown", description="'brown' (packaged Brown Corpus) or a .txt/.jsonl/.parquet file or folder."
+    )
     text_field: str = Field(default="text", description="Text field of .jsonl/.parquet corpora.")
     window: int = Field(default=64, ge=4, description="Tokens per context window (windows never cross documents).")
     max_tokens: int = Field(default=100_000, ge=1, description="Token budget read from the corpus.")
     sae: str | None = Field(default=None, description="SAE checkpoint folder/file; None: no features are scored.")
-    sae_format: str = Field(default="auto", description="Checkpoint format: auto, saelens, sparsify, dictionary_learning, safetensors.")
-    sae_site: str = Field(default="layers.6.resid_post", description="Hook site the SAE reads, e.g. layers.6.resid_post.")
+    sae_format: str = Field(
+        default="auto", description="Checkpoint format: auto, saelens, sparsify, dictionary_learning, safetensors."
+    )
+    sae_site: str = Field(
+        default="layers.6.resid_post", description="Hook site the SAE reads, e.g. layers.6.resid_post."
+    )
     features: UnitSpec = Field(default=16, description="Features to score: N random, a list [1, 5], or a range '0-99'.")
     neuron_site: str | None = Field(
         default="layers.6.mlp", description="Hook site of the neuron baseline (None: no neurons), e.g. layers.6.mlp."
@@ -71,7 +79,9 @@ class RunConfig(_Strict):
         default_factory=lambda: BackendOptions(max_concurrency=8),
         description="LLM wrapper stack: concurrency, rpm/tpm limits, max_cost budget, retries, timeout, batch API.",
     )
-    cache: bool = Field(default=True, description="Cache LLM responses on disk (llm.cache_dir, default <results_dir>/.llm_cache).")
+    cache: bool = Field(
+        default=True, description="Cache LLM responses on disk (llm.cache_dir, default <results_dir>/.llm_cache)."
+    )
 
     @model_validator(mode="after")
     def _one_seed(self) -> RunConfig:
@@ -109,8 +119,21 @@ class RunConfig(_Strict):
 
 
 # Which config fields each stage's results depend on (a change re-runs that stage and those after it).
-SAMPLING_FIELDS = ("model", "corpus", "text_field", "window", "max_tokens", "sae", "sae_format", "sae_site",
-                   "features", "neuron_site", "neurons", "seed", "sampler")
+SAMPLING_FIELDS = (
+    "model",
+    "corpus",
+    "text_field",
+    "window",
+    "max_tokens",
+    "sae",
+    "sae_format",
+    "sae_site",
+    "features",
+    "neuron_site",
+    "neurons",
+    "seed",
+    "sampler",
+)
 STAGE_FIELDS = {
     "explain": (*SAMPLING_FIELDS, "explain", "backends"),
     "rubric": (*SAMPLING_FIELDS, "explain", "rubric", "backends"),
@@ -138,7 +161,9 @@ def select_units(spec: UnitSpec, n_available: int, seed: int, field: str) -> lis
     units = list(_parse_range(spec)) if isinstance(spec, str) else list(spec)
     bad = [u for u in units if not 0 <= u < n_available]
     if bad:
-        raise ConfigError(f"field '{field}': unit {bad[0]} out of range; the basis has {n_available} units (0..{n_available - 1})")
+        raise ConfigError(
+            f"field '{field}': unit {bad[0]} out of range; the basis has {n_available} units (0..{n_available - 1})"
+        )
     return units
 
 

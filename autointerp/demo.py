@@ -41,8 +41,9 @@ DEMO_SAE_TOKENS = 60_000
 DEMO_SAE_SKIP_DOCS = 250  # train on the second half of Brown; the run samples from the start
 
 
-def collect_activations(model: str, site: str, n_tokens: int, skip_docs: int, window: int = 64,
-                        batch_size: int = 16, progress: bool = True) -> torch.Tensor:
+def collect_activations(
+    model: str, site: str, n_tokens: int, skip_docs: int, window: int = 64, batch_size: int = 16, progress: bool = True
+) -> torch.Tensor:
     """Activations ``[n_tokens, d]`` at ``site`` on Brown documents after the first ``skip_docs``."""
     subject = load_subject(model)
     hs = HookSite.parse(site).validate(subject)
@@ -66,11 +67,24 @@ def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = Tr
         acts = collect_activations(DEMO_MODEL, DEMO_SITE, n_tokens, DEMO_SAE_SKIP_DOCS, progress=progress)
         weights, report = train_topk_sae(acts, DEMO_D_SAE, DEMO_K, epochs=3, seed=seed, progress=progress)
         sae = make_sae("topk", weights.W_enc, weights.b_enc, weights.W_dec, weights.b_dec, k=DEMO_K)
-        save_saelens(sae, tmp, hook_name=DEMO_SITE, model_name=DEMO_MODEL,
-                     extra={"autointerp_training": {"tokens": report.tokens, "steps": report.steps,
-                                                    "fvu": report.fvu, "dead_fraction": report.dead_fraction}})
-        print(f"demo SAE: FVU {report.fvu:.3f}, dead latents {report.dead_fraction:.1%}, {report.steps} steps "
-              f"on {report.tokens:,} tokens")
+        save_saelens(
+            sae,
+            tmp,
+            hook_name=DEMO_SITE,
+            model_name=DEMO_MODEL,
+            extra={
+                "autointerp_training": {
+                    "tokens": report.tokens,
+                    "steps": report.steps,
+                    "fvu": report.fvu,
+                    "dead_fraction": report.dead_fraction,
+                }
+            },
+        )
+        print(
+            f"demo SAE: FVU {report.fvu:.3f}, dead latents {report.dead_fraction:.1%}, {report.steps} steps "
+            f"on {report.tokens:,} tokens"
+        )
 
     return cached_artifact("saes", name, build, progress=lambda m: print(m, flush=True))
 
@@ -85,11 +99,26 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
         print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead {info['dead_fraction']:.1%}")
     base = {
         # sized for a 2-core laptop in well under 15 minutes: short windows, few contexts per stage
-        "name": "demo", "model": DEMO_MODEL, "corpus": "brown", "max_tokens": 40_000, "window": 32,
-        "sae": str(sae), "sae_site": DEMO_SITE, "features": 16, "neuron_site": DEMO_NEURON_SITE, "neurons": 16,
-        "explain.n_top": 6, "explain.n_quantile": 4, "explain.max_tokens": 64, "explain.max_retries": 1,
-        "rubric.per_level": 1, "rubric.n_random": 2, "rubric.contexts_per_prompt": 6, "rubric.max_retries": 1,
-        "simulate.n_top": 2, "simulate.n_random": 2,
+        "name": "demo",
+        "model": DEMO_MODEL,
+        "corpus": "brown",
+        "max_tokens": 40_000,
+        "window": 32,
+        "sae": str(sae),
+        "sae_site": DEMO_SITE,
+        "features": 16,
+        "neuron_site": DEMO_NEURON_SITE,
+        "neurons": 16,
+        "explain.n_top": 6,
+        "explain.n_quantile": 4,
+        "explain.max_tokens": 64,
+        "explain.max_retries": 1,
+        "rubric.per_level": 1,
+        "rubric.n_random": 2,
+        "rubric.contexts_per_prompt": 6,
+        "rubric.max_retries": 1,
+        "simulate.n_top": 2,
+        "simulate.n_random": 2,
     }
     return config_from_args(args, base)
 

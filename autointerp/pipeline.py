@@ -67,17 +67,21 @@ class RunOutcome:
 
 # ------------------------------------------------------------------ sampling
 
-def _sample_pass(subject: SubjectModel, bases: list[RunBasis], windows: Iterable[TokenWindow],
-                 config: RunConfig, progress: bool) -> list[SampleSet]:
+
+def _sample_pass(
+    subject: SubjectModel, bases: list[RunBasis], windows: Iterable[TokenWindow], config: RunConfig, progress: bool
+) -> list[SampleSet]:
     """One forward pass over the corpus feeding one sampler state per basis."""
     source = MultiSource(subject, [rb.basis for rb in bases], device=config.device)
-    states = run_passes(source.batches, source.n_units, windows, config.sampler, progress=progress,
-                        total_tokens=config.max_tokens)
+    states = run_passes(
+        source.batches, source.n_units, windows, config.sampler, progress=progress, total_tokens=config.max_tokens
+    )
     return [state.finalize(basis=rb.name, unit_ids=list(rb.unit_ids)) for state, rb in zip(states, bases)]
 
 
-def ensure_samples(config: RunConfig, store: RunStore, subject: SubjectModel, bases: list[RunBasis],
-                   progress: bool = True) -> list[UnitSamples]:
+def ensure_samples(
+    config: RunConfig, store: RunStore, subject: SubjectModel, bases: list[RunBasis], progress: bool = True
+) -> list[UnitSamples]:
     """Sampled contexts of every unit: from the store when this sampling config already ran, else one pass."""
     params = config.part_hash(*SAMPLING_FIELDS)
     wanted = [f"{rb.name}#{u}" for rb in bases for u in rb.unit_ids]
@@ -103,11 +107,19 @@ def ensure_samples(config: RunConfig, store: RunStore, subject: SubjectModel, ba
 
 # ------------------------------------------------------------------ judging
 
+
 class Judge:
     """Runs the three LLM stages over units with bounded concurrency, skipping finished work."""
 
-    def __init__(self, config: RunConfig, store: RunStore, backends: dict[str, Backend],
-                 subject: SubjectModel | None, bases: dict[str, RunBasis], progress: bool):
+    def __init__(
+        self,
+        config: RunConfig,
+        store: RunStore,
+        backends: dict[str, Backend],
+        subject: SubjectModel | None,
+        bases: dict[str, RunBasis],
+        progress: bool,
+    ):
         self.config, self.store, self.backends = config, store, backends
         self.subject, self.bases = subject, bases
         self.params = {s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES}
@@ -162,8 +174,14 @@ class Judge:
     async def run(self, units: list[UnitSamples]) -> bool:
         """Judge every unit; False when the budget stopped the run early."""
         for i, stage in enumerate(JUDGE_STAGES):
-            self.bars[stage] = tqdm(total=len(units), desc=f"{stage:<8}", unit="unit", position=i,
-                                    disable=not self.progress, dynamic_ncols=True)
+            self.bars[stage] = tqdm(
+                total=len(units),
+                desc=f"{stage:<8}",
+                unit="unit",
+                position=i,
+                disable=not self.progress,
+                dynamic_ncols=True,
+            )
         limit = asyncio.Semaphore(max(1, self.config.llm.max_concurrency))
 
         async def one(us: UnitSamples) -> None:
@@ -201,8 +219,14 @@ def build_backends(config: RunConfig) -> dict[str, Backend]:
 
 def write_run_metadata(config: RunConfig, run_dir: Path) -> None:
     save_config(config, run_dir / "config.yaml")
-    meta = {"autointerp_version": __version__, "config_hash": config.config_hash(), "created": time.time(),
-            "model": config.model, "sae": config.sae, "backends": config.backends.model_dump()}
+    meta = {
+        "autointerp_version": __version__,
+        "config_hash": config.config_hash(),
+        "created": time.time(),
+        "model": config.model,
+        "sae": config.sae,
+        "backends": config.backends.model_dump(),
+    }
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
@@ -218,9 +242,15 @@ def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, lis
     return subject, bases, units
 
 
-async def _judge(config: RunConfig, store: RunStore, subject, bases, units, progress,
-                 backend_factory: Callable[[RunConfig], dict[str, Backend]]) -> tuple[bool, dict[str, StageProgress],
-                                                                                 dict[str, Usage]]:
+async def _judge(
+    config: RunConfig,
+    store: RunStore,
+    subject,
+    bases,
+    units,
+    progress,
+    backend_factory: Callable[[RunConfig], dict[str, Backend]],
+) -> tuple[bool, dict[str, StageProgress], dict[str, Usage]]:
     backends = backend_factory(config)
     judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress)
     try:
@@ -232,8 +262,12 @@ async def _judge(config: RunConfig, store: RunStore, subject, bases, units, prog
     return finished, judge.counts, usage
 
 
-def run(config: RunConfig, *, progress: bool = True,
-        backend_factory: Callable[[RunConfig], dict[str, Backend]] = build_backends) -> RunOutcome:
+def run(
+    config: RunConfig,
+    *,
+    progress: bool = True,
+    backend_factory: Callable[[RunConfig], dict[str, Backend]] = build_backends,
+) -> RunOutcome:
     """The whole job for one config; safe to rerun (resumes)."""
     t0 = time.perf_counter()
     run_dir = config.run_dir
@@ -242,5 +276,11 @@ def run(config: RunConfig, *, progress: bool = True,
     store = RunStore(run_dir)
     subject, bases, units = prepare(config, progress)
     finished, counts, usage = asyncio.run(_judge(config, store, subject, bases, units, progress, backend_factory))
-    return RunOutcome(run_dir=run_dir, n_units=len(units), stages=counts, usage=usage,
-                      seconds=time.perf_counter() - t0, budget_stopped=not finished)
+    return RunOutcome(
+        run_dir=run_dir,
+        n_units=len(units),
+        stages=counts,
+        usage=usage,
+        seconds=time.perf_counter() - t0,
+        budget_stopped=not finished,
+    )

@@ -36,10 +36,15 @@ class StagePlan:
     cost_usd: float | None  # None: the model is not in the price table
 
     def line(self) -> str:
-        cost = "free (local)" if self.backend.startswith("local") else (
-            "unknown price" if self.cost_usd is None else f"${self.cost_usd:.4f}")
-        return (f"{self.stage:<9} {self.backend:<40} units {self.units:>5}  requests {self.requests:>6}  "
-                f"~in {self.input_tokens:>9,} tok  ~out {self.output_tokens:>8,} tok  {cost}")
+        cost = (
+            "free (local)"
+            if self.backend.startswith("local")
+            else ("unknown price" if self.cost_usd is None else f"${self.cost_usd:.4f}")
+        )
+        return (
+            f"{self.stage:<9} {self.backend:<40} units {self.units:>5}  requests {self.requests:>6}  "
+            f"~in {self.input_tokens:>9,} tok  ~out {self.output_tokens:>8,} tok  {cost}"
+        )
 
 
 def _ctx_tokens(contexts: list[Context]) -> int:

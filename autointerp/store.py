@@ -63,8 +63,12 @@ class RunStore:
         if not isinstance(record, spec.record_type):
             raise TypeError(f"stage {stage!r} stores {spec.record_type.__name__}, got {type(record).__name__}")
         line = json.dumps(
-            {"unit": _unit_key(record), "params": params, "ok": bool(getattr(record, "ok", True)),
-             "record": record.model_dump(mode="json")},
+            {
+                "unit": _unit_key(record),
+                "params": params,
+                "ok": bool(getattr(record, "ok", True)),
+                "record": record.model_dump(mode="json"),
+            },
             ensure_ascii=False,
         )
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -108,7 +112,9 @@ class RunStore:
                 out.append(spec.record_type.model_validate(line["record"]))
             except (ValidationError, KeyError, TypeError) as exc:
                 first = str(exc).splitlines()[0]
-                raise InputError(f"{self.path(stage)}: record {i} does not match {spec.record_type.__name__}: {first}") from None
+                raise InputError(
+                    f"{self.path(stage)}: record {i} does not match {spec.record_type.__name__}: {first}"
+                ) from None
         return out
 
     def latest(self, stage: str, params: str | None = None) -> dict[str, Record]:

@@ -108,7 +108,9 @@ def train_topk_sae(
                 kk = min(aux_k, int(dead.sum()))
                 avals, aidx = dead_pre.topk(kk, dim=-1)
                 aux_hat = torch.zeros_like(pre).scatter(-1, aidx, avals) @ W_dec
-                aux = (err.detach() - aux_hat).pow(2).sum(-1).mean() / err.detach().pow(2).sum(-1).mean().clamp_min(1e-8)
+                aux = (err.detach() - aux_hat).pow(2).sum(-1).mean() / err.detach().pow(2).sum(-1).mean().clamp_min(
+                    1e-8
+                )
                 loss = loss + aux_coef * aux
             opt.zero_grad(set_to_none=True)
             loss.backward()
