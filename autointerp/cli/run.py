@@ -6,25 +6,15 @@ import argparse
 import sys
 import typing
 
+from pydantic import BaseModel
+
 from autointerp.config import RunConfig, load_config, parse_set
 
-# Top-level RunConfig fields that get a flag of their own (nested ones: --set section.field=value).
-FLAG_FIELDS = (
-    "name",
-    "results_dir",
-    "model",
-    "device",
-    "corpus",
-    "text_field",
-    "window",
-    "max_tokens",
-    "sae",
-    "sae_format",
-    "sae_site",
-    "features",
-    "neuron_site",
-    "neurons",
-    "seed",
+# Top-level scalar RunConfig fields get a flag of their own (sections and booleans: --set section.field=value).
+FLAG_FIELDS = tuple(
+    name
+    for name, info in RunConfig.model_fields.items()
+    if not (isinstance(info.annotation, type) and issubclass(info.annotation, (BaseModel, bool)))
 )
 
 
