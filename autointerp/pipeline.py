@@ -230,6 +230,18 @@ def write_run_metadata(config: RunConfig, run_dir: Path) -> None:
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
+def record_current_units(config: RunConfig, run_dir: Path, keys: list[str]) -> None:
+    """Note in run.json which units and stage params this config has, so the report shows only those
+    (a run folder reused with a changed config keeps the older records, but does not report them)."""
+    path = run_dir / "run.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["units"] = keys
+    meta["stage_params"] = {"units": config.part_hash(*SAMPLING_FIELDS)} | {
+        s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES
+    }
+    path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
 def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, list[RunBasis], list[UnitSamples]]:
     """Load the subject model, build the bases and sample (or reload) every unit's contexts."""
     store = RunStore(config.run_dir)
@@ -275,6 +287,7 @@ def run(
     write_run_metadata(config, run_dir)
     store = RunStore(run_dir)
     subject, bases, units = prepare(config, progress)
+    record_current_units(config, run_dir, [us.unit.key for us in units])
     finished, counts, usage = asyncio.run(_judge(config, store, subject, bases, units, progress, backend_factory))
     return RunOutcome(
         run_dir=run_dir,

@@ -38,6 +38,7 @@ class StageLine:
     """One parsed line of a stage file."""
 
     unit: str
+    params: str  # hash of the stage parameters that produced it
     ok: bool
     record: BaseModel | None  # None for a failed line whose record is not a full stage record
     error: str | None
@@ -101,7 +102,8 @@ def read_stage(path: Path, model: type[BaseModel]) -> list[StageLine]:
             error = getattr(record, "error", None)
             if error is None and not ok and isinstance(body, dict):
                 error = body.get("error") or wrapped.get("error")
-            lines.append(StageLine(unit=str(wrapped["unit"]), ok=ok, record=record, error=error))
+            lines.append(StageLine(unit=str(wrapped["unit"]), params=str(wrapped.get("params", "")), ok=ok,
+                                   record=record, error=error))
     return lines
 
 
@@ -146,11 +148,19 @@ def load_run(run_dir: str | Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"run folder not found: {run_dir}")
+    meta = _read_json(run_dir / "run.json")
+    current = meta.get("stage_params") or {}  # written by the pipeline: the run's current units and params
+    wanted = set(meta["units"]) if isinstance(meta.get("units"), list) else None
     latest_by_stage: dict[str, dict[str, StageLine]] = {}
     for stage in STAGE_NAMES:
         spec = STAGES.get(stage)
         path = run_dir / spec.filename
-        latest_by_stage[stage] = latest(read_stage(path, spec.record_type)) if path.exists() else {}
+        lines = read_stage(path, spec.record_type) if path.exists() else []
+        if stage in current:  # records of an earlier config of this run folder are not reported
+            lines = [ln for ln in lines if ln.params == current[stage]]
+        if wanted is not None:
+            lines = [ln for ln in lines if ln.unit in wanted]
+        latest_by_stage[stage] = latest(lines)
     if not any(latest_by_stage.values()):
         names = ", ".join(STAGES.get(s).filename for s in STAGE_NAMES)
         raise InputError(f"{run_dir}: no records found (expected at least one of {names})")
@@ -175,7 +185,7 @@ def load_run(run_dir: str | Path) -> RunData:
     return RunData(
         run_dir=run_dir,
         config=_read_yaml(run_dir / "config.yaml"),
-        meta=_read_json(run_dir / "run.json"),
+        meta=meta,
         units=units,
         explanations=explanations,
         rubric=rubric,

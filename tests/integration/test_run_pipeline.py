@@ -170,3 +170,29 @@ def test_run_outputs_and_resume_after_kill(tmp_path, sae_dir):
         server.reset()
         assert main(["run", "--config", str(cfg), "--no-progress"]) == 0
         assert server.requests == []
+
+
+def test_changed_config_in_same_folder_reports_only_current_units(tmp_path, sae_dir):
+    with ApiServer(handler=handler) as server:
+        path = _config(tmp_path, "reuse", sae_dir, server.openai_base_url, tmp_path / "cache")
+        assert main(["run", "--config", str(path), "--no-progress"]) == 0
+        run_dir = tmp_path / "results" / "reuse"
+        first = pd.read_csv(run_dir / "report" / "units.csv")
+        assert len(first) == 8
+        cfg = yaml.safe_load(path.read_text())
+        cfg["features"] = [0, 1]  # fewer, different features; a rubric change re-runs only the rubric
+        cfg["rubric"]["per_level"] = 2
+        path.write_text(yaml.safe_dump(cfg))
+        n_before = len(server.requests)
+        assert main(["run", "--config", str(path), "--no-progress"]) == 0
+        sent = [r.json for r in server.requests[n_before:]]
+        second = pd.read_csv(run_dir / "report" / "units.csv")
+    features = second[second["kind"] == "feature"]
+    assert sorted(features["unit"]) == ["sae:tiny_topk#0", "sae:tiny_topk#1"]
+    assert len(second) == 6  # the 4 neurons stay; the 4 old features are not reported
+    # neurons were resampled identically: their explanations and simulations came from the cache / store,
+    # so every request of the rerun was either for the two new features or a rubric request
+    systems = [" ".join(m["content"] for m in body["messages"] if m["role"] == "system") for body in sent]
+    assert any("You judge how well" in s for s in systems)
+    store = RunStore(run_dir)
+    assert len(store.records("rubric")) > 8  # older records are kept on disk, just not reported
