@@ -28,6 +28,7 @@ from autointerp.activations.sae import IdentityDict, make_sae
 from autointerp.activations.sae_formats import save_saelens
 from autointerp.activations.sites import HookSite
 from autointerp.config import RunConfig
+from autointerp.pipeline import say
 from autointerp.train_sae import train_topk_sae
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,10 @@ def collect_activations(
     model: str, site: str, n_tokens: int, skip_docs: int, window: int = 64, batch_size: int = 16, progress: bool = True
 ) -> torch.Tensor:
     """Activations ``[n_tokens, d]`` at ``site`` on Brown documents after the first ``skip_docs``."""
-    subject = load_subject(model)
+    subject = load_subject(model, progress=say)
     hs = HookSite.parse(site).validate(subject)
     source = ModelActivationSource(subject, hs, IdentityDict(hs.width(subject)))
-    docs = load_corpus("brown")[skip_docs:]
+    docs = load_corpus("brown", progress=say)[skip_docs:]
     rows, have = [], 0
     with tqdm(total=n_tokens, desc="SAE data", unit="tok", unit_scale=True, disable=not progress) as bar:
         for batch in source.batches(token_windows(docs, subject.tokenizer, window, n_tokens), batch_size):
@@ -86,7 +87,7 @@ def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = Tr
             f"on {report.tokens:,} tokens"
         )
 
-    return cached_artifact("saes", name, build, progress=lambda m: print(m, flush=True))
+    return cached_artifact("saes", name, build, progress=say)
 
 
 def demo_config(args: argparse.Namespace) -> RunConfig:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from autointerp.activations.models import SubjectModel, load_subject
 from autointerp.activations.source import TokenWindow
 from autointerp.backends import build_backend, usage_of
 from autointerp.backends.base import Backend
-from autointerp.bases import RunBasis, build_bases, field as config_field, logit_tokens
+from autointerp.bases import RunBasis, build_bases, logit_tokens
+from autointerp.bases import field as config_field
 from autointerp.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_config
 from autointerp.errors import BudgetExceeded, InputError
 from autointerp.explain import explain_unit
@@ -40,6 +42,11 @@ from autointerp.types import Explanation, Record, UnitSamples, Usage
 log = logging.getLogger(__name__)
 
 JUDGE_STAGES = ("explain", "rubric", "simulate")
+
+
+def say(message: str) -> None:
+    """One-time fetch messages (a packaged model or corpus downloaded on first use), shown to the user."""
+    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -89,7 +96,7 @@ def ensure_samples(
     if all(k in have for k in wanted):
         return [have[k] for k in wanted]  # type: ignore[misc]
     with config_field("corpus"):
-        docs = load_corpus(config.corpus, config.text_field)
+        docs = load_corpus(config.corpus, config.text_field, progress=say)
     windows = token_windows(docs, subject.tokenizer, config.window, config.max_tokens)
     sets = _sample_pass(subject, bases, windows, config, progress)
     decoder = TokenDecoder(subject.tokenizer)
@@ -246,7 +253,7 @@ def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, lis
     """Load the subject model, build the bases and sample (or reload) every unit's contexts."""
     store = RunStore(config.run_dir)
     with config_field("model"):
-        subject = load_subject(config.model, device=config.device)
+        subject = load_subject(config.model, device=config.device, progress=say)
     bases = build_bases(config, subject)
     if not bases:
         raise InputError("nothing to score: set 'sae' (features) and/or 'neuron_site' (neurons)")
