@@ -9,6 +9,7 @@ failures). Units already finished in the store are not counted.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from autointerp import simulate as simulate_stage
 from autointerp.backends import PriceTable
 from autointerp.config import STAGE_FIELDS, RunConfig
 from autointerp.prompts import load_prompt
+from autointerp.registry import Registry
 from autointerp.store import RunStore
 from autointerp.types import Context, UnitSamples
 
@@ -57,17 +59,25 @@ def _prompt_tokens(ref: str) -> int:
     return len(spec.model_dump_json()) // CHARS_PER_TOKEN
 
 
-def _unit_plan(stage: str, us: UnitSamples, config: RunConfig) -> tuple[int, int, int]:
-    """(requests, input tokens, output tokens) for one unit."""
-    rng = np.random.default_rng([config.seed, us.unit.index])
-    if stage == "explain":
-        ctx = explain_stage.select_contexts(us, config.explain, rng)
-        return 1, _prompt_tokens(config.explain.prompt) + _ctx_tokens(ctx), config.explain.max_tokens // 2
-    if stage == "rubric":
-        items = rubric_stage.select_items(us, config.rubric, rng)
-        n_req = math.ceil(len(items) / config.rubric.contexts_per_prompt)
-        ctx_tok = _ctx_tokens([i.context for i in items])
-        return n_req, n_req * _prompt_tokens(config.rubric.prompt) + ctx_tok, 4 * len(items)
+Estimate = tuple[int, int, int]  # (requests, input tokens, output tokens) for one unit
+ESTIMATORS: Registry[Callable[[UnitSamples, RunConfig, np.random.Generator], Estimate]] = Registry("stage")
+
+
+@ESTIMATORS.register("explain")
+def _explain(us: UnitSamples, config: RunConfig, rng: np.random.Generator) -> Estimate:
+    ctx = explain_stage.select_contexts(us, config.explain, rng)
+    return 1, _prompt_tokens(config.explain.prompt) + _ctx_tokens(ctx), config.explain.max_tokens // 2
+
+
+@ESTIMATORS.register("rubric")
+def _rubric(us: UnitSamples, config: RunConfig, rng: np.random.Generator) -> Estimate:
+    items = rubric_stage.select_items(us, config.rubric, rng)
+    n_req = math.ceil(len(items) / config.rubric.contexts_per_prompt)
+    return n_req, n_req * _prompt_tokens(config.rubric.prompt) + _ctx_tokens([i.context for i in items]), 4 * len(items)
+
+
+@ESTIMATORS.register("simulate")
+def _simulate(us: UnitSamples, config: RunConfig, rng: np.random.Generator) -> Estimate:
     ctx = simulate_stage.select_contexts(us, config.simulate, rng)
     n_tok = sum(len(c.tokens) for c in ctx)
     if config.backends.simulate.startswith("anthropic"):  # no logprobs: JSON lists, several contexts per request
@@ -75,6 +85,11 @@ def _unit_plan(stage: str, us: UnitSamples, config: RunConfig) -> tuple[int, int
         return n_req, n_req * _prompt_tokens(config.simulate.json_prompt) + 2 * n_tok, 3 * n_tok
     # logprob methods: one all-at-once request per context
     return len(ctx), len(ctx) * _prompt_tokens(config.simulate.lines_prompt) + 2 * n_tok, 3 * n_tok
+
+
+def _unit_plan(stage: str, us: UnitSamples, config: RunConfig) -> Estimate:
+    """(requests, input tokens, output tokens) for one unit, with the stage's own seeded selection."""
+    return ESTIMATORS.get(stage)(us, config, np.random.default_rng([config.seed, us.unit.index]))
 
 
 def plan(config: RunConfig, units: list[UnitSamples]) -> list[StagePlan]:
