@@ -16,8 +16,10 @@ import json
 import logging
 import os
 import threading
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -26,6 +28,8 @@ from autointerp.registry import Registry
 from autointerp.types import Explanation, Record, RubricResult, Simulation, UnitSamples
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,40 @@ STAGES.add("units", StageFile(filename="units.jsonl", record_type=UnitSamples))
 STAGES.add("explain", StageFile(filename="explanations.jsonl", record_type=Explanation))
 STAGES.add("rubric", StageFile(filename="rubric.jsonl", record_type=RubricResult))
 STAGES.add("simulate", StageFile(filename="simulations.jsonl", record_type=Simulation))
+
+
+def read_lines(path: Path) -> list[tuple[int, Any]]:
+    """(line number, parsed JSON) of every line of a stage file; blank lines and lines torn by a killed
+    write are skipped with a warning; anything else malformed is a one-line error naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    out: list[tuple[int, Any]] = []
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            wrapped = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            if not raw.rstrip().endswith("}"):  # a write cut short by a killed process
+                log.warning("%s: ignoring torn line (interrupted write)", where)
+                continue
+            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        out.append((lineno, wrapped))
+    return out
+
+
+def pick_latest(items: Iterable[T], unit: Callable[[T], str], ok: Callable[[T], bool]) -> dict[str, T]:
+    """Per unit, the last ok item, else the last failed one (the resume and report rule)."""
+    best: dict[str, T] = {}
+    for item in items:
+        key = unit(item)
+        prev = best.get(key)
+        if prev is None or ok(item) or not ok(prev):
+            best[key] = item
+    return best
 
 
 def _unit_key(record: Record) -> str:
@@ -85,28 +123,14 @@ class RunStore:
     def lines(self, stage: str) -> list[dict]:
         """Every well-formed line of a stage file, in order (torn lines from a killed write are skipped)."""
         path = self.path(stage)
-        if not path.exists():
-            return []
-        raw = path.read_text(encoding="utf-8").split("\n")
-        out: list[dict] = []
-        for i, text in enumerate(raw, start=1):
-            if not text.strip():
-                continue
-            try:
-                out.append(json.loads(text))
-            except json.JSONDecodeError:
-                if not text.rstrip().endswith("}"):  # a write cut short by a killed process
-                    log.warning("%s: ignoring torn line %d (interrupted write)", path, i)
-                    continue
-                raise InputError(f"{path}: line {i} is not valid JSON") from None
-        return out
+        return [line for _, line in read_lines(path)] if path.exists() else []
 
     def records(self, stage: str, params: str | None = None) -> list[Record]:
         """All records of a stage (optionally only those with the given params hash), in write order."""
         spec = STAGES.get(stage)
         out = []
         for i, line in enumerate(self.lines(stage), start=1):
-            if params is not None and line.get("params") != params:
+            if params is not None and isinstance(line, dict) and line.get("params") != params:
                 continue
             try:
                 out.append(spec.record_type.model_validate(line["record"]))
@@ -119,13 +143,7 @@ class RunStore:
 
     def latest(self, stage: str, params: str | None = None) -> dict[str, Record]:
         """Per unit key: the last ok record, else the last failed one."""
-        best: dict[str, Record] = {}
-        for rec in self.records(stage, params):
-            key = _unit_key(rec)
-            prev = best.get(key)
-            if prev is None or getattr(rec, "ok", True) or not getattr(prev, "ok", True):
-                best[key] = rec
-        return best
+        return pick_latest(self.records(stage, params), _unit_key, lambda r: getattr(r, "ok", True))
 
     def done(self, stage: str, params: str | None = None) -> set[str]:
         """Unit keys with an ok record for these params (skipped on resume)."""

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from autointerp.errors import InputError
-from autointerp.store import STAGES
+from autointerp.store import STAGES, pick_latest, read_lines
 from autointerp.types import Explanation, RubricResult, Simulation, UnitId, UnitSamples
 
 STAGE_NAMES = ("units", "explain", "rubric", "simulate")
@@ -73,48 +73,29 @@ def _validation_message(exc: ValidationError) -> str:
 def read_stage(path: Path, model: type[BaseModel]) -> list[StageLine]:
     """Parse and validate every line of one stage file (blank and torn lines are skipped, as the store does)."""
     lines: list[StageLine] = []
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    with handle:
-        for lineno, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                wrapped = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                if not raw.rstrip().endswith("}"):  # torn write of a killed run: the store skips it too
-                    log.warning("%s: ignoring torn line (interrupted write)", where)
-                    continue
-                raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(wrapped, dict) or not {"unit", "ok", "record"} <= wrapped.keys():
-                raise InputError(f"{where}: expected an object with keys unit, params, ok, record")
-            ok = bool(wrapped["ok"])
-            body = wrapped["record"]
-            try:
-                record = model.model_validate(body)
-            except ValidationError as exc:
-                if ok:
-                    raise InputError(f"{where}: invalid {model.__name__} record: {_validation_message(exc)}") from None
-                record = None  # a failed line may carry only an error
-            error = getattr(record, "error", None)
-            if error is None and not ok and isinstance(body, dict):
-                error = body.get("error") or wrapped.get("error")
-            lines.append(StageLine(unit=str(wrapped["unit"]), params=str(wrapped.get("params", "")), ok=ok,
-                                   record=record, error=error))
+    for lineno, wrapped in read_lines(path):
+        if not isinstance(wrapped, dict) or not {"unit", "ok", "record"} <= wrapped.keys():
+            raise InputError(f"{path}:{lineno}: expected an object with keys unit, params, ok, record")
+        ok = bool(wrapped["ok"])
+        body = wrapped["record"]
+        try:
+            record = model.model_validate(body)
+        except ValidationError as exc:
+            if ok:
+                where = f"{path}:{lineno}"
+                raise InputError(f"{where}: invalid {model.__name__} record: {_validation_message(exc)}") from None
+            record = None  # a failed line may carry only an error
+        error = getattr(record, "error", None)
+        if error is None and not ok and isinstance(body, dict):
+            error = body.get("error") or wrapped.get("error")
+        lines.append(StageLine(unit=str(wrapped["unit"]), params=str(wrapped.get("params", "")), ok=ok,
+                               record=record, error=error))
     return lines
 
 
 def latest(lines: list[StageLine]) -> dict[str, StageLine]:
     """Last ok line per unit, else the last failed one."""
-    best: dict[str, StageLine] = {}
-    for line in lines:
-        prev = best.get(line.unit)
-        if prev is None or line.ok or not prev.ok:
-            best[line.unit] = line
-    return best
+    return pick_latest(lines, lambda ln: ln.unit, lambda ln: ln.ok)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
