@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse, Message
 from autointerp.errors import ConfigError, InputError
 from autointerp.parsers import PARSERS, ParseError, Parser, build_parser
-from autointerp.types import Provenance, Usage
+from autointerp.types import Frozen, Provenance, Usage
 
 Stage = Literal["explain", "specificity", "simulate"]
 
@@ -59,11 +59,7 @@ SNIPPET_FIELDS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ExampleContext(_Strict):
+class ExampleContext(Frozen):
     """One context of a few-shot example, given as tokens (and activations where the stage shows them)."""
 
     tokens: tuple[str, ...] = Field(min_length=1, description="Token strings, as a tokenizer would split the text.")
@@ -83,7 +79,7 @@ class ExampleContext(_Strict):
         return self
 
 
-class Example(_Strict):
+class Example(Frozen):
     """A few-shot example: structured inputs, rendered exactly like a live question, plus the ideal answer."""
 
     explanation: str | None = Field(default=None, description="The description being judged (specificity, simulate).")
@@ -95,14 +91,14 @@ class Example(_Strict):
     )
 
 
-class ParserSpec(_Strict):
+class ParserSpec(Frozen):
     """How to read the model's answer: a parser name and its options."""
 
     name: str
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class PromptSpec(_Strict):
+class PromptSpec(Frozen):
     """One prompt/rubric file."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Stable id, referenced from stage configs.")

@@ -20,10 +20,14 @@ SCHEMA_VERSION = 1
 ContextKind = Literal["top", "quantile", "random"]
 
 
-class Record(BaseModel):
-    """Base of every stage record: frozen, strict about unknown fields, versioned."""
+class Frozen(BaseModel):
+    """Base of every typed value passed between modules: immutable, unknown fields refused."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Record(Frozen):
+    """Base of every stage record: frozen, strict about unknown fields, versioned."""
 
     schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this record's schema.")
 

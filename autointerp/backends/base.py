@@ -10,21 +10,17 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from autointerp.types import Usage
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from autointerp.types import Frozen, Usage
 
 
-class Message(_Frozen):
+class Message(Frozen):
     role: Literal["user", "assistant"]
     content: str
 
 
-class LLMRequest(_Frozen):
+class LLMRequest(Frozen):
     """A provider-neutral chat request."""
 
     system: str = Field(default="", description="System text.")
@@ -54,7 +50,7 @@ class LLMRequest(_Frozen):
     )
 
 
-class TokenLogprobs(_Frozen):
+class TokenLogprobs(Frozen):
     """Logprobs at one generated position."""
 
     token: str
@@ -62,7 +58,7 @@ class TokenLogprobs(_Frozen):
     top: dict[str, float] = Field(default_factory=dict, description="Top-N alternatives: token -> logprob.")
 
 
-class LLMResponse(_Frozen):
+class LLMResponse(Frozen):
     text: str
     logprobs: tuple[TokenLogprobs, ...] | None = Field(default=None, description="Per generated position, if asked.")
     candidate_logprobs: tuple[dict[str, float], ...] | None = Field(
@@ -76,7 +72,7 @@ class LLMResponse(_Frozen):
     finish_reason: str | None = None
 
 
-class Capabilities(_Frozen):
+class Capabilities(Frozen):
     logprobs: bool = False  # top logprobs of generated tokens
     prompt_logprobs: bool = False  # exact candidate logprobs after teacher-forced segments
     json_mode: bool = False

@@ -10,18 +10,16 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from scipy import stats
+
+from autointerp.types import Frozen
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 4999
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GroupStats(_Frozen):
+class GroupStats(Frozen):
     """Distribution of one per-unit metric over one group of units (e.g. the features of a run)."""
 
     metric: str = Field(description="Metric name, e.g. 'simulation_score' or 'mean_specificity'.")
@@ -43,7 +41,7 @@ class GroupStats(_Frozen):
         return self.n_failed + self.n_undefined + self.n_missing
 
 
-class MannWhitney(_Frozen):
+class MannWhitney(Frozen):
     """Two-sided Mann-Whitney U test of group a vs group b on one metric."""
 
     metric: str

@@ -6,21 +6,18 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from autointerp import __version__
 from autointerp.report.histograms import LevelInfo
 from autointerp.report.load import RunData
 from autointerp.report.stats import GroupStats, MannWhitney, format_ci
+from autointerp.types import Frozen
 
 SUMMARY_SCHEMA_VERSION = 1
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RunInfo(_Frozen):
+class RunInfo(Frozen):
     """Where a run came from (from run.json and config.yaml)."""
 
     name: str = Field(description="Run folder name.")
@@ -32,7 +29,7 @@ class RunInfo(_Frozen):
     seed: int | None = Field(default=None, description="The run config's seed, if set.")
 
 
-class ProvenanceCount(_Frozen):
+class ProvenanceCount(Frozen):
     """One distinct provenance (backend, model, prompt id/version/hash) of a stage's records, with its count."""
 
     stage: str
@@ -46,7 +43,7 @@ class ProvenanceCount(_Frozen):
     n_records: int
 
 
-class KindCounts(_Frozen):
+class KindCounts(Frozen):
     """Sample sizes and failures per unit kind."""
 
     kind: str = Field(description="'feature' or 'neuron'.")
@@ -63,7 +60,7 @@ class KindCounts(_Frozen):
     n_simulation_undefined: int = Field(default=0, description="Ok simulations with an undefined score.")
 
 
-class HistogramRow(_Frozen):
+class HistogramRow(Frozen):
     """One bar segment of the specificity histogram."""
 
     kind: str
@@ -74,7 +71,7 @@ class HistogramRow(_Frozen):
     n_in_level: int
 
 
-class ReportSummary(_Frozen):
+class ReportSummary(Frozen):
     """Every aggregate of one run's report, with sample sizes and confidence intervals."""
 
     schema_version: int = SUMMARY_SCHEMA_VERSION
@@ -97,7 +94,7 @@ class ReportSummary(_Frozen):
         return next((t for t in self.tests if t.metric == name), None)
 
 
-class CompareSummary(_Frozen):
+class CompareSummary(Frozen):
     """The same statistics between two runs: per kind, A vs B."""
 
     schema_version: int = SUMMARY_SCHEMA_VERSION
