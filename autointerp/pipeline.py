@@ -100,7 +100,7 @@ def ensure_samples(
     windows = token_windows(docs, subject.tokenizer, config.window, config.max_tokens)
     sets = _sample_pass(subject, bases, windows, config, progress)
     decoder = TokenDecoder(subject.tokenizer)
-    if sum(s.n_tokens for s in sets[:1]) == 0:
+    if sets[0].n_tokens == 0:
         raise InputError(f"corpus {config.corpus}: produced no tokens")
     out = []
     for rb, ss in zip(bases, sets):
@@ -224,7 +224,9 @@ def build_backends(config: RunConfig) -> dict[str, Backend]:
     return out
 
 
-def write_run_metadata(config: RunConfig, run_dir: Path) -> None:
+def write_run_metadata(config: RunConfig, run_dir: Path, unit_keys: list[str] | None = None) -> None:
+    """config.yaml and run.json. Once the units are known, run.json also lists them and the stage params, so
+    the report shows only those (a run folder reused with a changed config keeps older records unreported)."""
     save_config(config, run_dir / "config.yaml")
     meta = {
         "autointerp_version": __version__,
@@ -234,19 +236,12 @@ def write_run_metadata(config: RunConfig, run_dir: Path) -> None:
         "sae": config.sae,
         "backends": config.backends.model_dump(),
     }
+    if unit_keys is not None:
+        meta["units"] = unit_keys
+        meta["stage_params"] = {"units": config.part_hash(*SAMPLING_FIELDS)} | {
+            s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES
+        }
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-
-
-def record_current_units(config: RunConfig, run_dir: Path, keys: list[str]) -> None:
-    """Note in run.json which units and stage params this config has, so the report shows only those
-    (a run folder reused with a changed config keeps the older records, but does not report them)."""
-    path = run_dir / "run.json"
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    meta["units"] = keys
-    meta["stage_params"] = {"units": config.part_hash(*SAMPLING_FIELDS)} | {
-        s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES
-    }
-    path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
 def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, list[RunBasis], list[UnitSamples]]:
@@ -294,7 +289,7 @@ def run(
     write_run_metadata(config, run_dir)
     store = RunStore(run_dir)
     subject, bases, units = prepare(config, progress)
-    record_current_units(config, run_dir, [us.unit.key for us in units])
+    write_run_metadata(config, run_dir, [us.unit.key for us in units])
     finished, counts, usage = asyncio.run(_judge(config, store, subject, bases, units, progress, backend_factory))
     return RunOutcome(
         run_dir=run_dir,
