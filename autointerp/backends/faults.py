@@ -75,7 +75,7 @@ def translate(exc: BaseException, provider: str) -> BackendError:
         text = f"{provider} API error {status}: {message}"
         if status in RETRYABLE_STATUS:
             return TransientBackendError(text, status=status, retry_after=parse_retry_after(headers))
-        return BackendError(text)
+        return BackendError(text, status=status)
     name = type(exc).__name__
     if "Timeout" in name:
         return TransientBackendError(f"{provider} request timed out")
