@@ -79,3 +79,7 @@ class StorageError(AutointerpError):
     """The results folder cannot be written: permissions, a file where a folder should be, disk full."""
 
     exit_code = 7
+
+
+class CacheError(AutointerpError):
+    """The on-disk LLM response cache cannot be read or written (disk full, unwritable folder)."""
