@@ -32,6 +32,7 @@ from autointerp.bases import field as config_field
 from autointerp.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_config
 from autointerp.errors import BudgetExceeded, InputError
 from autointerp.explain import explain_unit
+from autointerp.report.logits import write_logit_tokens
 from autointerp.rubric import score_specificity
 from autointerp.sampling import SampleSet, TokenDecoder
 from autointerp.sampling.stream import run_passes
@@ -290,6 +291,7 @@ def run(
     store = RunStore(run_dir)
     subject, bases, units = prepare(config, progress)
     write_run_metadata(config, run_dir, [us.unit.key for us in units])
+    write_logit_tokens(run_dir, subject, bases, [us.unit.key for us in units])  # for the report's unit cards
     finished, counts, usage = asyncio.run(_judge(config, store, subject, bases, units, progress, backend_factory))
     return RunOutcome(
         run_dir=run_dir,

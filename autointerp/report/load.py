@@ -11,6 +11,7 @@ one-line :class:`~autointerp.errors.InputError` naming the file and line.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import math
@@ -24,9 +25,10 @@ from pydantic import BaseModel, ValidationError
 
 from autointerp.errors import InputError
 from autointerp.store import STAGES, pick_latest, read_lines
-from autointerp.types import Explanation, RubricResult, Simulation, UnitId, UnitSamples
+from autointerp.types import Explanation, Record, RubricResult, Simulation, UnitId, UnitSamples, Usage
 
 STAGE_NAMES = ("units", "explain", "rubric", "simulate")
+BUILTIN_STAGES = frozenset(STAGE_NAMES)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,10 @@ class RunData:
     simulations: dict[str, Simulation]
     unit_ids: dict[str, UnitId]
     unit_errors: dict[str, str] = field(default_factory=dict)  # units whose sampling failed -> error
+    extra: dict[str, dict[str, Record]] = field(default_factory=dict)  # further scorers: stage -> unit -> record
+    usage: dict[str, Usage] = field(default_factory=dict)  # stage -> tokens and cost of every record in its file
+    attempts: dict[str, tuple[int, int]] = field(default_factory=dict)  # stage -> (records, failed records) on disk
+    logit_tokens: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # unit -> promoted/suppressed
 
     @property
     def name(self) -> str:
@@ -124,19 +130,42 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _register_scorers() -> None:
+    """Import the scorer package (when installed) so its stages are in the store's registry."""
+    try:
+        importlib.import_module("autointerp.scorers")
+    except ModuleNotFoundError as exc:
+        if exc.name != "autointerp.scorers":
+            raise
+
+
+def _usage(lines: list[StageLine]) -> Usage:
+    return sum((u for ln in lines if isinstance(u := getattr(ln.record, "usage", None), Usage)), Usage())
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Read a run folder. Raises InputError if it is missing or holds no stage records."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"run folder not found: {run_dir}")
+    _register_scorers()
     meta = _read_json(run_dir / "run.json")
     current = meta.get("stage_params") or {}  # written by the pipeline: the run's current units and params
     wanted = set(meta["units"]) if isinstance(meta.get("units"), list) else None
     latest_by_stage: dict[str, dict[str, StageLine]] = {}
-    for stage in STAGE_NAMES:
+    usage: dict[str, Usage] = {}
+    attempts: dict[str, tuple[int, int]] = {}
+    stages = [*STAGE_NAMES, *(s for s in STAGES if s not in BUILTIN_STAGES)]
+    for stage in stages:
         spec = STAGES.get(stage)
         path = run_dir / spec.filename
-        lines = read_stage(path, spec.record_type) if path.exists() else []
+        if not path.exists():
+            if stage in BUILTIN_STAGES:
+                latest_by_stage[stage] = {}
+            continue
+        lines = read_stage(path, spec.record_type)
+        usage[stage] = _usage(lines)  # money spent in this folder, every attempt and config included
+        attempts[stage] = (len(lines), sum(not ln.ok for ln in lines))
         if stage in current:  # records of an earlier config of this run folder are not reported
             lines = [ln for ln in lines if ln.params == current[stage]]
         if wanted is not None:
@@ -153,8 +182,10 @@ def load_run(run_dir: str | Path) -> RunData:
     explanations = records("explain", Explanation)
     rubric = records("rubric", RubricResult)
     simulations = records("simulate", Simulation)
+    extra = {s: records(s, BaseModel) for s in latest_by_stage if s not in BUILTIN_STAGES}
+    extra = {s: recs for s, recs in extra.items() if recs}
     unit_ids: dict[str, UnitId] = {}
-    for group in (units, explanations, rubric, simulations):
+    for group in (units, explanations, rubric, simulations, *extra.values()):
         for key, rec in group.items():
             unit_ids.setdefault(key, rec.unit)
     unit_errors = {}
@@ -173,7 +204,25 @@ def load_run(run_dir: str | Path) -> RunData:
         simulations=simulations,
         unit_ids=dict(sorted(unit_ids.items(), key=lambda kv: (kv[1].kind != "feature", kv[1].basis, kv[1].index))),
         unit_errors=unit_errors,
+        extra=extra,  # type: ignore[arg-type]
+        usage=usage,
+        attempts=attempts,
+        logit_tokens=_read_logit_tokens(run_dir / LOGIT_TOKENS_FILE),
     )
+
+
+LOGIT_TOKENS_FILE = "logit_tokens.json"
+
+
+def _read_logit_tokens(path: Path) -> dict[str, dict[str, list[str]]]:
+    """unit key -> {'promoted': [...], 'suppressed': [...]} (written by the pipeline; absent: none)."""
+    data = _read_json(path)
+    out = {}
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            raise InputError(f"{path}: unit {key!r}: expected an object with 'promoted' and 'suppressed' lists")
+        out[str(key)] = {side: [str(t) for t in value.get(side, [])] for side in ("promoted", "suppressed")}
+    return out
 
 
 def _parse_key(key: str) -> UnitId:
