@@ -5,7 +5,7 @@ Modules (one job each):
 - ``cache``          the on-disk cache of fetched artifacts (atomic, idempotent, versioned)
 - ``models``         packaged subject models and :func:`~autointerp.activations.models.load_subject`
 - ``architectures``  where blocks / MLP / attention live per ``config.model_type``
-- ``sites``          hook sites (``layers.{i}.resid_post|mlp|attn_out``) and early-stopping capture
+- ``sites``          hook sites (``layers.{i}.resid_pre|resid_post|mlp|attn_out|mlp_in|mlp_out``) and early-stopping capture
 - ``corpus``         corpus files / the packaged Brown corpus -> documents -> token windows
 - ``sae``            the Dictionary protocol, SAE architectures (ReLU, TopK, JumpReLU), IdentityDict
 - ``sae_formats``    SAELens / sparsify / dictionary_learning / plain safetensors checkpoints

@@ -2,10 +2,13 @@
 
 Sites (``i`` is a block index, 0-based)::
 
+    layers.{i}.resid_pre    input of block i (the residual stream before it; layer 0: the embeddings)
     layers.{i}.resid_post   output of block i (the residual stream after it)
     layers.{i}.mlp          MLP hidden activation = the neurons (input of down_proj for LLaMA,
                             output of ``intermediate`` after the activation function for BERT)
-    layers.{i}.attn_out     attention output projection, before the residual add
+    layers.{i}.attn_out     what attention adds to the residual stream (after any post-norm)
+    layers.{i}.mlp_in       what enters the MLP (after its pre-norm): a transcoder's input
+    layers.{i}.mlp_out      what the MLP adds to the residual stream (after any post-norm): a transcoder's target
 
 :func:`capture` runs the model on a batch and stops the forward pass as soon
 as every requested site has been read: blocks above the deepest site never run.
@@ -35,9 +38,12 @@ class SiteKind:
 
 
 SITE_KINDS: Registry[SiteKind] = Registry("hook site kind")
+SITE_KINDS.add("resid_pre", SiteKind(lambda s, block: ModuleTap(block, "input"), lambda s: s.d_model))
 SITE_KINDS.add("resid_post", SiteKind(lambda s, block: ModuleTap(block, "output"), lambda s: s.d_model))
 SITE_KINDS.add("mlp", SiteKind(lambda s, block: s.spec.mlp(block), lambda s: s.d_mlp))
 SITE_KINDS.add("attn_out", SiteKind(lambda s, block: s.spec.attn_out(block), lambda s: s.d_model))
+SITE_KINDS.add("mlp_in", SiteKind(lambda s, block: s.spec.mlp_in(block), lambda s: s.d_model))
+SITE_KINDS.add("mlp_out", SiteKind(lambda s, block: s.spec.mlp_out(block), lambda s: s.d_model))
 
 _SITE_RE = re.compile(r"^layers\.(\d+)\.([a-z_]+)$")
 
@@ -123,16 +129,18 @@ def capture(
             if len(out) == len(wanted):
                 raise _StopForward
 
-        if side == "input":
-            return lambda module, args: record(args)
+        if side == "input":  # blocks may get hidden_states as a keyword argument
+            return lambda module, args, kwargs: record(args if args else kwargs["hidden_states"])
         return lambda module, args, output: record(output)
 
     try:
         for site in wanted:
             tap = site.tap(subject)
             hook = make_hook(site, tap.side)
-            register = tap.module.register_forward_pre_hook if tap.side == "input" else tap.module.register_forward_hook
-            handles.append(register(hook))
+            if tap.side == "input":
+                handles.append(tap.module.register_forward_pre_hook(hook, with_kwargs=True))
+            else:
+                handles.append(tap.module.register_forward_hook(hook))
         device = subject.device
         kwargs = {"input_ids": input_ids.to(device)}
         if attention_mask is not None:

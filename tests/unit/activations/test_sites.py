@@ -8,7 +8,7 @@ import torch
 from autointerp.activations.sites import HookSite, capture
 from autointerp.errors import ConfigError
 
-KINDS = ("resid_post", "mlp", "attn_out")
+KINDS = ("resid_pre", "resid_post", "mlp", "attn_out", "mlp_in", "mlp_out")
 
 
 def _batch(subject, n_tokens=7, batch=2, seed=0):
@@ -23,13 +23,17 @@ def _batch(subject, n_tokens=7, batch=2, seed=0):
 def _reference(subject, site: HookSite, ids, mask) -> torch.Tensor:
     """The activation at ``site`` from a FULL forward pass (hidden states, or a plain hook on the module)."""
     with torch.inference_mode():
+        if site.kind == "resid_pre":
+            return subject.base(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[site.layer]
         if site.kind == "resid_post" and site.layer < subject.n_layers - 1:  # last entry is after the final norm
             out = subject.base(input_ids=ids, attention_mask=mask, output_hidden_states=True)
             return out.hidden_states[site.layer + 1]
         tap = site.tap(subject)
         seen = {}
         if tap.side == "input":
-            h = tap.module.register_forward_pre_hook(lambda m, a: seen.setdefault("x", a[0].clone()))
+            h = tap.module.register_forward_pre_hook(
+                lambda m, a, k: seen.update(x=(a[0] if a else k["hidden_states"]).clone()), with_kwargs=True
+            )
         else:
             h = tap.module.register_forward_hook(
                 lambda m, a, o: seen.setdefault("x", (o[0] if isinstance(o, tuple) else o).clone())
@@ -90,7 +94,7 @@ def test_parse_and_str_round_trip():
     [
         ("blocks.6.hook_resid_post", "expected 'layers.<i>.<kind>'"),
         ("layers.x.mlp", "expected 'layers.<i>.<kind>'"),
-        ("layers.1.mlp_out", "unknown kind 'mlp_out'"),
+        ("layers.1.mlp_post", "unknown kind 'mlp_post'"),
     ],
 )
 def test_parse_rejects_bad_sites(text, fragment):
@@ -101,7 +105,7 @@ def test_parse_rejects_bad_sites(text, fragment):
 def test_validate_lists_valid_sites(tiny_llama):
     with pytest.raises(ConfigError) as err:
         HookSite.parse("layers.4.mlp").width(tiny_llama)
-    assert "4 layers" in str(err.value) and "layers.{0..3}.{attn_out,mlp,resid_post}" in str(err.value)
+    assert "4 layers" in str(err.value) and "layers.{0..3}.{attn_out,mlp,mlp_in,mlp_out,resid_post,resid_pre}" in str(err.value)
 
 
 def test_widths(tiny_llama, tiny_bert):
