@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "autointerp.cli.rubrics",
     "autointerp.cli.run",
     "autointerp.cli.report",
+    "autointerp.cli.compare_dicts",
+    "autointerp.cli.attribute",
 )
 
 
