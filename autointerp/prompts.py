@@ -38,9 +38,12 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse, Message
 from autointerp.errors import ConfigError, InputError
 from autointerp.parsers import PARSERS, ParseError, Parser, build_parser
+from autointerp.scorers import answers as _scorer_answers  # noqa: F401  (registers the scorers' parsers)
 from autointerp.types import Frozen, Provenance, Usage
 
-Stage = Literal["explain", "specificity", "simulate"]
+Stage = Literal[
+    "explain", "specificity", "simulate", "detection", "fuzzing", "saebench_explain", "saebench", "intruder"
+]
 
 RUBRICS_ENV = "AUTOINTERP_RUBRICS_DIR"
 
@@ -50,6 +53,14 @@ TEMPLATE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "explain": (frozenset({"contexts", "logit_tokens"}), frozenset({"contexts"})),
     "specificity": (frozenset({"explanation", "contexts", "n_contexts"}), frozenset({"explanation", "contexts"})),
     "simulate": (frozenset({"explanation", "contexts", "tokens", "n_tokens"}), frozenset({"explanation"})),
+    # the scorers in autointerp/scorers/
+    "detection": (frozenset({"explanation", "contexts", "n_contexts"}), frozenset({"explanation", "contexts"})),
+    "fuzzing": (frozenset({"explanation", "contexts", "n_contexts"}), frozenset({"explanation", "contexts"})),
+    "saebench_explain": (frozenset({"contexts"}), frozenset({"contexts"})),
+    "saebench": (
+        frozenset({"explanation", "contexts", "n_contexts", "example_answer"}), frozenset({"explanation", "contexts"})
+    ),
+    "intruder": (frozenset({"contexts", "n_contexts"}), frozenset({"contexts"})),
 }
 
 
@@ -137,7 +148,7 @@ class PromptSpec(Frozen):
                 raise ValueError(f"unknown snippet {name!r} for stage {self.stage!r}; allowed: {known}")
             if bad := _template_fields(text, f"snippets.{name}") - allowed_snip:
                 raise ValueError(f"snippets.{name} uses unknown placeholder(s) {sorted(bad)}")
-        fitting = sorted(n for n in PARSERS if PARSERS.get(n).stage == self.stage)
+        fitting = sorted(n for n in PARSERS if self.stage in _parser_stages(PARSERS.get(n)))
         if self.parser.name not in fitting:
             raise ValueError(f"parser {self.parser.name!r} does not fit stage {self.stage!r}; expected one of {fitting}")
         try:
@@ -145,9 +156,9 @@ class PromptSpec(Frozen):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         for i, ex in enumerate(self.examples):
-            if self.stage in ("explain", "specificity") and not ex.assistant:
+            if self.stage not in ("simulate",) and not ex.assistant:
                 raise ValueError(f"examples[{i}] needs an 'assistant' answer for stage {self.stage}")
-            if self.stage in ("specificity", "simulate") and not ex.explanation:
+            if self.stage in ("specificity", "simulate", "detection", "fuzzing", "saebench") and not ex.explanation:
                 raise ValueError(f"examples[{i}] needs an 'explanation' for stage {self.stage}")
             if self.stage in ("explain", "simulate") and any(c.activations is None for c in ex.contexts):
                 raise ValueError(f"examples[{i}] contexts need 'activations' for stage {self.stage}")
@@ -159,6 +170,11 @@ class PromptSpec(Frozen):
 
     def build_parser(self) -> Parser:
         return build_parser(self.parser.name, self.parser.options)
+
+
+def _parser_stages(parser: type[Parser]) -> tuple[str, ...]:
+    """The stage(s) a parser serves (a parser may declare one stage or a tuple of them)."""
+    return parser.stage if isinstance(parser.stage, tuple) else (parser.stage,)
 
 
 def _template_fields(template: str, name: str) -> set[str]:

@@ -1,0 +1,160 @@
+"""Answer parsers of the scorers, registered in :data:`autointerp.parsers.PARSERS` by name.
+
+* ``id_verdicts`` (detection, fuzzing): ``c1: yes`` lines (or ``{"c1": "yes"}``); with generated-token
+  logprobs also P(yes) = p(yes) / (p(yes) + p(no)) at each answer word.
+* ``indices`` (saebench): a comma-separated list of 1-based sequence numbers, or ``None``.
+* ``choice`` (intruder): exactly one context id.
+* ``sentence`` (saebench's explainer): the last line, as :class:`~autointerp.parsers.FinalLine` reads it.
+
+Like every parser they never guess: an answer that does not fit is a ParseError or a per-id problem.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from pydantic import Field
+
+from autointerp.backends.base import LLMResponse
+from autointerp.parsers import PARSERS, FinalLine, ItemAnswers, ParseError, Parser
+
+_VERDICT_LINE = re.compile(
+    r"^[\s>*_\-•\[(]*(?:context\s*|example\s*)?(c\d+)[\s\])*_\"']*[:=–—-]+[\s*_\"'`]*([A-Za-z]+)", re.IGNORECASE
+)
+
+
+@PARSERS.register("id_verdicts")
+class IdVerdicts(Parser):
+    """A yes/no verdict per context id, and P(yes) where the response carries top logprobs."""
+
+    stage: ClassVar[tuple[str, ...]] = ("detection", "fuzzing")
+    yes: str = Field(default="yes", description="Word meaning 'activates' / 'correct'.")
+    no: str = Field(default="no", description="Word meaning the opposite.")
+
+    def parse(self, response: LLMResponse, ids: Sequence[str]) -> ItemAnswers:
+        """values: id -> (verdict, P(yes) or None); problems: id -> why it has no verdict."""
+        text = response.text
+        found: dict[str, list[tuple[str, int]]] = {}
+        obj = _json_object(text)
+        if obj is not None:
+            for key, val in obj.items():
+                found.setdefault(str(key).strip().lower(), []).append((str(val).strip().lower(), -1))
+        else:
+            offset = 0
+            for line in text.split("\n"):
+                m = _VERDICT_LINE.match(line)
+                if m:
+                    found.setdefault(m.group(1).lower(), []).append((m.group(2).lower(), offset + m.start(2)))
+                offset += len(line) + 1
+        values: dict[str, tuple[bool, float | None]] = {}
+        problems: dict[str, str] = {}
+        words = {self.yes.lower(): True, self.no.lower(): False}
+        for cid in ids:
+            answers = found.get(cid.lower())
+            if not answers:
+                problems[cid] = "no verdict given"
+                continue
+            verdicts = {a for a, _ in answers}
+            if len(verdicts) > 1:
+                problems[cid] = "conflicting verdicts"
+                continue
+            word = verdicts.pop()
+            if word not in words:
+                problems[cid] = f"{word[:20]!r} is neither {self.yes!r} nor {self.no!r}"
+                continue
+            values[cid] = (words[word], self._probability(response, answers[0][1]))
+        return ItemAnswers(values=values, problems=problems)
+
+    def _probability(self, response: LLMResponse, at: int) -> float | None:
+        """P(yes) / (P(yes) + P(no)) over the top alternatives of the token where the verdict starts."""
+        if at < 0 or not response.logprobs or "".join(t.token for t in response.logprobs) != response.text:
+            return None
+        pos = 0
+        for tl in response.logprobs:
+            if pos <= at < pos + len(tl.token):
+                head = tl.token[: at - pos]
+                mass = {True: 0.0, False: 0.0}
+                for alt, lp in {**tl.top, tl.token: tl.logprob}.items():
+                    if not alt.startswith(head):
+                        continue
+                    rest = alt[len(head) :].strip().lower()
+                    for word, verdict in ((self.yes.lower(), True), (self.no.lower(), False)):
+                        if rest and (word.startswith(rest) or rest.startswith(word)):
+                            mass[verdict] += math.exp(lp)
+                            break
+                total = mass[True] + mass[False]
+                return mass[True] / total if total > 0 else None
+            pos += len(tl.token)
+        return None
+
+
+def _json_object(text: str) -> dict | None:
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        obj = json.loads(text[start : end + 1])
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+@PARSERS.register("indices")
+class Indices(Parser):
+    """SAEBench's answer: comma-separated 1-based sequence numbers, or the word ``None``."""
+
+    stage: ClassVar[str] = "saebench"
+    none_word: str = Field(default="none", description="The answer meaning 'no sequence activates'.")
+
+    def parse(self, text: str, n: int) -> tuple[int, ...]:
+        body = text.strip().strip("`*_\"'. \n")
+        if not body:
+            raise ParseError("the answer is empty")
+        if body.lower() == self.none_word.lower():
+            return ()
+        parts = [p.strip().strip(".") for p in re.split(r"[,\s]+", body) if p.strip()]
+        bad = [p for p in parts if not p.isdigit()]
+        if bad:
+            raise ParseError(f"{bad[0][:20]!r} is not a sequence number; answer numbers separated by commas or None")
+        nums = sorted({int(p) for p in parts})
+        out_of_range = [k for k in nums if not 1 <= k <= n]
+        if out_of_range:
+            raise ParseError(f"{out_of_range[0]} is not between 1 and {n}")
+        return tuple(nums)
+
+
+_ID = re.compile(r"\b(c\d+)\b", re.IGNORECASE)
+
+
+@PARSERS.register("choice")
+class Choice(Parser):
+    """Exactly one of the shown context ids (an 'Answer:' line wins over ids mentioned in reasoning)."""
+
+    stage: ClassVar[str] = "intruder"
+    prefix: str = Field(default="Answer:", description="Marker before the chosen id; matched case-insensitively.")
+
+    def parse(self, text: str, ids: Sequence[str]) -> str:
+        valid = {i.lower(): i for i in ids}
+        marked = [ln.lower().split(self.prefix.lower(), 1)[1] for ln in text.splitlines()
+                  if self.prefix.lower() in ln.lower()]
+        source = marked[-1] if marked else text
+        chosen = {m.lower() for m in _ID.findall(source)}
+        if not chosen:
+            raise ParseError(f"no context id ({', '.join(ids)}) in the answer")
+        if len(chosen) > 1:
+            raise ParseError(f"several ids ({', '.join(sorted(chosen))}); name exactly one")
+        cid = chosen.pop()
+        if cid not in valid:
+            raise ParseError(f"{cid} is not one of the shown ids ({', '.join(ids)})")
+        return valid[cid]
+
+
+@PARSERS.register("sentence")
+class Sentence(FinalLine):
+    """SAEBench's explainer answer: one short sentence (the last line, markup stripped)."""
+
+    stage: ClassVar[str] = "saebench_explain"

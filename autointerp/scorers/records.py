@@ -1,0 +1,93 @@
+"""Typed records of the scorers (what is stored per unit, and the generic summary the report reads).
+
+* :class:`ScoreItem` - one judged item: a context (detection, fuzzing, saebench, embedding) or one
+  trial (intruder), with the truth, the judge's answer and, where the backend gives one, a score.
+* :class:`ScoreResult` - everything one scorer produced for one unit (stored in ``<scorer>.jsonl``).
+* :class:`Metric` / :class:`ScoreSummary` - scorer name, metric values, chance level and n: the
+  common shape every scorer (the existing specificity and simulation records included) is reduced
+  to by :func:`autointerp.scorers.summarise`, so tables and figures need no per-scorer code.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from autointerp.types import ContextKind, Frozen, Provenance, Record, UnitId, Usage
+
+
+class ScoreItem(Record):
+    """One judged item of one unit."""
+
+    item_id: str = Field(description="Id shown to the judge (c1, c2 ...) or the trial id (t1 ...).")
+    context_ids: tuple[str, ...] = Field(description="Context(s) the item shows; for an intruder trial, all of them.")
+    kind: ContextKind = Field(description="Sampling kind of the (target) context.")
+    level: int = Field(description="Activation-level bin of the context (-1: non-activating).")
+    true_activation: float = Field(description="Max activation of the unit in the context (0 for negatives).")
+    source: str = Field(
+        default="self",
+        description="Where the context comes from: 'self' (the unit's own sample), 'neighbour:<i>' or 'unit:<i>' "
+        "(another unit's context, checked to be non-activating for this unit).",
+    )
+    label: bool = Field(description="The truth: the context activates the unit / the highlight is correct / "
+                        "for intruder trials always true (the intruder exists).")
+    predicted: bool | None = Field(default=None, description="The judge's answer; None when it failed or none asked.")
+    score: float | None = Field(
+        default=None,
+        description="Graded belief that label is true: P(yes) from logprobs, or a similarity (embedding); None if "
+        "the backend gave none.",
+    )
+    answer: str | None = Field(default=None, description="What the judge answered, verbatim (e.g. 'c3' or 'yes').")
+    ok: bool = True
+    error: str | None = None
+
+
+class Metric(Frozen):
+    """One number about one unit, with what it means."""
+
+    name: str = Field(description="e.g. 'balanced_accuracy', 'auroc', 'recall_level_3'.")
+    value: float | None = Field(description="None when undefined (e.g. AUROC with one class only).")
+    chance: float | None = Field(default=None, description="What a judge guessing (or answering 'none') scores.")
+    n: int = Field(ge=0, description="Items the value is computed from.")
+    note: str | None = Field(default=None, description="Why the value is undefined, if it is.")
+
+    @property
+    def chance_corrected(self) -> float | None:
+        """(value - chance) / (1 - chance): 0 at chance, 1 perfect; None where chance is not defined."""
+        if self.value is None or self.chance is None or self.chance >= 1:
+            return None
+        return (self.value - self.chance) / (1 - self.chance)
+
+
+class ScoreResult(Record):
+    """One scorer's result for one unit (detection, fuzzing, saebench, embedding, intruder)."""
+
+    unit: UnitId
+    scorer: str = Field(description="Registered scorer name.")
+    ok: bool
+    error: str | None = None
+    explanation: str | None = Field(default=None, description="The description judged (saebench: its own).")
+    primary: str = Field(description="Name of the headline metric in `metrics`.")
+    metrics: tuple[Metric, ...] = ()
+    items: tuple[ScoreItem, ...] = ()
+    provenance: Provenance
+    usage: Usage = Usage()
+
+    def metric(self, name: str) -> Metric | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+class ScoreSummary(Frozen):
+    """The scorer-independent view of one unit's result that reports read."""
+
+    unit: UnitId
+    scorer: str
+    ok: bool
+    error: str | None = None
+    primary: str = Field(description="Name of the headline metric.")
+    metrics: tuple[Metric, ...] = ()
+    seed: int = 0
+
+    @property
+    def value(self) -> float | None:
+        m = next((m for m in self.metrics if m.name == self.primary), None)
+        return None if m is None else m.value
