@@ -156,5 +156,5 @@ def test_real_saelens_registry_from_the_pinned_wheel(monkeypatch):
     monkeypatch.delenv(hub.SAELENS_REGISTRY_ENV, raising=False)
     registry = hub.saelens_registry()
     entry = registry["gpt2-small-res-jb"]
-    assert entry["repo_id"] == "jbloom/GPT2-Small-SAEs-Reloaded" and entry["model"] == "gpt2-small"
+    assert entry["repo_id"] == "jbloom/GPT2-Small-SAEs-Reformatted" and entry["model"] == "gpt2-small"
     assert any(s["id"] == "blocks.8.hook_resid_pre" for s in entry["saes"])
