@@ -70,7 +70,7 @@ def render_context(context_id: str, tokens: Sequence[str], levels: Sequence[int]
 
 
 def _join_tokens(tokens: Sequence[str]) -> str:
-    shown = [render.display_token(t).strip() or repr(render.display_token(t)) for t in tokens]
+    shown = [render.listed_token(t).strip() for t in tokens]
     return ", ".join(shown) if shown else "(none)"
 
 

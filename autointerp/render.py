@@ -4,18 +4,28 @@ Every stage renders through these functions, so the syntax is the same
 everywhere:
 
 * activations are shown as integers 0-10, normalised per unit by the unit's
-  max activation (:func:`normalise`);
+  max activation and **rounded half up** (:func:`normalise`; OpenAI's
+  explainer floors instead);
 * highlighted tokens are wrapped as ``<<token>>`` (consecutive highlighted
   tokens share one pair of markers);
 * each context sits in a ``<context id="c1">...</context>`` block;
 * token-per-line listings use ``token<TAB>value``.
 
+Tokens arrive as *decoded text*: each token's string is the text it adds to
+its window as the tokenizer decodes the window
+(:class:`autointerp.sampling.tokens.TokenDecoder`), so the strings join to
+the tokenizer's own text for byte-level BPE, SentencePiece and WordPiece alike.
+Raw vocabulary pieces (``Ġcat``, ``▁cat``) are cleaned there, not here: this
+module never re-decodes text (re-decoding corrupts real text such as ``ła``).
+
 Corpus text cannot break this syntax: :func:`display_token` maps ``<`` and
 ``>`` to the look-alikes ``‹`` and ``›`` (so a context can neither fake a
 highlight nor close its block) and shows newlines, tabs and other control
-characters as visible escapes (so one token is always one line). Byte-level
-BPE pieces (``Ġ`` = space, ``Ċ`` = newline) and SentencePiece ``▁`` are
-cleaned to the text they stand for first.
+characters as visible escapes (so one token is always one line). In
+one-token-per-line listings (:func:`listed_token`) a token made only of spaces
+is shown as ``␣`` per space and a token with no text of its own (the first
+byte of a character that the next token completes) as ``∅``, so every token
+is a visible, non-blank line.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from functools import cache
 HL_OPEN = "<<"
 HL_CLOSE = ">>"
 MAX_LEVEL = 10
+SPACE_MARK = "␣"
+EMPTY_MARK = "∅"
 _NEUTRAL = str.maketrans({"<": "‹", ">": "›", "\n": "\\n", "\t": "\\t", "\r": "\\r"})
 
 
@@ -46,25 +58,44 @@ def _byte_decoder() -> dict[str, int]:
 
 
 def clean_token(token: str) -> str:
-    """The text a raw tokenizer piece stands for ('Ġcat' -> ' cat', '▁cat' -> ' cat'); decoded text is unchanged."""
+    """The text a raw vocabulary piece stands for ('Ġcat' -> ' cat', '▁cat' -> ' cat').
+
+    For vocabulary lists only (see :class:`autointerp.sampling.tokens.TokenDecoder`); tokenizer output is
+    already text. A piece is byte-decoded only when it holds a byte-level marker (U+0100..U+0143) and its
+    bytes form valid UTF-8, so most decoded text ('café', 'ła') comes back unchanged.
+    """
     decoder = _byte_decoder()
-    # Byte-level pieces always use the shifted code points (U+0100..U+0143) for spaces/control bytes;
-    # only decode when one is present, so already-decoded text like 'café' is left alone.
     if any(256 <= ord(ch) <= 323 for ch in token) and all(ch in decoder for ch in token):
-        return bytes(decoder[ch] for ch in token).decode("utf-8", errors="replace")
+        try:
+            return bytes(decoder[ch] for ch in token).decode("utf-8")
+        except UnicodeDecodeError:
+            return token
     return token.replace("▁", " ")
 
 
 def display_token(token: str) -> str:
-    """A token as shown in a prompt: cleaned, markers neutralised, control characters made visible."""
-    text = clean_token(token).translate(_NEUTRAL)
+    """A decoded token as shown in a prompt: markers neutralised, control characters made visible."""
+    text = token.translate(_NEUTRAL)
     if any(unicodedata.category(ch) == "Cc" for ch in text):
         text = "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch for ch in text)
     return text
 
 
+def listed_token(token: str) -> str:
+    """A token on a line of its own: :func:`display_token`, with blank tokens made visible (``␣`` per space, ``∅``)."""
+    shown = display_token(token)
+    if shown.strip():
+        return shown
+    return SPACE_MARK * len(shown) if shown else EMPTY_MARK
+
+
 def normalise(activations: Sequence[float], max_activation: float, top: int = MAX_LEVEL) -> tuple[int, ...]:
-    """Activations as integers 0..top (default 0-10) relative to the unit's max (rounded, clipped; 0 if max <= 0)."""
+    """Activations as integers 0..top (default 0-10) relative to the unit's max.
+
+    Rule: **round half up**, ``floor(top * a / max + 0.5)``, then clip to 0..top; 0 when max <= 0 or a is not
+    finite. So a token at 5% of the max shows as 1 and only tokens below 5% show as 0 (not highlighted); with
+    OpenAI's floor, everything below 10% would show as 0 and only the max itself would reach 10.
+    """
     if not (max_activation > 0 and math.isfinite(max_activation)):
         return tuple(0 for _ in activations)
     out = []
@@ -102,7 +133,7 @@ def highlight(tokens: Sequence[str], marked: Collection[int]) -> str:
 
 def activation_list(tokens: Sequence[str], levels: Sequence[int]) -> str:
     """The non-zero tokens as ``token (level)`` pairs in text order, e.g. ``mat (10), cat (3)``."""
-    pairs = [f"{display_token(t).strip() or repr(display_token(t))} ({lv})" for t, lv in zip(tokens, levels) if lv > 0]
+    pairs = [f"{listed_token(t).strip()} ({lv})" for t, lv in zip(tokens, levels) if lv > 0]
     return ", ".join(pairs) if pairs else "(none)"
 
 
@@ -114,8 +145,8 @@ def context_block(context_id: str, body: str) -> str:
 def token_lines(tokens: Sequence[str], values: Sequence[int | str] | None = None) -> str:
     """One token per line, optionally followed by a tab and a value (the simulator's answer format)."""
     if values is None:
-        return "\n".join(display_token(t) for t in tokens)
-    return "\n".join(f"{display_token(t)}\t{v}" for t, v in zip(tokens, values, strict=True))
+        return "\n".join(listed_token(t) for t in tokens)
+    return "\n".join(f"{listed_token(t)}\t{v}" for t, v in zip(tokens, values, strict=True))
 
 
 def token_json(tokens: Sequence[str]) -> str:
@@ -132,7 +163,7 @@ def prefill_segments(tokens: Sequence[str], placeholder: str) -> tuple[str, ...]
     segs = []
     for i, tok in enumerate(tokens):
         prefix = f"{placeholder}\n" if i else ""
-        segs.append(f"{prefix}{display_token(tok)}\t")
+        segs.append(f"{prefix}{listed_token(tok)}\t")
     return tuple(segs)
 
 

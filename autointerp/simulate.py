@@ -67,7 +67,7 @@ def select_contexts(samples: UnitSamples, config: SimulateConfig, rng: np.random
 def render_lines_user(spec: PromptSpec, explanation: str, tokens: Sequence[str]) -> str:
     return spec.user_template.format(
         explanation=render.safe_text(explanation), tokens=render.token_lines(tokens), n_tokens=len(tokens), contexts=""
-    ).strip()
+    ).strip("\n")  # newlines only: the last token line keeps its text exactly
 
 
 def render_json_user(spec: PromptSpec, explanation: str, contexts: Sequence[tuple[str, Sequence[str]]]) -> str:

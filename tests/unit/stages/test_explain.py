@@ -37,7 +37,7 @@ def test_explains_from_explain_split_only(samples):
 
 def test_logit_tokens_are_shown_when_given(samples):
     backend = ScriptedBackend(replies("Explanation: cats"))
-    run(samples, backend, logit_tokens=LogitTokens(promoted=("Ġmeow", "Ġpurr"), suppressed=("Ġbark",)))
+    run(samples, backend, logit_tokens=LogitTokens(promoted=(" meow", " purr"), suppressed=(" bark",)))
     user = live_user(backend.requests[0])
     assert "meow, purr" in user and "bark" in user
     backend2 = ScriptedBackend(replies("Explanation: cats"))

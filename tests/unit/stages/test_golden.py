@@ -35,7 +35,7 @@ def serialise(request: LLMRequest) -> str:
 
 def _explain():
     backend = ScriptedBackend(lambda r: "Explanation: cat words")
-    logits = LogitTokens(promoted=("Ġmeow", "Ġpurr"), suppressed=("Ġbark",))
+    logits = LogitTokens(promoted=(" meow", " purr"), suppressed=(" bark",))
     asyncio.run(explain_unit(make_samples(), backend, ExplainConfig(), logit_tokens=logits))
     return backend.requests[0]
 
