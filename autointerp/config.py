@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
@@ -23,6 +23,11 @@ from autointerp.errors import ConfigError, InputError
 from autointerp.explain import ExplainConfig
 from autointerp.rubric import RubricConfig
 from autointerp.sampling import SamplerConfig
+from autointerp.scorers.detection import DetectionConfig
+from autointerp.scorers.embedding import EmbeddingConfig
+from autointerp.scorers.fuzzing import FuzzingConfig
+from autointerp.scorers.intruder import IntruderConfig
+from autointerp.scorers.saebench import SaebenchConfig
 from autointerp.simulate import SimulateConfig
 
 DEFAULT_BACKEND = "local:smollm2-135m"
@@ -74,6 +79,23 @@ class RunConfig(_Strict):
     explain: ExplainConfig = Field(default_factory=ExplainConfig, description="Explainer stage.")
     rubric: RubricConfig = Field(default_factory=RubricConfig, description="Specificity rubric stage.")
     simulate: SimulateConfig = Field(default_factory=SimulateConfig, description="Simulator stage.")
+    scorers: list[str] = Field(
+        default_factory=lambda: ["specificity", "simulation"],
+        description="Scorers to run (autointerp scorers list): specificity, simulation, detection, fuzzing, embedding, "
+        "intruder, saebench; a flag takes a comma-separated list.",
+    )
+    negatives: Literal["random", "neighbours"] = Field(
+        default="random",
+        description="Non-activating contexts of detection/embedding and intruder sources: random windows, or 'neighbours' (other units nearest in decoder direction, where this unit is silent).",
+    )
+    reseeds: int = Field(
+        default=1, ge=1, description="Repeat every scorer's seeded choices with N seeds and report the spread."
+    )
+    detection: DetectionConfig = Field(default_factory=DetectionConfig, description="Detection scorer (delphi).")
+    fuzzing: FuzzingConfig = Field(default_factory=FuzzingConfig, description="Fuzzing scorer (delphi).")
+    saebench: SaebenchConfig = Field(default_factory=SaebenchConfig, description="SAEBench autointerp preset.")
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig, description="Embedding scorer (no LLM).")
+    intruder: IntruderConfig = Field(default_factory=IntruderConfig, description="Intruder scorer (no explanation).")
     backends: BackendsConfig = Field(default_factory=BackendsConfig, description="Backend per stage.")
     llm: BackendOptions = Field(
         default_factory=lambda: BackendOptions(max_concurrency=8),
@@ -103,6 +125,22 @@ class RunConfig(_Strict):
             raise ValueError("must be >= 0")
         if isinstance(v, str):
             _parse_range(v)
+        return v
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _scorer_names(cls, v: Any) -> Any:
+        """'detection,fuzzing' (a flag) -> a list; every name must be a registered scorer, each once."""
+        from autointerp.scorers import SCORERS
+
+        names = [n.strip() for n in v.split(",") if n.strip()] if isinstance(v, str) else v
+        if isinstance(names, (list, tuple)):
+            unknown = [n for n in names if not isinstance(n, str) or n not in SCORERS]
+            if unknown:
+                raise ValueError(f"unknown scorer {unknown[0]!r}; expected some of: {', '.join(SCORERS.names())}")
+            if not names:
+                raise ValueError("needs at least one scorer")
+            return list(dict.fromkeys(names))
         return v
 
     @property
@@ -138,6 +176,11 @@ STAGE_FIELDS = {
     "explain": (*SAMPLING_FIELDS, "explain", "backends"),
     "rubric": (*SAMPLING_FIELDS, "explain", "rubric", "backends"),
     "simulate": (*SAMPLING_FIELDS, "explain", "simulate", "backends"),
+    "detection": (*SAMPLING_FIELDS, "explain", "detection", "negatives", "backends"),
+    "fuzzing": (*SAMPLING_FIELDS, "explain", "fuzzing", "backends"),
+    "saebench": (*SAMPLING_FIELDS, "saebench", "backends"),
+    "embedding": (*SAMPLING_FIELDS, "explain", "embedding", "negatives", "backends"),
+    "intruder": (*SAMPLING_FIELDS, "intruder", "negatives", "backends"),
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from autointerp.types import ContextKind, Frozen, Provenance, Record, UnitId, Usage
+from autointerp.types import Context, ContextKind, Frozen, Provenance, Record, UnitId, Usage
 
 
 class ScoreItem(Record):
@@ -91,3 +91,20 @@ class ScoreSummary(Frozen):
     def value(self) -> float | None:
         m = next((m for m in self.metrics if m.name == self.primary), None)
         return None if m is None else m.value
+
+
+class ForeignContext(Frozen):
+    """A context where another unit of the same basis fires and this unit does not (checked by a forward pass)."""
+
+    context: Context = Field(description="The window with THIS unit's activations (all <= 0), kind 'random', level -1.")
+    source_unit: int = Field(description="Index of the unit whose held-out context it is.")
+    similarity: float = Field(description="Cosine similarity of the two units' decoder (output) directions.")
+    source_active: tuple[int, ...] = Field(description="Token positions where the source unit fires.")
+
+
+class ForeignContexts(Record):
+    """Other units' contexts on which this unit is silent: hard negatives and intruders, nearest units first."""
+
+    unit: UnitId
+    ok: bool = True
+    contexts: tuple[ForeignContext, ...] = ()

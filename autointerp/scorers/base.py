@@ -1,0 +1,112 @@
+"""The scorer protocol, the registry and what every scorer is given.
+
+A scorer is a small class registered in :data:`SCORERS` under its name. It declares where its
+records go (``stage``: the store file), which RunConfig section holds its parameters
+(``config_field``), whether it needs an explanation, an LLM, or other units' contexts, and it
+implements ``score`` (one unit -> one typed record), ``summarise`` (record -> the generic
+:class:`ScoreSummary`) and ``plan`` (the requests it would send, for ``--dry-run`` pricing; built by
+the same code that builds the real requests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from autointerp.backends.base import Backend, LLMRequest
+from autointerp.registry import Registry
+from autointerp.scorers.records import ForeignContexts, Metric, ScoreResult, ScoreSummary
+from autointerp.types import Explanation, Record, UnitSamples
+
+Negatives = Literal["random", "neighbours"]
+
+
+class ScorerConfig(BaseModel):
+    """Fields every LLM scorer config has (all part of the scorer's params hash)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    backend: str | None = Field(
+        default=None, description="Backend spec for this scorer; None: the specificity judge (backends.rubric)."
+    )
+    max_retries: int = Field(default=2, ge=0, description="Re-asks after a missing or unreadable answer.")
+    temperature: float = Field(default=0.0, ge=0.0)
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    """What a scorer may look at for one unit."""
+
+    samples: UnitSamples
+    explanation: Explanation | None = None
+    foreign: ForeignContexts | None = None  # other units' contexts where this unit is silent
+    negatives: Negatives = "random"
+
+    @property
+    def explanation_text(self) -> str | None:
+        e = self.explanation
+        return e.text if e is not None and e.ok and e.text else None
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One request a scorer would send, and how many tokens its answer may take."""
+
+    request: LLMRequest
+    expected_output_tokens: int
+
+
+class Scorer:
+    """Base of every scorer; subclasses set the class attributes and implement the three methods."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]  # one line for `autointerp scorers list`
+    reference: ClassVar[str]
+    stage: ClassVar[str]  # store stage (file) of its records
+    config_field: ClassVar[str]  # RunConfig section holding its config
+    needs_explanation: ClassVar[bool] = True
+    uses_llm: ClassVar[bool] = True
+    uses_foreign: ClassVar[bool] = False  # needs other units' contexts (negatives: neighbours, intruders)
+
+    def backend_spec(self, config: BaseModel, default: str) -> str | None:
+        """The backend this scorer asks (None: it needs none)."""
+        if not self.uses_llm:
+            return None
+        return getattr(config, "backend", None) or default
+
+    def wants_foreign(self, negatives: Negatives) -> bool:
+        return self.uses_foreign
+
+    async def score(self, inp: ScoreInput, backend: Backend | None, config: Any, seed: int) -> Record:
+        raise NotImplementedError
+
+    def summarise(self, record: Record) -> ScoreSummary:
+        assert isinstance(record, ScoreResult)
+        return ScoreSummary(
+            unit=record.unit, scorer=self.name, ok=record.ok, error=record.error, primary=record.primary,
+            metrics=record.metrics, seed=record.provenance.seed,
+        )
+
+    def plan(self, inp: ScoreInput, config: Any, seed: int, capabilities: Any = None) -> list[PlannedCall]:
+        """The calls :meth:`score` would make for this unit on the first attempt (no retries)."""
+        return []
+
+
+SCORERS: Registry[Scorer] = Registry("scorer")
+
+
+def register(cls: type[Scorer]) -> type[Scorer]:
+    SCORERS.add(cls.name, cls())
+    return cls
+
+
+def unit_rng(seed: int, unit_index: int, salt: int) -> np.random.Generator:
+    """The seeded generator of one scorer on one unit (salt keeps scorers' draws independent)."""
+    return np.random.default_rng([seed, unit_index, salt])
+
+
+def metric(metrics: Sequence[Metric], name: str) -> Metric | None:
+    return next((m for m in metrics if m.name == name), None)

@@ -1,0 +1,59 @@
+"""Detection (delphi): from the description alone, does each excerpt make the unit fire anywhere?
+
+Shown, shuffled and unmarked: ``per_level`` held-out activating contexts from every activation level,
+and ``n_negatives`` non-activating ones - the unit's random held-out windows, or with
+``negatives: neighbours`` other units' contexts nearest in decoder direction on which this unit is
+silent (delphi's hard negatives; topped up with random ones if there are too few).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from autointerp.scorers.base import ScoreInput, register
+from autointerp.scorers.classifier import ClassifierConfig, ClassifierScorer, draw_per_level
+from autointerp.scorers.judging import Shown
+
+
+class DetectionConfig(ClassifierConfig):
+    """Parameters of the detection scorer."""
+
+    n_negatives: int = Field(default=10, ge=0, description="Non-activating contexts shown.")
+
+
+def negatives(inp: ScoreInput, k: int, rng: np.random.Generator) -> list[Shown]:
+    """k non-activating contexts: nearest units' contexts first (negatives: neighbours), then random windows."""
+    out: list[Shown] = []
+    if inp.negatives == "neighbours" and inp.foreign is not None:
+        seen: set[int] = set()
+        for fc in inp.foreign.contexts:  # nearest source units first
+            if len(out) >= k:
+                break
+            if fc.context.window_index in seen:
+                continue
+            seen.add(fc.context.window_index)
+            out.append(Shown(fc.context, (), False, source=f"neighbour:{fc.source_unit}"))
+    pool = [c for c in inp.samples.heldout_contexts(("random",)) if c.tokens and c.max_activation <= 0]
+    need = min(k - len(out), len(pool))
+    out += [Shown(pool[i], (), False) for i in sorted(rng.choice(len(pool), size=need, replace=False))] if need > 0 else []
+    return out
+
+
+@register
+class Detection(ClassifierScorer):
+    name = "detection"
+    description = "delphi detection: judge says which unmarked excerpts activate the unit (balanced acc., F1, AUROC)"
+    reference = "Paulo et al. 2024, 'Automatically Interpreting Millions of Features in LLMs' (delphi)"
+    stage = "detection"
+    config_field = "detection"
+    prompt_id = "detection"
+    salt = 101
+
+    def wants_foreign(self, negatives: str) -> bool:
+        return negatives == "neighbours"
+
+    def select(self, inp: ScoreInput, config: DetectionConfig, rng: np.random.Generator) -> list[Shown]:
+        pos = [Shown(c, (), True, true_activation=c.max_activation)
+               for c in draw_per_level(inp.samples.heldout_contexts(), config.per_level, rng)]
+        return pos + negatives(inp, config.n_negatives, rng)

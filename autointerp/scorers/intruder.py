@@ -1,0 +1,156 @@
+"""Intruder (explanation-free; Paulo & Belrose 2025, after delphi's intruder scorer).
+
+Each of ``n_trials`` trials shows ``n_activating`` held-out activating contexts of the unit, all from one
+activation level (levels taken in turn), with the tokens where it fires marked, plus one intruder: a
+context where another unit of the same basis fires and this one is silent (checked by a forward pass),
+with that unit's tokens marked; the intruder's position is a seeded draw. The judge names the intruder.
+Accuracy against chance 1 / (n_activating + 1). With ``negatives: neighbours`` intruders come from the
+units nearest in decoder direction (harder); otherwise from randomly chosen other units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import Field
+
+from autointerp import render
+from autointerp.backends.base import Backend, LLMRequest, LLMResponse
+from autointerp.errors import BackendError, BudgetExceeded
+from autointerp.prompts import PromptSpec, ask, build_request, load_prompt, provenance
+from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register
+from autointerp.scorers.classifier import by_level
+from autointerp.scorers.fuzzing import active_positions
+from autointerp.scorers.records import ForeignContext, Metric, ScoreItem, ScoreResult
+from autointerp.types import Context, Usage
+
+SALT = 505
+
+
+class IntruderConfig(ScorerConfig):
+    """Parameters of the intruder scorer."""
+
+    prompt: str = Field(default="intruder", description="Prompt file id or path.")
+    n_activating: int = Field(default=4, ge=1, description="Activating contexts per trial (plus one intruder).")
+    n_trials: int = Field(default=5, ge=1, description="Trials per unit.")
+    threshold: float = Field(default=0.3, gt=0, le=1, description="Marked: tokens >= threshold x the context's max.")
+    max_tokens: int = Field(default=120, ge=8, description="Answer limit (room for a short reasoning).")
+
+
+class Trial:
+    def __init__(self, level: int, contexts: list[tuple[Context, tuple[int, ...]]], intruder: ForeignContext, at: int):
+        self.level, self.intruder, self.at = level, intruder, at
+        self.shown = list(contexts)
+        self.shown.insert(at, (intruder.context, intruder.source_active))
+
+    @property
+    def ids(self) -> list[str]:
+        return [f"c{k}" for k in range(1, len(self.shown) + 1)]
+
+
+def trials(inp: ScoreInput, config: IntruderConfig, seed: int) -> list[Trial]:
+    rng = np.random.default_rng([seed, inp.samples.unit.index, SALT])
+    foreign = list(inp.foreign.contexts) if inp.foreign is not None else []
+    groups = {lv: cs for lv, cs in by_level(inp.samples.heldout_contexts()).items() if len(cs) >= config.n_activating}
+    if not groups:  # too few per level: draw from all activating contexts together
+        pooled = [c for cs in by_level(inp.samples.heldout_contexts()).values() for c in cs]
+        groups = {-1: pooled} if len(pooled) >= config.n_activating else {}
+    if not groups or not foreign:
+        return []
+    if inp.negatives == "neighbours":
+        order = list(range(len(foreign)))  # nearest source units first
+    else:
+        order = rng.permutation(len(foreign)).tolist()
+    levels = sorted(groups, reverse=True)
+    out = []
+    for t in range(config.n_trials):
+        lv = levels[t % len(levels)]
+        cs = groups[lv]
+        pick = sorted(rng.choice(len(cs), size=config.n_activating, replace=False).tolist())
+        shown = [(cs[i], active_positions(cs[i], config.threshold)) for i in pick]
+        intruder = foreign[order[t % len(order)]]
+        out.append(Trial(lv, shown, intruder, int(rng.integers(config.n_activating + 1))))
+    return out
+
+
+def render_user(spec: PromptSpec, shown: Sequence[tuple[Sequence[str], Sequence[int]]]) -> str:
+    blocks = [render.context_block(f"c{k}", render.highlight(t, m)) for k, (t, m) in enumerate(shown, 1)]
+    return spec.user_template.format(contexts="\n\n".join(blocks), n_contexts=len(blocks)).strip()
+
+
+def example_turns(spec: PromptSpec) -> list[tuple[str, str]]:
+    return [
+        (render_user(spec, [(c.tokens, [i for i, a in enumerate(c.activations or ()) if a > 0]) for c in ex.contexts]),
+         (ex.assistant or "").strip())
+        for ex in spec.examples
+    ]
+
+
+def trial_request(spec: PromptSpec, trial: Trial, config: IntruderConfig) -> LLMRequest:
+    user = render_user(spec, [(c.tokens, marks) for c, marks in trial.shown])
+    return build_request(spec, example_turns(spec), user, max_tokens=config.max_tokens, temperature=config.temperature)
+
+
+@register
+class Intruder(Scorer):
+    name = "intruder"
+    description = "explanation-free: judge finds the one context of another unit among this unit's (accuracy vs 1/n)"
+    reference = "Paulo & Belrose 2025, 'Evaluating SAE interpretability without explanations'"
+    stage = "intruder"
+    config_field = "intruder"
+    needs_explanation = False
+    uses_foreign = True
+
+    def plan(self, inp: ScoreInput, config: IntruderConfig, seed: int, capabilities=None) -> list[PlannedCall]:
+        spec = load_prompt(config.prompt, stage="intruder")
+        return [PlannedCall(trial_request(spec, t, config), 30) for t in trials(inp, config, seed)]
+
+    async def _one(self, backend: Backend, spec: PromptSpec, k: int, trial: Trial, config: IntruderConfig):
+        parser = spec.build_parser()
+
+        def parse(r: LLMResponse) -> str:
+            return parser.parse(r.text, trial.ids)  # type: ignore[attr-defined]
+
+        answer = await ask(backend, trial_request(spec, trial, config), parse, retries=config.max_retries,
+                           retry_template=spec.retry_template)
+        right = f"c{trial.at + 1}"
+        acts = [c.max_activation for c, _ in trial.shown if c is not trial.intruder.context]
+        item = ScoreItem(
+            item_id=f"t{k}", context_ids=tuple(c.context_id for c, _ in trial.shown), kind="quantile" if
+            trial.level >= 0 else "top", level=trial.level, true_activation=float(np.mean(acts)),
+            source=f"unit:{trial.intruder.source_unit}", label=True,
+            predicted=None if answer.value is None else answer.value == right, answer=answer.value,
+            ok=answer.value is not None, error=answer.error,
+        )
+        return item, answer.usage, answer.model
+
+    async def score(self, inp: ScoreInput, backend: Backend | None, config: IntruderConfig, seed: int) -> ScoreResult:
+        assert backend is not None
+        spec = load_prompt(config.prompt, stage="intruder")
+        prov = provenance(spec, backend, config, seed)
+        base = {"unit": inp.samples.unit, "scorer": self.name, "primary": "accuracy"}
+        ts = trials(inp, config, seed)
+        if not ts:
+            why = "no other unit's context is silent for this unit" if inp.foreign is None or not inp.foreign.contexts \
+                else f"fewer than {config.n_activating} activating held-out contexts"
+            return ScoreResult(ok=False, error=f"no intruder trial possible: {why}", provenance=prov, **base)
+        import asyncio
+
+        try:
+            done = await asyncio.gather(*(self._one(backend, spec, k, t, config) for k, t in enumerate(ts, 1)))
+        except BudgetExceeded:
+            raise
+        except BackendError as exc:
+            return ScoreResult(ok=False, error=f"backend error: {exc}", provenance=prov, **base)
+        items = tuple(i for i, _, _ in done)
+        usage = sum((u for _, u, _ in done), Usage())
+        model = next((m for _, _, m in done if m), "")
+        answered = [i for i in items if i.ok]
+        chance = 1 / (config.n_activating + 1)
+        value = sum(bool(i.predicted) for i in answered) / len(answered) if answered else None
+        m = Metric(name="accuracy", value=value, chance=chance, n=len(answered),
+                   note=None if answered else "no trial answered")
+        error = None if answered else f"no trial answered: {items[0].error}"
+        return ScoreResult(ok=error is None, error=error, metrics=(m,), items=items,
+                           provenance=provenance(spec, backend, config, seed, model=model), usage=usage, **base)
