@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from autointerp.errors import InputError
 from autointerp.registry import Registry
+from autointerp.scorers.records import ForeignContexts, ScoreResult
 from autointerp.types import Explanation, Record, RubricResult, Simulation, UnitSamples
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ STAGES.add("units", StageFile(filename="units.jsonl", record_type=UnitSamples))
 STAGES.add("explain", StageFile(filename="explanations.jsonl", record_type=Explanation))
 STAGES.add("rubric", StageFile(filename="rubric.jsonl", record_type=RubricResult))
 STAGES.add("simulate", StageFile(filename="simulations.jsonl", record_type=Simulation))
+# the scorers of autointerp/scorers/ (specificity and simulation are the rubric and simulate stages above)
+for _scorer in ("detection", "fuzzing", "saebench", "embedding", "intruder"):
+    STAGES.add(_scorer, StageFile(filename=f"{_scorer}.jsonl", record_type=ScoreResult))
+STAGES.add("foreign", StageFile(filename="foreign_contexts.jsonl", record_type=ForeignContexts))
 
 
 def read_lines(path: Path) -> list[tuple[int, Any]]:
