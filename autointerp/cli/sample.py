@@ -80,37 +80,104 @@ def _sample(args: argparse.Namespace) -> int:
     from autointerp.activations.sae import IdentityDict, check_width
     from autointerp.activations.sae_formats import load_sae
     from autointerp.activations.sites import HookSite
-    from autointerp.sampling import TokenDecoder, sample
+    from autointerp.sampling.shards import Shard, torchrun_shard
+    from autointerp.sampling.stream import run_pass
 
     config = sampler_config(args)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise ConfigError(f"--max-tokens: expected >= 1, got {args.max_tokens}")
+    ranks = torchrun_shard()
+    if ranks and args.shard:
+        raise ConfigError("--shard: not with torchrun (its ranks are the shards)")
+    shard = ranks or (Shard.parse(args.shard) if args.shard else None)
+    if ranks:
+        from autointerp.sampling.shards import init_distributed
+
+        init_distributed()
     site = HookSite.parse(args.site)
     subject = load_subject(args.model, cache_dir=args.cache_dir, progress=_progress)
     width = site.width(subject)
     if args.sae:
         dictionary = load_sae(args.sae, args.sae_format, k=args.k)
         check_width(dictionary, width, str(site))
-        basis = f"sae:{Path(args.sae).name}"
+        basis = f"sae:{Path(str(args.sae)).name}"
     else:
         dictionary, basis = IdentityDict(width), f"neurons:{site}"
     units = choose_units(args, dictionary.d_sae)
     docs = load_corpus(args.corpus, text_field=args.text_field, cache_dir=args.cache_dir, progress=_progress)
     source = ModelActivationSource(subject, site, dictionary, units=units, device=args.device)
     windows = token_windows(docs, subject.tokenizer, args.window, args.max_tokens)
+    if shard:
+        windows = shard.take(windows)
     start = time.perf_counter()
-    samples = sample(source, windows, config, basis=basis, unit_ids=units, progress=not args.no_progress,
-                     total_tokens=args.max_tokens)
+    show = not args.no_progress and (not ranks or shard.index == 0)
+    state = run_pass(source, windows, config, progress=show, total_tokens=_shard_tokens(args.max_tokens, shard))
     seconds = time.perf_counter() - start
+    meta = _shard_meta(args, basis, units, shard)
+    if ranks:
+        return _join_ranks(args, state, meta, subject, seconds)
+    if shard:
+        return _save_shard(args, state, meta, seconds)
+    return _write(args, state.finalize(basis=basis, unit_ids=units), seconds, subject.tokenizer)
+
+
+def _shard_tokens(max_tokens: int | None, shard) -> int | None:
+    return None if max_tokens is None else (max_tokens if shard is None else -(-max_tokens // shard.count))
+
+
+def _shard_meta(args: argparse.Namespace, basis: str, units: list[int], shard) -> dict:
+    """What must agree between shards of one pass (checked by ``merge``), plus the shard itself."""
+    same = {k: (str(v) if v is not None else None) for k, v in vars(args).items() if k in _SAME_ACROSS_SHARDS}
+    return {"basis": basis, "units": units, "args": same, "shard": [shard.index, shard.count] if shard else None}
+
+
+_SAME_ACROSS_SHARDS = ("model", "site", "sae", "sae_format", "k", "corpus", "text_field", "max_tokens", "window")
+
+
+def _save_shard(args: argparse.Namespace, state, meta: dict, seconds: float) -> int:
+    from autointerp.sampling.persist import save_state
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_state(state, out / "state.pt", meta)
+    print(f"sampled shard {meta['shard'][0]}/{meta['shard'][1]}: {state.n_tokens} tokens ({state.n_windows} windows) "
+          f"in {seconds:.1f} s")
+    print(f"saved: {out / 'state.pt'} (join the shards with `autointerp merge SHARD_DIR... --out DIR`)")
+    return 0
+
+
+def _join_ranks(args: argparse.Namespace, state, meta: dict, subject, seconds: float) -> int:
+    """torchrun: every rank sends its state to rank 0, which merges exactly and writes the one result."""
+    from autointerp.sampling.persist import state_bytes, state_from_bytes
+    from autointerp.sampling.shards import finish_distributed, gather_states
+
+    received = gather_states(state_bytes(state, meta))
+    try:
+        if received is None:
+            return 0
+        start = time.perf_counter()
+        merged, _ = state_from_bytes(received[0])
+        for payload in received[1:]:
+            merged.merge(state_from_bytes(payload)[0])
+        _progress(f"merged {len(received)} ranks in {time.perf_counter() - start:.2f} s")
+        return _write(args, merged.finalize(basis=meta["basis"], unit_ids=meta["units"]), seconds, subject.tokenizer)
+    finally:
+        finish_distributed()
+
+
+def _write(args: argparse.Namespace, samples, seconds: float, tokenizer) -> int:
+    from autointerp.sampling import TokenDecoder
+
     out = samples.save(args.out)
     flags = [samples.unit_stats(u).flags for u in samples.units]
     if args.jsonl:
-        decoder = TokenDecoder(subject.tokenizer)
+        decoder = TokenDecoder(tokenizer)
         with open(out / "units.jsonl", "w", encoding="utf-8") as fh:
             for unit in samples.units:
                 fh.write(samples.unit_samples(unit, decoder).model_dump_json() + "\n")
-    print(f"sampled {len(units)} units of {basis} over {samples.n_tokens} tokens ({samples.n_windows} windows) "
-          f"in {seconds:.1f} s; dead {sum('dead' in f for f in flags)}, rare {sum('rare' in f for f in flags)}")
+    print(f"sampled {len(samples.units)} units of {samples.basis} over {samples.n_tokens} tokens "
+          f"({samples.n_windows} windows) in {seconds:.1f} s; dead {sum('dead' in f for f in flags)}, "
+          f"rare {sum('rare' in f for f in flags)}")
     print(f"saved: {out}")
     return 0
 
@@ -143,4 +210,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", default=None, help="Cache folder (default: $AUTOINTERP_CACHE, ~/.cache/autointerp).")
     p.add_argument("--jsonl", action="store_true", help="Also write units.jsonl with decoded contexts per unit.")
     p.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    p.add_argument("--shard", default=None, help="Sample only shard I/N of the windows (e.g. 0/4, for a Slurm "
+                   "array); writes OUT/state.pt for `autointerp merge`. Under torchrun the ranks are the shards.")
     p.set_defaults(func=_sample)

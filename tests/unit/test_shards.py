@@ -1,0 +1,101 @@
+"""Sharded sampling: `sample --shard I/N` + `merge`, and torchrun with 2 gloo processes, equal one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from autointerp.cli import main
+from autointerp.sampling.shards import Shard
+from autointerp.errors import ConfigError
+
+TEXT = ("the cat sat on a mat and the dog ran to the big red house it was a very good day of "
+        "a dog and a cat sat in the house with the big red mat ")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shard_corpus")
+    for i in range(7):
+        (folder / f"doc{i}.txt").write_text(TEXT * (2 + i), encoding="utf-8")
+    return folder
+
+
+def _common(tiny_llama_dir, corpus):
+    return ["--model", str(tiny_llama_dir), "--site", "layers.1.mlp", "--neurons", "--units", "0-11",
+            "--corpus", str(corpus), "--max-tokens", "700", "--window", "12", "--top-k", "3", "--per-bin", "2",
+            "--n-bins", "4", "--no-progress"]
+
+
+def assert_same_sample_set(a, b):
+    """Contexts, counts and levels exactly; float statistics (sums, means) to 1e-9."""
+    ia, ib = (json.loads((d / "index.json").read_text()) for d in (a, b))
+    assert ia == ib
+    ta, tb = (load_file(str(d / "samples.safetensors")) for d in (a, b))
+    assert ta.keys() == tb.keys()
+    for key in ta:
+        if ta[key].dtype.is_floating_point and key.startswith("stats."):
+            torch.testing.assert_close(ta[key].double(), tb[key].double(), rtol=1e-9, atol=1e-12, msg=key)
+        else:
+            assert torch.equal(ta[key], tb[key]), key
+
+
+@pytest.fixture(scope="module")
+def one_process(tiny_llama_dir, corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("one")
+    assert main(["sample", *_common(tiny_llama_dir, corpus), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_shards_then_merge_equal_one_process(tiny_llama_dir, corpus, one_process, tmp_path, count):
+    shards = []
+    for i in range(count):
+        shards.append(tmp_path / f"s{i}")
+        assert main(["sample", *_common(tiny_llama_dir, corpus), "--shard", f"{i}/{count}", "--out",
+                     str(shards[-1])]) == 0
+    merged = tmp_path / "merged"
+    assert main(["merge", *map(str, reversed(shards)), "--out", str(merged)]) == 0  # order does not matter
+    assert_same_sample_set(one_process, merged)
+
+
+def test_merge_refuses_incomplete_or_mixed_shards(tiny_llama_dir, corpus, tmp_path, capsys):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert main(["sample", *_common(tiny_llama_dir, corpus), "--shard", "0/2", "--out", str(a)]) == 0
+    assert main(["sample", *_common(tiny_llama_dir, corpus), "--shard", "1/2", "--out", str(b),
+                 "--window", "10"]) == 0
+    assert main(["sample", *_common(tiny_llama_dir, corpus), "--shard", "1/2", "--out", str(c)]) == 0
+    capsys.readouterr()
+    assert main(["merge", str(a), "--out", str(tmp_path / "m1")]) == 2
+    assert "shards 1/2 are missing" in capsys.readouterr().err
+    assert main(["merge", str(a), str(b), "--out", str(tmp_path / "m2")]) == 2
+    assert "--window ('10' vs '12') differs" in capsys.readouterr().err
+    assert main(["merge", str(a), str(c), str(c), "--out", str(tmp_path / "m3")]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m4")]) == 2
+    assert "state.pt not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["2/2", "x", "1/0", "-1/3"])
+def test_bad_shard_spec(text):
+    with pytest.raises(ConfigError, match="expected I/N"):
+        Shard.parse(text)
+
+
+def test_torchrun_two_gloo_processes_equal_one_process(tiny_llama_dir, corpus, one_process, tmp_path):
+    out = tmp_path / "torchrun"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "autointerp", "sample", *_common(tiny_llama_dir, corpus), "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "merged 2 ranks" in proc.stderr
+    assert_same_sample_set(one_process, out)
