@@ -69,11 +69,19 @@ class RunConfig(_Strict):
     sae_site: str = Field(
         default="layers.6.resid_post", description="Hook site the SAE reads, e.g. layers.6.resid_post."
     )
-    features: UnitSpec = Field(default=16, description="Features to score: N random, a list [1, 5], or a range '0-99'.")
+    features: UnitSpec = Field(
+        default=16,
+        description="Features to score: N random, a list 1,5,9 (YAML: [1, 5, 9]), or a range 0-99. "
+        "0 needs sae: none.",
+    )
     neuron_site: str | None = Field(
         default="layers.6.mlp", description="Hook site of the neuron baseline (None: no neurons), e.g. layers.6.mlp."
     )
-    neurons: UnitSpec = Field(default=16, description="Neurons to score: N random, a list, or a range 'a-b'.")
+    neurons: UnitSpec = Field(
+        default=16,
+        description="Neurons to score: N random, a list 1,5,9 (YAML: [1, 5, 9]), or a range 0-99. "
+        "To score no neurons use neuron_site: none.",
+    )
     seed: int = Field(default=0, description="Seed of every random choice in the run.")
     sampler: SamplerConfig = Field(default_factory=SamplerConfig, description="Context sampling.")
     explain: ExplainConfig = Field(default_factory=ExplainConfig, description="Explainer stage.")
@@ -118,14 +126,43 @@ class RunConfig(_Strict):
             return None
         return self.llm.cache_dir or self.results_dir / ".llm_cache"
 
+    @field_validator("features", "neurons", mode="before")
+    @classmethod
+    def _no_bool_units(cls, v: Any) -> Any:
+        if isinstance(v, bool) or (isinstance(v, list) and any(isinstance(u, bool) for u in v)):
+            raise ValueError(f"expected N, a list of unit indices or a range 'a-b', got {v!r}")
+        return v
+
     @field_validator("features", "neurons")
     @classmethod
     def _check_units(cls, v: UnitSpec) -> UnitSpec:
         if isinstance(v, int) and v < 0:
-            raise ValueError("must be >= 0")
+            raise ValueError(f"must be >= 0, got {v}")
+        if isinstance(v, list):
+            bad = [u for u in v if u < 0]
+            if bad:
+                raise ValueError(f"unit indices must be >= 0, got {bad[0]}")
+            return list(dict.fromkeys(v))  # each unit once: --features 3,3,5 scores 3 and 5
         if isinstance(v, str):
             _parse_range(v)
         return v
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        from autointerp.rundir import check_name
+
+        return check_name(v)
+
+    @model_validator(mode="after")
+    def _zero_units(self) -> RunConfig:
+        """0 units of a basis that is switched on is almost surely a mistake: say how to switch it off."""
+        if self.neuron_site is not None and self.neurons in (0, []):
+            raise ValueError("field 'neurons': 0 scores no neurons; to drop the neuron baseline set neuron_site: none "
+                             "(--neuron-site none)")
+        if self.sae is not None and self.features in (0, []):
+            raise ValueError("field 'features': 0 scores no features; to drop the SAE set sae: none (--sae none)")
+        return self
 
     @field_validator("scorers", mode="before")
     @classmethod
@@ -201,7 +238,7 @@ def select_units(spec: UnitSpec, n_available: int, seed: int, field: str) -> lis
             raise ConfigError(f"field '{field}': asked for {spec} random units, the basis has only {n_available}")
         rng = np.random.default_rng([seed, n_available, 7])
         return sorted(int(i) for i in rng.choice(n_available, size=spec, replace=False))
-    units = list(_parse_range(spec)) if isinstance(spec, str) else list(spec)
+    units = list(dict.fromkeys(_parse_range(spec) if isinstance(spec, str) else spec))  # each unit once
     bad = [u for u in units if not 0 <= u < n_available]
     if bad:
         raise ConfigError(
@@ -219,8 +256,10 @@ def _validation_message(exc: ValidationError, source: str) -> str:
         return f"{source}: unknown field '{loc}'"
     if kind == "missing":
         return f"{source}: missing field '{loc}'"
-    msg = err["msg"]
-    got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    if not loc:  # a whole-config rule; its message names the fields
+        return f"{source}: {msg}"
+    got_text = "" if isinstance(got, dict) or repr(got) in msg or "got " in msg else f" (got {got!r})"
     more = f" [+{len(exc.errors()) - 1} more]" if len(exc.errors()) > 1 else ""
     return f"{source}: field '{loc}': {msg}{got_text}{more}"
 
@@ -235,9 +274,23 @@ def _set_dotted(data: dict, dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Read YAML (optional), apply dotted overrides (``{'sampler.top_k': 30}``; None is a real value), validate."""
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None, defaults: dict[str, Any] | None = None
+) -> RunConfig:
+    """Validate ``defaults`` < the YAML file (optional) < ``overrides``, each a layer over the one before.
+
+    ``defaults`` and ``overrides`` are dotted (``{'sampler.top_k': 30}``); None is a real value."""
     data: dict[str, Any] = {}
+    base: dict[str, Any] = {}
+    for key, value in (defaults or {}).items():
+        _set_dotted(base, key, value)
     source = "config"
     if path is not None:
         p = Path(path)
@@ -251,6 +304,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{p}: expected a mapping of fields at the top level, got {type(loaded).__name__}")
         data = loaded or {}
+    data = _deep_merge(base, data)
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
     try:
@@ -271,5 +325,9 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
 
 
 def save_config(config: RunConfig, path: Path) -> None:
+    """The resolved config as YAML, with any password in a backend URL redacted."""
+    from autointerp.secrets import redact_tree
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    data = redact_tree(config.model_dump(mode="json"))
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

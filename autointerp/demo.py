@@ -16,20 +16,12 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from tqdm.auto import tqdm
-
-from autointerp.activations.cache import cached_artifact
-from autointerp.activations.corpus import load_corpus, token_windows
-from autointerp.activations.model_source import ModelActivationSource
-from autointerp.activations.models import load_subject
-from autointerp.activations.sae import IdentityDict, make_sae
-from autointerp.activations.sae_formats import save_saelens
-from autointerp.activations.sites import HookSite
 from autointerp.config import RunConfig
-from autointerp.pipeline import say
-from autointerp.train_sae import train_topk_sae
+
+if TYPE_CHECKING:  # heavy imports happen when the demo runs, not when `autointerp --help` builds its parser
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +32,47 @@ DEMO_D_SAE = 2304  # 4 x d_model
 DEMO_K = 24
 DEMO_SAE_TOKENS = 60_000
 DEMO_SAE_SKIP_DOCS = 250  # train on the second half of Brown; the run samples from the start
+DEMO_SAE_NOTE = "the demo's TopK SAE (trained once, cached; see `autointerp models list`)"
+
+# The demo's own settings: defaults under a --config file and flags (which override them).
+# Sized for a 2-core laptop in well under 15 minutes: short windows, few contexts per stage.
+DEMO_SETTINGS: dict[str, object] = {
+    "name": "demo",
+    "model": DEMO_MODEL,
+    "corpus": "brown",
+    "max_tokens": 40_000,
+    "window": 32,
+    "sae_site": DEMO_SITE,
+    "features": 16,
+    "neuron_site": DEMO_NEURON_SITE,
+    "neurons": 16,
+    "explain.n_top": 6,
+    "explain.n_quantile": 4,
+    "explain.max_tokens": 64,
+    "explain.max_retries": 1,
+    "rubric.per_level": 1,
+    "rubric.n_random": 2,
+    "rubric.contexts_per_prompt": 6,
+    "rubric.max_retries": 1,
+    "simulate.n_top": 2,
+    "simulate.n_random": 2,
+}
 
 
 def collect_activations(
     model: str, site: str, n_tokens: int, skip_docs: int, window: int = 64, batch_size: int = 16, progress: bool = True
 ) -> torch.Tensor:
     """Activations ``[n_tokens, d]`` at ``site`` on Brown documents after the first ``skip_docs``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from autointerp.activations.corpus import load_corpus, token_windows
+    from autointerp.activations.model_source import ModelActivationSource
+    from autointerp.activations.models import load_subject
+    from autointerp.activations.sae import IdentityDict
+    from autointerp.activations.sites import HookSite
+    from autointerp.pipeline import say
+
     subject = load_subject(model, progress=say)
     hs = HookSite.parse(site).validate(subject)
     source = ModelActivationSource(subject, hs, IdentityDict(hs.width(subject)))
@@ -62,6 +89,12 @@ def collect_activations(
 
 def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = True) -> Path:
     """The demo's TopK SAE folder (SAELens layout), trained once per machine and cached."""
+    from autointerp.activations.cache import cached_artifact
+    from autointerp.activations.sae import make_sae
+    from autointerp.activations.sae_formats import save_saelens
+    from autointerp.pipeline import say
+    from autointerp.train_sae import train_topk_sae
+
     name = f"{DEMO_MODEL}-{DEMO_SITE}-topk{DEMO_K}-{DEMO_D_SAE}-t{n_tokens}-s{seed}"
 
     def build(tmp: Path) -> None:
@@ -91,37 +124,32 @@ def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = Tr
 
 
 def demo_config(args: argparse.Namespace) -> RunConfig:
-    """The demo's RunConfig, with any run flag / --set applied on top."""
+    """The demo's settings < the --config file < flags and --set.
+
+    The demo SAE is trained (once) only when the resolved config still uses it: a file or flag that sets
+    ``sae`` (a checkpoint, or none) is honoured as given."""
     from autointerp.cli.run import config_from_args
 
+    config = config_from_args(args, {**DEMO_SETTINGS, "sae": None})
+    if _sets_sae(args):
+        return config
     sae = demo_sae(args.sae_tokens or DEMO_SAE_TOKENS, progress=not args.no_progress)
     info = json.loads((sae / "cfg.json").read_text()).get("autointerp_training", {})
     if info:
         print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead {info['dead_fraction']:.1%}")
-    base = {
-        # sized for a 2-core laptop in well under 15 minutes: short windows, few contexts per stage
-        "name": "demo",
-        "model": DEMO_MODEL,
-        "corpus": "brown",
-        "max_tokens": 40_000,
-        "window": 32,
-        "sae": str(sae),
-        "sae_site": DEMO_SITE,
-        "features": 16,
-        "neuron_site": DEMO_NEURON_SITE,
-        "neurons": 16,
-        "explain.n_top": 6,
-        "explain.n_quantile": 4,
-        "explain.max_tokens": 64,
-        "explain.max_retries": 1,
-        "rubric.per_level": 1,
-        "rubric.n_random": 2,
-        "rubric.contexts_per_prompt": 6,
-        "rubric.max_retries": 1,
-        "simulate.n_top": 2,
-        "simulate.n_random": 2,
-    }
-    return config_from_args(args, base)
+    return config_from_args(args, {**DEMO_SETTINGS, "sae": str(sae)})
+
+
+def _sets_sae(args: argparse.Namespace) -> bool:
+    """Whether the command line or the --config file chooses ``sae`` itself."""
+    import yaml
+
+    if "sae" in vars(args) or any(item.split("=", 1)[0].strip() == "sae" for item in args.set or []):
+        return True
+    if args.config:
+        data = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}  # already validated above
+        return isinstance(data, dict) and "sae" in data
+    return False
 
 
 __all__ = ["collect_activations", "demo_config", "demo_sae"]

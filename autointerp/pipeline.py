@@ -30,8 +30,14 @@ from autointerp.backends.base import Backend
 from autointerp.bases import RunBasis, build_bases, logit_tokens
 from autointerp.bases import field as config_field
 from autointerp.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_config
-from autointerp.errors import BudgetExceeded, InputError
+from autointerp.errors import BudgetExceeded, InputError, RunHalted
 from autointerp.explain import explain_unit
+from autointerp.guard import RunGuard, current_unit
+from autointerp.outcome import RunOutcome, stage_statuses
+from autointerp.preflight import check_backends, validate_backends
+from autointerp.rundir import RunLock, open_run_dir, storage_errors
+from autointerp.secrets import redact_tree
+from autointerp.spend import Ledger
 from autointerp.report.logits import write_logit_tokens
 from autointerp.rubric import score_specificity
 from autointerp.sampling import SampleSet, TokenDecoder
@@ -52,25 +58,11 @@ def say(message: str) -> None:
 
 @dataclass
 class StageProgress:
-    """Counts shown on a stage's progress bar and in the final summary."""
+    """Counts shown on a stage's progress bar (this invocation)."""
 
     done: int = 0
     failed: int = 0
     skipped: int = 0
-
-
-@dataclass
-class RunOutcome:
-    run_dir: Path
-    n_units: int
-    stages: dict[str, StageProgress] = field(default_factory=dict)
-    usage: dict[str, Usage] = field(default_factory=dict)
-    seconds: float = 0.0
-    budget_stopped: bool = False
-
-    @property
-    def cost(self) -> float:
-        return sum(u.cost_usd for u in self.usage.values())
 
 
 # ------------------------------------------------------------------ sampling
@@ -127,7 +119,10 @@ class Judge:
         subject: SubjectModel | None,
         bases: dict[str, RunBasis],
         progress: bool,
+        guard: RunGuard | None = None,
     ):
+        self.guard = guard or RunGuard(Ledger(store.run_dir), config.llm.max_cost, config.llm.api_key_env)
+        backends = {stage: self.guard.wrap(stage, b) for stage, b in backends.items()}
         self.config, self.store, self.backends = config, store, backends
         self.subject, self.bases = subject, bases
         self.params = {s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES}
@@ -151,7 +146,7 @@ class Judge:
         bar = self.bars.get(stage)
         if bar is not None:
             bar.update(n)
-            cost = sum(usage_of(b).cost_usd for b in {id(b): b for b in self.backends.values()}.values())
+            cost = self.guard.ledger.spent
             bar.set_postfix(failed=self.counts[stage].failed, cost=f"${cost:.4f}", refresh=False)
 
     async def _stage(self, stage: str, key: str, make) -> Record:
@@ -160,8 +155,22 @@ class Judge:
             self.counts[stage].skipped += 1
             self._tick(stage)
             return prev
-        rec = await make()
+        token = current_unit.set(key)  # the guard adds every answer's usage to this unit
+        try:
+            rec = await make()
+        finally:
+            current_unit.reset(token)
+        rec = self._with_spent_usage(stage, key, rec)
         self._record(stage, rec)
+        return rec
+
+    def _with_spent_usage(self, stage: str, key: str, rec: Record) -> Record:
+        """A failed record carries the tokens and cost of every answer its unit received (they were paid)."""
+        if getattr(rec, "ok", True) or "usage" not in type(rec).model_fields:
+            return rec
+        spent = self.guard.usage_of_unit(stage, key)
+        if spent.requests > rec.usage.requests or spent.cost_usd > rec.usage.cost_usd:  # type: ignore[attr-defined]
+            return rec.model_copy(update={"usage": spent})
         return rec
 
     async def unit(self, us: UnitSamples) -> None:
@@ -179,8 +188,11 @@ class Judge:
             self._stage("simulate", key, lambda: simulate_unit(us, exp, self.backends["simulate"], cfg.simulate, seed)),
         )
 
-    async def run(self, units: list[UnitSamples]) -> bool:
-        """Judge every unit; False when the budget stopped the run early."""
+    async def run(self, units: list[UnitSamples]) -> BudgetExceeded | None:
+        """Judge every unit; the BudgetExceeded that stopped the run early, if any.
+
+        A budget stop lets requests in flight finish (they are paid for) and sends no new ones; a
+        RunHalted (auth, permission, unknown model) is raised once every unit task has stopped."""
         for i, stage in enumerate(JUDGE_STAGES):
             self.bars[stage] = tqdm(
                 total=len(units),
@@ -198,16 +210,19 @@ class Judge:
 
         tasks = [asyncio.ensure_future(one(us)) for us in units]
         try:
-            await asyncio.gather(*tasks)
-            return True
-        except BudgetExceeded:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            return False
+            results = await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             for bar in self.bars.values():
                 bar.close()
+        if self.guard.halted is not None:
+            raise self.guard.halted
+        budget = None
+        for result in results:
+            if isinstance(result, BudgetExceeded):
+                budget = budget or result
+            elif isinstance(result, BaseException):
+                raise result
+        return budget
 
 
 def build_backends(config: RunConfig) -> dict[str, Backend]:
@@ -235,7 +250,7 @@ def write_run_metadata(config: RunConfig, run_dir: Path, unit_keys: list[str] | 
         "created": time.time(),
         "model": config.model,
         "sae": config.sae,
-        "backends": config.backends.model_dump(),
+        "backends": redact_tree(config.backends.model_dump()),
     }
     if unit_keys is not None:
         meta["units"] = unit_keys
@@ -257,6 +272,11 @@ def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, lis
     return subject, bases, units
 
 
+def stage_params(config: RunConfig) -> dict[str, str]:
+    """Params hash of each judging stage (the key of its records)."""
+    return {s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES}
+
+
 async def _judge(
     config: RunConfig,
     store: RunStore,
@@ -265,16 +285,22 @@ async def _judge(
     units,
     progress,
     backend_factory: Callable[[RunConfig], dict[str, Backend]],
-) -> tuple[bool, dict[str, StageProgress], dict[str, Usage]]:
+    guard: RunGuard,
+) -> tuple[BudgetExceeded | None, dict[str, Usage]]:
     backends = backend_factory(config)
-    judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress)
+    judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress, guard)
     try:
-        finished = await judge.run(units)
+        budget = await judge.run(units)
     finally:
         for b in {id(b): b for b in backends.values()}.values():
             await b.aclose()
     usage = {spec: usage_of(b) for spec, b in {getattr(config.backends, s): backends[s] for s in JUDGE_STAGES}.items()}
-    return finished, judge.counts, usage
+    return budget, usage
+
+
+def unique_units(units: list[UnitSamples]) -> list[UnitSamples]:
+    """Each unit once, first occurrence kept (``--features 3,3,5`` judges feature 3 once)."""
+    return list({us.unit.key: us for us in reversed(units)}.values())[::-1]
 
 
 def run(
@@ -282,22 +308,48 @@ def run(
     *,
     progress: bool = True,
     backend_factory: Callable[[RunConfig], dict[str, Backend]] = build_backends,
+    check: bool = False,
+    report: Callable[[str], None] = say,
 ) -> RunOutcome:
-    """The whole job for one config; safe to rerun (resumes)."""
+    """The whole job for one config; safe to rerun (resumes).
+
+    Backend specs are validated (and with ``check`` each remote backend answers one tiny request) before
+    anything is sampled. The run folder is locked for the whole invocation; write failures (disk full,
+    permissions) are one-line StorageErrors. A RunHalted (auth / permission / unknown model) propagates
+    after the finished records are saved; a budget stop is returned in the outcome."""
     t0 = time.perf_counter()
-    run_dir = config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_run_metadata(config, run_dir)
-    store = RunStore(run_dir)
-    subject, bases, units = prepare(config, progress)
-    write_run_metadata(config, run_dir, [us.unit.key for us in units])
-    write_logit_tokens(run_dir, subject, bases, [us.unit.key for us in units])  # for the report's unit cards
-    finished, counts, usage = asyncio.run(_judge(config, store, subject, bases, units, progress, backend_factory))
+    validate_backends(config)
+    run_dir = open_run_dir(config.results_dir, config.name)
+    with RunLock(run_dir), storage_errors(f"results folder {config.results_dir}"):
+        if check:
+            for line in check_backends(config, run_dir):
+                report(line)
+        write_run_metadata(config, run_dir)
+        store = RunStore(run_dir)
+        subject, bases, units = prepare(config, progress)
+        units = unique_units(units)
+        keys = [us.unit.key for us in units]
+        write_run_metadata(config, run_dir, keys)
+        write_logit_tokens(run_dir, subject, bases, keys)  # for the report's unit cards
+        params = stage_params(config)
+        ok_before = {s: store.done(s, p) for s, p in params.items()}
+        ledger = Ledger(run_dir)
+        guard = RunGuard(ledger, config.llm.max_cost, config.llm.api_key_env)
+        halted: RunHalted | None = None
+        budget, usage = None, {}
+        try:
+            budget, usage = asyncio.run(
+                _judge(config, store, subject, bases, units, progress, backend_factory, guard)
+            )
+        except RunHalted as exc:
+            halted = exc
+        statuses = stage_statuses(store, params, keys, ok_before, dict(ledger.now), ledger.totals())
     return RunOutcome(
         run_dir=run_dir,
         n_units=len(units),
-        stages=counts,
+        stages=statuses,
         usage=usage,
         seconds=time.perf_counter() - t0,
-        budget_stopped=not finished,
+        budget=budget,
+        halted=halted,
     )

@@ -2,9 +2,10 @@
 
 Each line is ``{"unit": key, "params": hash, "ok": bool, "record": {...}}`` and is
 flushed and fsync'd as soon as it is written, so a killed run (even ``kill -9``)
-loses at most the requests in flight. A torn last line (the process died mid-write)
-is ignored on reload with a warning; any other corrupt line is a one-line error
-naming the file and line.
+loses at most the requests in flight. A torn last line (the process died mid-write:
+the file does not end with a newline) is ignored on reload with a warning, whatever
+it ends with, and cut off before the next append; any other corrupt line is a
+one-line error naming the file and line.
 
 ``latest(stage)`` gives, per unit, the last ok record with the current params
 (else the last failure): finished work is skipped on resume, failures are retried.
@@ -60,19 +61,45 @@ def read_lines(path: Path) -> list[tuple[int, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     out: list[tuple[int, Any]] = []
-    for lineno, raw in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         where = f"{path}:{lineno}"
         try:
             wrapped = json.loads(raw)
         except json.JSONDecodeError as exc:
-            if not raw.rstrip().endswith("}"):  # a write cut short by a killed process
+            # a write cut short by a killed process: the unterminated last line (whatever it ends with), or
+            # an older run's torn line that an append closed with a newline (it cannot end with '}')
+            if lineno == len(lines) or not raw.rstrip().endswith("}"):
                 log.warning("%s: ignoring torn line (interrupted write)", where)
                 continue
             raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         out.append((lineno, wrapped))
     return out
+
+
+def _cut_torn_tail(fh: Any) -> None:
+    """Truncate an unterminated last line (a write torn by a kill) so the next record starts a fresh line."""
+    end = fh.seek(0, os.SEEK_END)
+    if end == 0:
+        return
+    fh.seek(end - 1)
+    if fh.read(1) == b"\n":
+        return
+    pos = end
+    while pos > 0:  # find the newline ending the last complete line
+        step = min(65536, pos)
+        fh.seek(pos - step)
+        chunk = fh.read(step)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            pos = pos - step + i + 1
+            break
+        pos -= step
+    log.warning("%s: cutting a torn last line (interrupted write) before appending", getattr(fh, "name", "file"))
+    fh.truncate(pos)
+    fh.seek(0, os.SEEK_END)
 
 
 def pick_latest(items: Iterable[T], unit: Callable[[T], str], ok: Callable[[T], bool]) -> dict[str, T]:
@@ -117,10 +144,7 @@ class RunStore:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.path(stage)
         with self._lock, open(path, "a+b") as fh:
-            if fh.tell() > 0:  # after a torn write (killed mid-line) start on a fresh line
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":
-                    fh.write(b"\n")
+            _cut_torn_tail(fh)
             fh.write(line.encode("utf-8") + b"\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sqlite3
 import sys
 
-from autointerp.errors import AutointerpError
+from autointerp.errors import AutointerpError, StorageError
 
 COMMAND_MODULES = (
     "autointerp.cli.models",
     "autointerp.cli.sample",
+    "autointerp.cli.merge",
     "autointerp.cli.rubrics",
     "autointerp.cli.run",
     "autointerp.cli.report",
@@ -60,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     except AutointerpError as exc:
         print(f"autointerp: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except (OSError, sqlite3.OperationalError) as exc:  # a write that failed outside a guarded block
+        from autointerp.rundir import describe_os_error, is_storage_error
+
+        if not is_storage_error(exc):
+            raise
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"autointerp: error: cannot write{where}: {describe_os_error(exc)}", file=sys.stderr)
+        return StorageError.exit_code
     except KeyboardInterrupt:
         print("autointerp: interrupted; finished records are saved, rerun the same command to resume", file=sys.stderr)
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import typing
 
@@ -18,17 +19,23 @@ FLAG_FIELDS = tuple(
 )
 
 
+UNITS_HELP = "N random units, a list 1,5,9 (or [1, 5, 9]), or a range 0-99"
+
+
 def _units(text: str):
-    """'16' -> 16 random units; '1,5,9' -> those; '0-99' -> a range."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    if "," in text:
-        try:
-            return [int(t) for t in text.split(",") if t.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected N, a list 'a,b,c' or a range 'a-b', got {text!r}") from None
-    return text
+    """'16' -> 16 random units; '1,5,9' or '[1, 5, 9]' -> those; '0-99' -> a range (as the config reads them)."""
+    t = text.strip()
+    bracketed = t.startswith("[") and t.endswith("]")
+    body = t[1:-1].strip() if bracketed else t
+    if not bracketed and re.fullmatch(r"\d+", body):
+        return int(body)
+    if bracketed or "," in body:
+        items = [p.strip() for p in body.split(",") if p.strip()]
+        if items and all(re.fullmatch(r"\d+", p) for p in items):
+            return [int(p) for p in items]
+    elif re.fullmatch(r"\d+\s*-\s*\d+", body):
+        return re.sub(r"\s", "", body)
+    raise argparse.ArgumentTypeError(f"expected {UNITS_HELP}, got {text!r}")
 
 
 def _none_or_str(text: str) -> str | None:
@@ -44,16 +51,26 @@ def _flag_type(name: str):
     return int if ann is int else str
 
 
-def add_config_flags(p: argparse.ArgumentParser) -> None:
+def _help(name: str, defaults: dict | None) -> str:
+    info = RunConfig.model_fields[name]
+    text = UNITS_HELP if name in ("features", "neurons") else info.description
+    default = (defaults or {}).get(name, info.default)
+    shown = "none" if default is None else default
+    return f"{text} (default: {shown})".replace("%", "%%")
+
+
+def add_config_flags(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
+    """The run flags; ``defaults`` (dotted, e.g. the demo's settings) are the defaults shown in --help.
+
+    Flags default to 'not given' (argparse.SUPPRESS), so an explicit ``--sae none`` overrides a config file."""
     p.add_argument("--config", "-c", metavar="FILE", help="YAML run config (flags override it).")
     for name in FLAG_FIELDS:
-        info = RunConfig.model_fields[name]
         p.add_argument(
             f"--{name.replace('_', '-')}",
             dest=name,
             type=_flag_type(name),
-            default=None,
-            help=f"{info.description} (default: {info.default})",
+            default=argparse.SUPPRESS,
+            help=_help(name, defaults),
         )
     p.add_argument("--backend", metavar="SPEC", help="Backend spec for all three stages, e.g. openai:gpt-4.1-mini.")
     p.add_argument("--max-cost", type=float, default=None, help="Budget in USD (llm.max_cost).")
@@ -67,58 +84,76 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="Sample, then print planned requests, tokens and cost; send nothing."
     )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="Before sampling, send one tiny request to each remote backend (catches a wrong key or model early).",
+    )
     p.add_argument("--no-progress", action="store_true", help="No progress bars.")
 
 
-def config_from_args(args: argparse.Namespace, base: dict | None = None) -> RunConfig:
-    overrides: dict = dict(base or {})
+def config_from_args(args: argparse.Namespace, defaults: dict | None = None) -> RunConfig:
+    """``defaults`` (dotted) < the --config file < flags and --set."""
+    overrides: dict = {}
+    given = vars(args)
     for name in FLAG_FIELDS:
-        value = getattr(args, name)
-        if value is not None:
-            overrides[name] = value
+        if name in given:  # given on the command line, None included ('--sae none')
+            overrides[name] = given[name]
     if args.backend:
         for stage in ("explain", "rubric", "simulate"):
             overrides[f"backends.{stage}"] = args.backend
     if args.max_cost is not None:
         overrides["llm.max_cost"] = args.max_cost
     overrides.update(parse_set(args.set))
-    return load_config(args.config, overrides)
+    return load_config(args.config, overrides, defaults=defaults)
+
+
+def _dry_run(config: RunConfig, progress: bool, check: bool) -> int:
+    from autointerp import pipeline, plan
+    from autointerp.preflight import check_backends, validate_backends
+    from autointerp.rundir import RunLock, open_run_dir, storage_errors
+
+    validate_backends(config)
+    run_dir = open_run_dir(config.results_dir, config.name)
+    with RunLock(run_dir), storage_errors(f"results folder {config.results_dir}"):
+        if check:
+            for line in check_backends(config, run_dir):
+                print(line)
+        _, _, units = pipeline.prepare(config, progress)
+        units = pipeline.unique_units(units)
+        rows = plan.plan(config, units)
+    print(f"dry run of {config.run_dir}: {len(units)} units; nothing will be sent")
+    for row in rows:
+        print("  " + row.line())
+    known = [r.cost_usd for r in rows if r.cost_usd is not None]
+    print(
+        f"  total requests {sum(r.requests for r in rows):,}; estimated cost ${sum(known):.4f}"
+        + ("" if len(known) == len(rows) else " (+ models missing from the price table)")
+    )
+    return 0
 
 
 def execute(config: RunConfig, args: argparse.Namespace) -> int:
-    from autointerp import pipeline, plan
+    """Run (or dry-run) ``config``; the exit code says how it ended (README: 'Exit codes')."""
+    from autointerp import pipeline
     from autointerp.report import summary_line, write_report
 
     progress = not args.no_progress
     if args.dry_run:
-        _, _, units = pipeline.prepare(config, progress)
-        rows = plan.plan(config, units)
-        print(f"dry run of {config.run_dir}: {len(units)} units; nothing will be sent")
-        for row in rows:
-            print("  " + row.line())
-        known = [r.cost_usd for r in rows if r.cost_usd is not None]
-        print(
-            f"  total requests {sum(r.requests for r in rows):,}; estimated cost ${sum(known):.4f}"
-            + ("" if len(known) == len(rows) else " (+ models missing from the price table)")
-        )
-        return 0
-    outcome = pipeline.run(config, progress=progress)
+        return _dry_run(config, progress, args.check)
+    outcome = pipeline.run(config, progress=progress, check=args.check)
+    if outcome.halted is not None:  # auth / permission / unknown model: one line, nothing else to say
+        print(f"autointerp: error: {outcome.halted}", file=sys.stderr)
+        return outcome.exit_code()
     summary = write_report(outcome.run_dir, seed=config.seed)
-    stages = ", ".join(
-        f"{s} {c.done - c.failed}/{outcome.n_units} ok ({c.skipped} resumed, {c.failed} failed)"
-        for s, c in outcome.stages.items()
-    )
-    print(f"{outcome.run_dir}: {stages}; ${outcome.cost:.4f}; {outcome.seconds:.0f}s")
+    print(f"{outcome.run_dir}:")
+    for line in outcome.status_lines():
+        print(f"  {line}")
     print(summary_line(summary))
     print(f"report: {outcome.run_dir / 'report' / 'report.html'}")
-    if outcome.budget_stopped:
-        print(
-            "autointerp: error: budget (llm.max_cost) reached; finished records are saved; "
-            "raise the budget and rerun the same command to resume",
-            file=sys.stderr,
-        )
-        return 3
-    return 0
+    for line in outcome.error_lines():
+        print(f"autointerp: error: {line}", file=sys.stderr)
+    return outcome.exit_code()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -141,13 +176,18 @@ def register(sub: typing.Any) -> None:
     add_config_flags(p)
     p.set_defaults(func=cmd_run)
 
+    from autointerp.demo import DEMO_SAE_NOTE, DEMO_SETTINGS
+
     d = sub.add_parser(
         "demo",
         help="The offline default: SmolLM2-135M, Brown corpus, a small TopK SAE, local backend.",
         description="Fetch smollm2-135m and the Brown corpus, train (once, cached) a small TopK SAE "
         "at layers.6.resid_post, and score 16 features and 16 MLP neurons of layer 6 with "
-        "the local backend. Any run flag overrides the demo's settings.",
+        "the local backend. The defaults shown are the demo's; a --config file overrides them "
+        "(setting 'sae' there uses that checkpoint instead of the demo SAE) and flags override both.",
     )
-    add_config_flags(d)
+    add_config_flags(d, {**DEMO_SETTINGS, "sae": DEMO_SAE_NOTE})
+    dotted = ", ".join(f"{k}={v}" for k, v in DEMO_SETTINGS.items() if "." in k)
+    d.epilog = f"Further demo settings (change with --set KEY=VALUE or in the --config file): {dotted}."
     d.add_argument("--sae-tokens", type=int, default=None, help="Tokens of activations to train the demo SAE on.")
     d.set_defaults(func=cmd_demo)

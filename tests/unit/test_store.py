@@ -56,3 +56,29 @@ def test_wrong_record_type_for_stage_is_refused(tmp_path):
 def test_unknown_stage_lists_choices(tmp_path):
     with pytest.raises(Exception, match="explain, rubric, simulate, units"):
         RunStore(tmp_path).latest("explainer")
+
+
+def test_torn_last_line_ending_in_brace_does_not_block_resume(tmp_path):
+    """A kill can cut a line right after a '}' inside the record: still torn, skipped on read, cut on append."""
+    store = RunStore(tmp_path)
+    store.append("explain", _exp(1, True, "cats"), "p")
+    full = store.path("explain").read_text(encoding="utf-8")
+    torn = full.splitlines()[0][: full.index('"provenance"') + 40]
+    torn = torn[: torn.rindex("}") + 1] if "}" in torn else torn + "}"
+    with open(store.path("explain"), "a", encoding="utf-8") as fh:
+        fh.write(torn.replace("sae:x#1", "sae:x#2"))  # unterminated, ends in '}'
+    assert store.done("explain", "p") == {"sae:x#1"}  # reading skips it
+    store.append("explain", _exp(3, True, "birds"), "p")  # appending cuts it off
+    lines = store.path("explain").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and "sae:x#2" not in "".join(lines)
+    assert sorted(store.done("explain", "p")) == ["sae:x#1", "sae:x#3"]
+
+
+def test_complete_corrupt_line_ending_in_brace_is_still_an_error(tmp_path):
+    store = RunStore(tmp_path)
+    store.append("explain", _exp(1, True, "cats"), "p")
+    with open(store.path("explain"), "a", encoding="utf-8") as fh:
+        fh.write('{"unit": "sae:x#2", oops}\n')
+    store.append("explain", _exp(3, True, "birds"), "p")
+    with pytest.raises(InputError, match=r"explanations.jsonl:2: not valid JSON"):
+        store.records("explain")

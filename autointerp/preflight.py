@@ -1,0 +1,106 @@
+"""Before any sampling: every backend spec is checked offline (``validate_backends``), and with ``--check``
+each remote backend answers one tiny request (``check_backends``), so a typo, a missing key or a wrong
+model name fails in seconds instead of after hours of sampling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from autointerp.backends import BACKENDS, build_backend
+from autointerp.backends.base import LLMRequest, Message
+from autointerp.backends.keys import read_key
+from autointerp.config import RunConfig
+from autointerp.errors import BackendError, ConfigError, RunHalted
+from autointerp.guard import RunGuard, current_unit
+from autointerp.secrets import redact_url
+from autointerp.spend import Ledger
+
+STAGES = ("explain", "rubric", "simulate")
+# base URLs the SDKs read from the environment when a spec names none
+_BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+
+
+def stage_specs(config: RunConfig) -> dict[str, list[str]]:
+    """Distinct backend spec -> the stages using it (in stage order)."""
+    out: dict[str, list[str]] = {}
+    for stage in STAGES:
+        out.setdefault(getattr(config.backends, stage), []).append(stage)
+    return out
+
+
+def check_url(url: str, where: str) -> None:
+    """One-line ConfigError unless ``url`` is an http(s) URL with a host (and a numeric port, if any)."""
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a non-numeric / out-of-range port
+    except ValueError as exc:
+        raise ConfigError(f"{where}: malformed base URL {shown!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: malformed base URL {shown!r}; expected http(s)://HOST[:PORT]/PATH")
+    del port
+
+
+def validate_spec(spec: str, where: str, api_key_env: str | None = None) -> None:
+    """Known kind, model named, key present, base URL well-formed — without building anything."""
+    prefix, sep, rest = spec.strip().partition(":")
+    if prefix not in BACKENDS:
+        raise ConfigError(f"{where}: unknown backend {prefix!r} in {spec!r}; expected one of: {', '.join(BACKENDS)}")
+    kind = BACKENDS.get(prefix)
+    if kind.remote and not rest.strip():
+        raise ConfigError(f"{where}: backend spec {spec!r} names no model; e.g. '{prefix}:MODEL'")
+    if prefix == "openai-compatible":
+        m = re.fullmatch(r"(?P<model>[^@]+)@(?P<url>\S+)", rest)
+        if not m:
+            raise ConfigError(f"{where}: backend spec {redact_url(spec)!r}: expected 'openai-compatible:MODEL@http://HOST:PORT/v1'")
+        check_url(m["url"], where)
+    elif prefix in _BASE_URL_ENV and os.environ.get(_BASE_URL_ENV[prefix], "").strip():
+        check_url(os.environ[_BASE_URL_ENV[prefix]].strip(), f"{where} (environment {_BASE_URL_ENV[prefix]})")
+    variable = api_key_env or kind.key_env
+    if variable:
+        try:
+            read_key(variable, required=kind.key_required or api_key_env is not None, spec=spec)
+        except BackendError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
+def validate_backends(config: RunConfig) -> None:
+    """Every stage's backend spec, checked offline (raises a one-line ConfigError naming the field)."""
+    for spec, stages in stage_specs(config).items():
+        validate_spec(spec, f"field 'backends.{stages[0]}'", config.llm.api_key_env)
+
+
+PROBE = LLMRequest(messages=(Message(role="user", content="Reply with the single word: ok"),), max_tokens=4)
+
+
+async def _check(config: RunConfig, run_dir: Path) -> list[str]:
+    guard = RunGuard(Ledger(run_dir), config.llm.max_cost, config.llm.api_key_env)
+    opts = config.llm.model_dump() | {"cache_dir": None, "batch": False}  # a real request: no cache, no batch
+    lines = []
+    for spec, stages in stage_specs(config).items():
+        if not BACKENDS.get(spec.partition(":")[0]).remote:
+            lines.append(f"check {spec}: local, nothing to send")
+            continue
+        backend = guard.wrap("check", build_backend(spec, **opts))
+        token = current_unit.set(None)
+        try:
+            response = await backend.complete(PROBE)
+        except RunHalted:
+            raise
+        except BackendError as exc:
+            raise RunHalted(f"check {stages[0]}: backend {redact_url(spec)} failed: {exc}") from None
+        finally:
+            current_unit.reset(token)
+            await backend.aclose()
+        lines.append(f"check {redact_url(spec)}: ok (model {response.model or backend.model}, "
+                     f"${response.usage.cost_usd:.6f})")
+    return lines
+
+
+def check_backends(config: RunConfig, run_dir: Path) -> list[str]:
+    """One tiny real request per remote backend; RunHalted (exit 3) on the first that fails."""
+    return asyncio.run(_check(config, run_dir))
