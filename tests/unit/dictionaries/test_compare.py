@@ -8,14 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from safetensors.torch import save_file
 
-from autointerp.activations.sae import make_sae
-from autointerp.activations.sae_formats import save_saelens
 from autointerp.cli import main
 from autointerp.dictionaries.compare import max_cosine, split_units
 from autointerp.store import RunStore
 from autointerp.types import Explanation, Provenance, Simulation, UnitId
+from tests.unit.dictionaries.ckpt import write_saelens, write_sparsify
 
 D = 24
 
@@ -31,20 +29,11 @@ def _weights(n: int, seed: int) -> dict[str, torch.Tensor]:
 
 
 def _saelens(folder, w) -> str:
-    save_saelens(make_sae("relu", w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"]), folder)
-    return str(folder)
+    return write_saelens(folder, w)
 
 
-def _sparsify(folder, w, k: int = 4) -> str:
-    folder.mkdir(parents=True)
-    n = w["W_dec"].shape[0]
-    (folder / "cfg.json").write_text(json.dumps({"activation": "topk", "k": k, "d_in": D, "num_latents": n}))
-    save_file(
-        {"encoder.weight": w["W_enc"].T.contiguous(), "encoder.bias": w["b_enc"], "W_dec": w["W_dec"],
-         "b_dec": w["b_dec"]},
-        str(folder / "sae.safetensors"),
-    )  # fmt: skip
-    return str(folder)
+def _sparsify(folder, w) -> str:
+    return write_sparsify(folder, w)
 
 
 def _numpy_max_cos(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
