@@ -78,19 +78,8 @@ def attribute_run(run_dir: str | Path, unit: str, config: AttributeConfig) -> Un
     out = []
     for c in top:
         ids = samples.windows[c.window_index].token_ids[: len(c.tokens)]
-        out.append(
-            attribute_context(
-                subject,
-                rb.basis,
-                index,
-                ids,
-                c.tokens,
-                config,
-                context_id=c.context_id,
-                window_index=c.window_index,
-                max_position=c.argmax,
-            )  # fmt: skip
-        )
+        kw = {"context_id": c.context_id, "window_index": c.window_index, "max_position": c.argmax}
+        out.append(attribute_context(subject, rb.basis, index, ids, c.tokens, config, **kw))
     return UnitAttribution(unit=us.unit.key, run=str(run_dir), model=run_cfg.model, site=str(rb.basis.site),
                            config=config, contexts=tuple(out))  # fmt: skip
 
