@@ -20,11 +20,32 @@ class SamplerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     top_k: int = Field(default=20, ge=1, description="Top-activating contexts kept per unit, in each split.")
-    n_bins: int = Field(default=10, ge=1, description="Activation-level bins of equal width over [0, unit max].")
-    per_bin: int = Field(default=5, ge=1, description="Contexts kept per activation-level bin, in each split.")
-    n_random: int = Field(default=10, ge=0, description="Random non-activating contexts kept per unit for scoring.")
+    n_bins: int = Field(default=10, ge=1, description="Activation levels of the activating (above-threshold) windows.")
+    bins: Literal["width", "quantile"] = Field(
+        default="width",
+        description="'width': n_bins levels of equal width over [threshold * max, max] (Anthropic); 'quantile': "
+        "n_bins levels of equal count over the activating windows (delphi). Both exact and mergeable.",
+    )
+    per_bin: int = Field(default=5, ge=1, description="Contexts kept per activation level, in each split.")
+    signed: Literal["relu", "abs"] = Field(
+        default="relu",
+        description="How negative activations are read, for every unit alike: 'relu' (as OpenAI: a unit is active "
+        "where it is > 0; negative values are kept in the contexts and shown as 0) or 'abs' (the unit is read as "
+        "|activation| everywhere: sampling, statistics, contexts and scoring).",
+    )
+    threshold: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="A window is activating when its max exceeds threshold * the unit's max; others are 'below "
+        "threshold' (level -1). The same rule for features and neurons. 'quantile' bins need 0.",
+    )
+    n_random: int = Field(
+        default=10, ge=0, description="Random windows kept per unit for scoring: uniform over the held-out split, "
+        "whatever the unit's activation (OpenAI's definition); the same windows for every unit."
+    )
     n_random_explain: int = Field(
-        default=2, ge=0, description="Random non-activating contexts kept per unit in the explain split."
+        default=2, ge=0, description="Random windows kept per unit in the explain split (uniform, as n_random)."
     )
     heldout_fraction: float = Field(
         default=0.5, gt=0, lt=1, description="Fraction of windows held out for scoring (never shown to the explainer)."
@@ -36,8 +57,9 @@ class SamplerConfig(BaseModel):
     internal_bins: int | None = Field(
         default=None,
         ge=2,
-        description="Streaming grid of level bins, re-cut into n_bins at the end (default and minimum: 2 * n_bins); "
-        "more bins follow the final levels more closely but keep more contexts in memory.",
+        description="Streaming grid of 'width' level bins, re-cut into n_bins at the end (default and minimum: "
+        "ceil(2 * n_bins / (1 - threshold))); more bins follow the final levels more closely but keep more contexts "
+        "in memory.",
     )
     hist_bins: int = Field(default=64, description="Streaming grid of the activation histogram (power of two).")
     acts_dtype: Literal["float16", "float32"] = Field(
@@ -54,14 +76,30 @@ class SamplerConfig(BaseModel):
 
     @model_validator(mode="after")
     def _grid_covers_levels(self) -> SamplerConfig:
-        if self.internal_bins is not None and self.internal_bins < 2 * self.n_bins:
-            raise ValueError(f"internal_bins must be >= 2 * n_bins = {2 * self.n_bins}, got {self.internal_bins}")
+        if self.internal_bins is not None and self.internal_bins < self.min_grid_bins:
+            raise ValueError(f"internal_bins must be >= ceil(2 * n_bins / (1 - threshold)) = {self.min_grid_bins}, "
+                             f"got {self.internal_bins}")
+        if self.bins == "quantile" and self.threshold != 0:
+            raise ValueError(f"threshold must be 0 with bins: quantile (levels are equal-count groups of the windows "
+                             f"above 0), got {self.threshold}")
         return self
 
     @property
+    def min_grid_bins(self) -> int:
+        """Fewest grid bins such that a grid bin is never wider than an output level (so it straddles at most two)."""
+        return math.ceil(2 * self.n_bins / (1.0 - self.threshold))
+
+    @property
     def grid_bins(self) -> int:
-        """Bins of the streaming level grid (a grid bin then straddles at most two output levels)."""
-        return self.internal_bins if self.internal_bins is not None else 2 * self.n_bins
+        """Cells per unit of the streaming level grid ('width'); 'quantile' keeps one pool per unit instead."""
+        if self.bins == "quantile":
+            return 1
+        return self.internal_bins if self.internal_bins is not None else self.min_grid_bins
+
+    @property
+    def cell_slots(self) -> int:
+        """Random contexts kept per grid cell: per_bin ('width'), or the pool n_bins * per_bin ('quantile')."""
+        return self.per_bin if self.bins == "width" else self.n_bins * self.per_bin
 
     @property
     def rare_threshold(self) -> int:

@@ -1,9 +1,23 @@
-"""Turn a streaming SamplerState into a SampleSet: output levels over [0, final max], one flat entry table.
+"""Turn a streaming SamplerState into a SampleSet: output levels, one flat entry table.
 
-Per unit and split the table holds, in this order: the top-k (value descending),
-the quantile contexts (level ascending, random order within a level, top-k
-windows excluded so a window appears once, as 'top') and the random
-non-activating contexts.
+The context mix (the same rule for every unit, sparse feature or dense signed neuron):
+
+* a window's value is its max activation (after ``signed``: ReLU reading or ``|a|``); the unit's max ``M`` is the
+  largest value; the threshold is ``tau = threshold * M``. Windows with value ``<= tau`` (or ``<= 0``) are
+  *below threshold*, level -1.
+* ``top``: the ``top_k`` windows of largest value above the threshold, exact.
+* ``quantile``: per activation level ``0..n_bins-1``, ``min(per_bin, eligible)`` windows of that level that are not
+  top-k windows (every level holding an activating window is represented by a top or quantile context).
+  ``bins: width`` levels are equal-width over ``(tau, M]``; each is filled first from the grid cells' uniform
+  samples, then from the cells' lowest/highest windows (which guarantees the count whenever the level holds that
+  many windows). ``bins: quantile`` levels are equal-count: a uniform sample of ``n_bins * per_bin`` of the split's
+  activating non-top windows, sorted by value and cut into ``n_bins`` groups (delphi cuts all activating windows;
+  a uniform sample cut the same way has the same expected levels). Its cut points are the sample's order statistics.
+* ``random``: ``n_random`` windows drawn uniformly from the split, whatever their activation (OpenAI's definition);
+  the same windows for every unit. Their level is whatever their value says (-1 below threshold).
+
+Per unit and split the table holds, in this order: the top-k (value descending), the quantile contexts (level
+ascending) and the random contexts (random order).
 """
 
 from __future__ import annotations
@@ -15,12 +29,10 @@ import numpy as np
 import torch
 
 from autointerp.errors import ConfigError
-from autointerp.sampling.keys import EMPTY, reservoir_priority
+from autointerp.sampling.keys import EMPTY, bottom_priority, reservoir_priority
 from autointerp.sampling.reservoir import Reservoir
 from autointerp.sampling.sampleset import KINDS, SampleSet
 from autointerp.sampling.state import SPLITS, SamplerState
-
-_CHUNK = 4096  # units per chunk when comparing quantile windows with top-k windows
 
 
 @dataclass
@@ -37,63 +49,103 @@ class _Part:
     pos: torch.Tensor  # order within (unit, split, kind)
 
 
-def levels(values: torch.Tensor, unit_max: torch.Tensor, n_bins: int) -> torch.Tensor:
-    """Output level of each window max: n_bins equal bins over [0, unit max]."""
-    scaled = values.to(torch.float64) / unit_max.to(torch.float64).clamp(min=torch.finfo(torch.float64).tiny) * n_bins
-    return scaled.floor().to(torch.int64).clamp_(0, n_bins - 1)
+def width_edges(unit_max: torch.Tensor, threshold: float, n_bins: int) -> torch.Tensor:
+    """[U, n_bins + 1] float64 edges of equal-width levels over [threshold * max, max]."""
+    top = unit_max.to(torch.float64).clamp(min=0).unsqueeze(1)
+    tau = threshold * top
+    return tau + (top - tau) * torch.arange(n_bins + 1, dtype=torch.float64) / n_bins
 
 
-def _sorted_part(res: Reservoir, unit_max: torch.Tensor, split: int, kind: str, n_bins: int) -> _Part:
-    """Every kept entry of a per-unit reservoir, best priority first."""
+def assign_levels(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Level of each value given its row of edges (values [N] or [N, K], edges [N, n+1]): -1 at or below edges[0]
+    (the threshold) or at or below 0, else the number of inner edges <= value (0..n-1)."""
+    flat = values.ndim == 1
+    v = (values.unsqueeze(1) if flat else values).to(torch.float64).contiguous()
+    lvl = torch.searchsorted(edges[:, 1:-1].contiguous(), v, right=True)
+    lvl = torch.where((v <= edges[:, :1]) | (v <= 0), torch.full_like(lvl, -1), lvl)
+    return lvl.squeeze(1) if flat else lvl
+
+
+def _sorted_part(res: Reservoir, edges: torch.Tensor, split: int, kind: str, keep_below: bool) -> _Part:
+    """Every kept entry of a per-unit reservoir, best priority first (below-threshold ones only if keep_below)."""
     order = res.prio.argsort(dim=1, stable=True)
     keep = res.prio.gather(1, order) != EMPTY
     unit, pos = keep.nonzero(as_tuple=True)
     slot = order[unit, pos]
-    value = res.value[unit, slot]
-    level = levels(value, unit_max[unit], n_bins) if kind != "random" else torch.full_like(unit, -1)
+    level = assign_levels(res.value[unit, slot], edges[unit])
+    if not keep_below:
+        ok = level >= 0
+        unit, pos, slot, level = unit[ok], pos[ok], slot[ok], level[ok]
     return _Part(res, unit, slot, unit, split, KINDS.index(kind), level, pos)
 
 
-def _quantile_parts(state: SamplerState, split: int) -> list[_Part]:
-    """Per output level, the per_bin grid entries of smallest random priority (top-k windows excluded).
+def _rank_in_group(group: torch.Tensor) -> torch.Tensor:
+    """Rank of each column within its run of equal values along dim 1 (rows already sorted by group)."""
+    pos = torch.arange(group.shape[1]).expand_as(group)
+    starts = torch.ones_like(group, dtype=torch.bool)
+    starts[:, 1:] = group[:, 1:] != group[:, :-1]
+    return pos - torch.where(starts, pos, 0).cummax(dim=1).values
 
-    Candidates are every grid bin's random sample, then (only to fill a level the
-    samples left short) the grid bins' lowest and highest windows.
-    """
+
+def _sort_rows(key: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Refine a per-row column order by a further (more significant) key, stably."""
+    return order.gather(1, key.gather(1, order).argsort(dim=1, stable=True))
+
+
+def _width_parts(state: SamplerState, split: int, edges: torch.Tensor) -> list[_Part]:
+    """Per level, per_bin cell entries: the cells' random samples first (by priority), then the cells' extremes."""
     cfg, U = state.config, state.n_units
     G, P, n_bins = cfg.grid_bins, cfg.per_bin, cfg.n_bins
-    bins, low, high, top = state.bins[split], state.low[split], state.high[split], state.topk[split]
-    low_dup = (low.window == bins.window).any(dim=1)
-    high_dup = (high.window == bins.window).any(dim=1) | (high.window[:, 0] == low.window[:, 0])
-    window = torch.cat([bins.window.view(U, G * P), low.window.view(U, G), high.window.view(U, G)], dim=1)
-    value = torch.cat([bins.value.view(U, G * P), low.value.view(U, G), high.value.view(U, G)], dim=1)
+    blocks = (state.bins[split], state.low[split], state.high[split])
+    window = torch.cat([r.window.view(U, G * P) for r in blocks], dim=1)
+    value = torch.cat([r.value.view(U, G * P) for r in blocks], dim=1)
     n_cols = window.shape[1]
+    cls = (torch.arange(n_cols) >= G * P).to(torch.int64).expand(U, -1)  # 0: random sample, 1: extreme
     rand = reservoir_priority(cfg.seed, window.clamp(min=0).flatten().numpy()).view(U, n_cols)
-    invalid = window < 0
-    invalid[:, G * P:] |= torch.cat([low_dup.view(U, G), high_dup.view(U, G)], dim=1)
-    for start in range(0, U, _CHUNK):
-        stop = start + _CHUNK
-        invalid[start:stop] |= (window[start:stop].unsqueeze(2) == top.window[start:stop].unsqueeze(1)).any(dim=2)
-    lvl = torch.where(invalid, n_bins, levels(value, state.max.unsqueeze(1), n_bins))
-    fallback = (torch.arange(n_cols) >= G * P).to(torch.int8).expand(U, -1)
-    order = rand.argsort(dim=1, stable=True)
-    order = order.gather(1, fallback.gather(1, order).argsort(dim=1, stable=True))
-    order = order.gather(1, lvl.gather(1, order).argsort(dim=1, stable=True))
+    # one copy per window: the same window can sit in a cell's sample and extremes (same random priority)
+    order = _sort_rows(torch.where(window < 0, EMPTY, rand), cls.argsort(dim=1, stable=True))
+    w_sorted = window.gather(1, order)
+    dup_sorted = torch.zeros_like(w_sorted, dtype=torch.bool)
+    dup_sorted[:, 1:] = w_sorted[:, 1:] == w_sorted[:, :-1]
+    dup = torch.zeros_like(dup_sorted).scatter_(1, order, dup_sorted)
+    lvl = assign_levels(value, edges)
+    lvl = torch.where((window < 0) | dup | (lvl < 0), n_bins, lvl)
+    order = _sort_rows(lvl, _sort_rows(cls, rand.argsort(dim=1, stable=True)))
     lv = lvl.gather(1, order)
-    pos = torch.arange(n_cols).expand(U, -1)
-    starts = torch.ones_like(lv, dtype=torch.bool)
-    starts[:, 1:] = lv[:, 1:] != lv[:, :-1]
-    rank = pos - torch.where(starts, pos, 0).cummax(dim=1).values
+    rank = _rank_in_group(lv)
     unit, col = ((rank < P) & (lv < n_bins)).nonzero(as_tuple=True)
     src, level = order[unit, col], lv[unit, col]
-    kind = KINDS.index("quantile")
     parts = []
-    for res, lo, hi, per_row in ((bins, 0, G * P, P), (low, G * P, G * P + G, 1), (high, G * P + G, n_cols, 1)):
-        sel = (src >= lo) & (src < hi)
-        c = src[sel] - lo
-        row = unit[sel] * G + c // per_row
-        parts.append(_Part(res, row, c % per_row, unit[sel], split, kind, level[sel], col[sel]))
+    for b, res in enumerate(blocks):
+        sel = (src >= b * G * P) & (src < (b + 1) * G * P)
+        c = src[sel] - b * G * P
+        parts.append(_Part(res, unit[sel] * G + c // P, c % P, unit[sel], split, KINDS.index("quantile"),
+                           level[sel], col[sel]))
     return parts
+
+
+def _quantile_parts(state: SamplerState, split: int, unit_max: torch.Tensor) -> tuple[list[_Part], torch.Tensor]:
+    """Equal-count levels of the split's pool (a uniform sample of its activating non-top windows), and the edges:
+    threshold, the lowest value of each level 1..n-1, max (equal-width edges where the pool is empty)."""
+    cfg, U = state.config, state.n_units
+    n_bins, pool = cfg.n_bins, state.bins[split]
+    valid = pool.window >= 0
+    key = torch.where(valid, bottom_priority(pool.value.clamp(min=0), pool.window.clamp(min=0)), EMPTY)
+    order = key.argsort(dim=1, stable=True)  # value ascending, then window index
+    m = valid.sum(dim=1, keepdim=True)
+    rank = torch.arange(pool.slots).expand(U, -1)
+    level = torch.div(rank * n_bins, m.clamp(min=1), rounding_mode="floor")
+    unit, col = (rank < m).nonzero(as_tuple=True)
+    slot = order[unit, col]
+    edges = width_edges(unit_max, 0.0, n_bins)
+    sorted_values = pool.value.gather(1, order).to(torch.float64)
+    for j in range(1, n_bins):
+        first = torch.ceil(torch.tensor(j, dtype=torch.float64) * m.squeeze(1) / n_bins).to(torch.int64)
+        has = first < m.squeeze(1)
+        cut = sorted_values.gather(1, first.clamp(max=pool.slots - 1).unsqueeze(1)).squeeze(1)
+        edges[:, j] = torch.where(has, cut, torch.where(m.squeeze(1) > 0, edges[:, -1], edges[:, j]))
+    part = _Part(pool, unit, slot, unit, split, KINDS.index("quantile"), level[unit, col], col)
+    return [part], edges
 
 
 def finalize(state: SamplerState, *, basis: str, unit_ids: Sequence[int]) -> SampleSet:
@@ -103,14 +155,20 @@ def finalize(state: SamplerState, *, basis: str, unit_ids: Sequence[int]) -> Sam
         raise ConfigError(f"unit_ids: expected {state.n_units} ids (one per source column), got {ids.size}")
     if ids.size and ids.min() < 0:
         raise ConfigError(f"unit_ids: expected non-negative unit indices, got {int(ids.min())}")
-    n_bins = state.config.n_bins
+    cfg = state.config
+    unit_max = state.max.clamp(min=0)
     parts: list[_Part] = []
+    edges = width_edges(unit_max, cfg.threshold, cfg.n_bins)
     for split in SPLITS:
-        parts.append(_sorted_part(state.topk[split], state.max, split, "top", n_bins))
-        parts.extend(_quantile_parts(state, split))
-        parts.append(_sorted_part(state.random[split], state.max, split, "random", n_bins))
+        if cfg.bins == "width":
+            levels = _width_parts(state, split, edges)
+        else:  # cut points per split; the held-out split's (the scored one) are reported as the unit's edges
+            levels, edges = _quantile_parts(state, split, unit_max)
+        parts.append(_sorted_part(state.topk[split], edges, split, "top", keep_below=False))
+        parts.extend(levels)
+        parts.append(_sorted_part(state.random[split], edges, split, "random", keep_below=True))
 
-    cat = lambda f: torch.cat([f(p) for p in parts])  # noqa: E731
+    cat = lambda f: torch.cat([f(p) for p in parts])
     unit = cat(lambda p: p.unit)
     split = cat(lambda p: torch.full_like(p.unit, p.split))
     kind = cat(lambda p: torch.full_like(p.unit, p.kind))
@@ -139,6 +197,7 @@ def finalize(state: SamplerState, *, basis: str, unit_ids: Sequence[int]) -> Sam
         "sum_active": state.sum_active.clone(),
         "hist": state.hist.clone(),
         "exp": state.exp.clone(),
+        "edges": edges.clone(),
     }
     used = set(entries["window"].unique().tolist())
     windows = {i: state.windows[i] for i in sorted(used) if i in state.windows}

@@ -20,6 +20,7 @@ MAX_WINDOW = WINDOW_MASK - 1  # so that no priority can equal EMPTY
 
 _STREAM_RESERVOIR = 0x5EED_0001
 _STREAM_SPLIT = 0x5EED_0002
+_STREAM_RANDOM = 0x5EED_0003
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
@@ -47,11 +48,17 @@ def check_windows(windows: np.ndarray) -> np.ndarray:
     return w
 
 
-def reservoir_priority(seed: int, windows: np.ndarray) -> torch.Tensor:
+def reservoir_priority(seed: int, windows: np.ndarray, stream: int = _STREAM_RESERVOIR) -> torch.Tensor:
     """[B] int64 random priority of each window (32 random high bits, window index low bits)."""
     w = check_windows(windows)
-    h = _hash(seed, _STREAM_RESERVOIR, w) >> np.uint64(64 - 32)
+    h = _hash(seed, stream, w) >> np.uint64(64 - 32)
     return torch.from_numpy(((h.astype(np.int64) << WINDOW_BITS) | w).astype(np.int64))
+
+
+def random_priority(seed: int, windows: np.ndarray) -> torch.Tensor:
+    """[B] priority of the random-window draw: a stream independent of the level samples' priorities, so the
+    random windows are not the windows the levels happen to prefer."""
+    return reservoir_priority(seed, windows, _STREAM_RANDOM)
 
 
 def heldout_mask(seed: int, windows: np.ndarray, fraction: float) -> torch.Tensor:

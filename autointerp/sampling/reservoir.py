@@ -23,6 +23,26 @@ Fetch = Callable[[torch.Tensor], torch.Tensor]
 FIELDS = ("prio", "value", "window", "length", "acts")
 
 
+class Evicted:
+    """Entries pushed out of a reservoir by offers (collected only when passed to :meth:`Reservoir.offer`)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[torch.Tensor, ...]] = []
+
+    def add(self, row: torch.Tensor, value: torch.Tensor, window: torch.Tensor, length: torch.Tensor,
+            acts: torch.Tensor) -> None:
+        if row.numel():
+            self.parts.append((row, value, window, length, acts))
+
+    def tensors(self) -> tuple[torch.Tensor, ...] | None:
+        """(row, value, window, length, acts) of every evicted entry, or None if there is none."""
+        if not self.parts:
+            return None
+        width = max(p[4].shape[1] for p in self.parts)
+        acts = [torch.nn.functional.pad(p[4], (0, width - p[4].shape[1])) for p in self.parts]
+        return (*(torch.cat([p[i] for p in self.parts]) for i in range(4)), torch.cat(acts))
+
+
 class Reservoir:
     """Fixed-size storage for R rows x S slots (memory independent of how much is offered)."""
 
@@ -69,13 +89,17 @@ class Reservoir:
         window: torch.Tensor,
         length: torch.Tensor,
         fetch: Fetch,
+        evicted: Evicted | None = None,
     ) -> torch.Tensor:
-        """Offer N candidate entries (flat [N] tensors); return the indices of those that were kept."""
+        """Offer N candidate entries (flat [N] tensors); return the indices of those that were kept.
+
+        With ``evicted``, the kept entries that the offer pushes out are added to it.
+        """
         cand = self.filter(rows, prio)
         if cand.numel() == 0 or self.slots == 0:
             return cand[:0]
         if self.slots == 1:
-            return self._offer_single(cand, rows, prio, value, window, length, fetch)
+            return self._offer_single(cand, rows, prio, value, window, length, fetch, evicted)
         c_rows, c_prio = rows[cand], prio[cand]
         order = torch.argsort(c_prio, stable=True)
         order = order[torch.argsort(c_rows[order], stable=True)]  # grouped by row, best first within a row
@@ -99,23 +123,30 @@ class Reservoir:
         i, r = (torch.arange(self.slots).unsqueeze(0) < n_enter).nonzero(as_tuple=True)
         row, slot, taken = uniq[i], free_slots[i, r], src[i, enter_cols[i, r]]
 
-        self._write(row, slot, taken, prio, value, window, length, fetch)
+        self._write(row, slot, taken, prio, value, window, length, fetch, evicted)
         return taken
 
     def _offer_single(self, cand: torch.Tensor, rows: torch.Tensor, prio: torch.Tensor, value: torch.Tensor,
-                      window: torch.Tensor, length: torch.Tensor, fetch: Fetch) -> torch.Tensor:
+                      window: torch.Tensor, length: torch.Tensor, fetch: Fetch,
+                      evicted: Evicted | None) -> torch.Tensor:
         """One slot per row: the best candidate of each row replaces the kept entry (already known to be worse)."""
         c_rows, c_prio = rows[cand], prio[cand]
         best = torch.full((self.rows,), EMPTY, dtype=torch.int64)
         best.scatter_reduce_(0, c_rows, c_prio, reduce="amin")
         taken = cand[c_prio == best[c_rows]]
-        self._write(rows[taken], torch.zeros_like(taken), taken, prio, value, window, length, fetch)
+        self._write(rows[taken], torch.zeros_like(taken), taken, prio, value, window, length, fetch, evicted)
         return taken
 
     def _write(self, row: torch.Tensor, slot: torch.Tensor, taken: torch.Tensor, prio: torch.Tensor,
-               value: torch.Tensor, window: torch.Tensor, length: torch.Tensor, fetch: Fetch) -> None:
+               value: torch.Tensor, window: torch.Tensor, length: torch.Tensor, fetch: Fetch,
+               evicted: Evicted | None = None) -> None:
         """Store candidates ``taken`` at (row, slot) and refresh the rows' worst priority."""
         flat = row * self.slots + slot
+        if evicted is not None:
+            old = (self.prio.view(-1)[flat] != EMPTY).nonzero().squeeze(1)
+            f = flat[old]
+            evicted.add(row[old], self.value.view(-1)[f].clone(), self.window.view(-1)[f].clone(),
+                        self.length.view(-1)[f].clone(), self.acts.flatten(0, 1)[f].clone())
         self.prio.view(-1).index_copy_(0, flat, prio[taken])
         self.value.view(-1).index_copy_(0, flat, value[taken].to(torch.float32))
         self.window.view(-1).index_copy_(0, flat, window[taken])

@@ -29,10 +29,10 @@ from autointerp.types import Context, UnitId, UnitSamples, UnitStats
 
 KINDS = ("top", "quantile", "random")
 SPLIT_NAMES = ("explain", "heldout")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: level edges stored per unit (quantile bins), random windows drawn from every window
 INDEX_FILE, TENSOR_FILE = "index.json", "samples.safetensors"
 ENTRY_FIELDS = ("unit", "split", "kind", "level", "window", "value", "length", "acts")
-STAT_FIELDS = ("n_active_tokens", "n_active_windows", "max", "sum", "sum_active", "hist", "exp")
+STAT_FIELDS = ("n_active_tokens", "n_active_windows", "max", "sum", "sum_active", "hist", "exp", "edges")
 
 
 @dataclass
@@ -74,7 +74,11 @@ class SampleSet:
         return self._stats(self.column(unit))
 
     def bin_edges(self, unit: UnitId | int) -> tuple[float, ...]:
-        """Edges of the output activation levels: n_bins equal bins over [0, max] (all 0 for a dead unit)."""
+        """Edges of the output activation levels (n_bins + 1): the threshold, the level boundaries, the max.
+
+        ``bins: width``: equal width over [threshold * max, max]; ``bins: quantile``: the held-out split's
+        equal-count cut points (all 0 for a dead unit).
+        """
         return self._edges(self.column(unit))
 
     def _stats(self, c: int) -> UnitStats:
@@ -108,9 +112,7 @@ class SampleSet:
         )
 
     def _edges(self, c: int) -> tuple[float, ...]:
-        mx = max(float(self.stats["max"][c]), 0.0)
-        n = self.config.n_bins
-        return tuple(mx * i / n for i in range(n + 1))
+        return tuple(float(x) for x in self.stats["edges"][c])
 
     def unit_samples(self, unit: UnitId | int, token_strings: TokenStrings) -> UnitSamples:
         """The unit's explain and held-out contexts, tokens decoded with a tokenizer or vocabulary."""
@@ -125,13 +127,14 @@ class SampleSet:
             if tw is None:
                 raise InputError(f"sample set has no tokens for window {w} (sampled without token windows)")
             n = int(e["length"][i])
+            kind = KINDS[int(e["kind"][i])]
             splits[int(e["split"][i])].append(Context(
-                context_id=f"w{w}",
+                context_id=f"{'r' if kind == 'random' else 'w'}{w}",  # a random window may also be a top/level one
                 window_index=w,
                 doc_id=tw.doc_id,
                 tokens=decode(tw.token_ids[:n]),
                 activations=tuple(e["acts"][i, :n].to(torch.float32).tolist()),
-                kind=KINDS[int(e["kind"][i])],
+                kind=kind,
                 level=int(e["level"][i]),
             ))
         uid = UnitId(basis=self.basis, index=int(self.unit_ids[c]))

@@ -59,10 +59,11 @@ from autointerp.sampling.keys import (
     bottom_priority,
     check_windows,
     heldout_mask,
+    random_priority,
     reservoir_priority,
     top_priority,
 )
-from autointerp.sampling.reservoir import Reservoir
+from autointerp.sampling.reservoir import Evicted, Fetch, Reservoir
 
 # The update is many small tensor ops: one thread avoids paying a parallel-region wake-up (tens of ms when
 # the cores are shared) for each of them; the forward pass keeps every thread.
@@ -158,10 +159,12 @@ class SamplerState:
         self.config, self.n_units = config, n_units
         U, G, dtype = n_units, config.grid_bins, _DTYPES[config.acts_dtype]
         self.topk = [Reservoir(U, config.top_k, acts_dtype=dtype) for _ in SPLITS]
-        self.bins = [Reservoir(U * G, config.per_bin, acts_dtype=dtype) for _ in SPLITS]  # random per grid bin
-        self.low = [Reservoir(U * G, 1, acts_dtype=dtype) for _ in SPLITS]  # lowest window per grid bin
-        self.high = [Reservoir(U * G, 1, acts_dtype=dtype) for _ in SPLITS]  # highest window per grid bin
-        self.random = [Reservoir(U, config.random_slots(s), acts_dtype=dtype) for s in SPLITS]
+        # random sample per grid cell ('width') or one equal-count pool per unit ('quantile'); top-k windows excluded
+        self.bins = [Reservoir(U * G, config.cell_slots, acts_dtype=dtype) for _ in SPLITS]
+        extremes = SPLITS if config.bins == "width" else ()
+        self.low = [Reservoir(U * G, config.per_bin, acts_dtype=dtype) for _ in extremes]  # lowest per_bin per cell
+        self.high = [Reservoir(U * G, config.per_bin, acts_dtype=dtype) for _ in extremes]  # highest per_bin per cell
+        self.random = [Reservoir(U, config.random_slots(s), acts_dtype=dtype) for s in SPLITS]  # uniform windows
         self.max = torch.full((U,), float("-inf"))  # running max activation (over real tokens)
         self.exp = torch.full((U,), NO_EXPONENT, dtype=torch.int64)  # grid top is 2**exp
         self.n_active_tokens = torch.zeros(U, dtype=torch.int64)
@@ -193,6 +196,9 @@ class SamplerState:
         """Consume one batch; ``windows`` (aligned with the batch rows) supplies the tokens of kept windows."""
         acts, mask = batch.activations, batch.mask
         self._check_batch(acts, mask, batch.window_indices, windows)
+        if self.config.signed == "abs":  # the unit is |activation| from here on (statistics, samples, contexts)
+            acts = acts.abs()
+            batch = ActivationBatch(batch.window_indices, acts, mask)
         wmax = window_maxima(acts, mask)  # the passes over all of [B, T, U] use every thread
         b, t, u = acts.nonzero(as_tuple=True)  # sparse for SAE features; padded positions are 0
         nz = (b, t, u, acts[b, t, u])
@@ -209,38 +215,59 @@ class SamplerState:
 
         gather = _TokenGather(acts, nz)
         prio = reservoir_priority(self.config.seed, w_np)
+        rprio = random_priority(self.config.seed, w_np)
         held = heldout_mask(self.config.seed, w_np, self.config.heldout_fraction)
         kept_rows: list[torch.Tensor] = []
-        G = self.config.grid_bins
         for split in SPLITS:
             b = (held == bool(split)).nonzero().squeeze(1)
             if b.numel() == 0:
                 continue
-            m, wb, lb, pb = wmax[b], w[b], lengths[b], prio[b]
+            m, wb, lb = wmax[b], w[b], lengths[b]
             active = m > 0
 
-            def offer(res: Reservoir, bi: torch.Tensor, ui: torch.Tensor, rows: torch.Tensor, p: torch.Tensor) -> None:
-                taken = res.offer(rows, p, m[bi, ui], wb[bi], lb[bi], lambda t: gather(b[bi[t]], ui[t]))
-                kept_rows.append(b[bi[taken]])
+            def fetch(bi: torch.Tensor, ui: torch.Tensor, b: torch.Tensor = b) -> Fetch:
+                return lambda t: gather(b[bi[t]], ui[t])
 
             top = torch.where(active, top_priority(m, wb.unsqueeze(1)), EMPTY)
             bi, ui = (top < self.topk[split]._worst).nonzero(as_tuple=True)
-            offer(self.topk[split], bi, ui, ui, top[bi, ui])
+            evicted = Evicted()
+            taken = self.topk[split].offer(ui, top[bi, ui], m[bi, ui], wb[bi], lb[bi], fetch(bi, ui), evicted)
+            kept_rows.append(b[bi[taken]])
+            rest = active.clone()
+            rest[bi[taken], ui[taken]] = False  # windows now in the top-k go to the levels only if evicted later
+            bi, ui = rest.nonzero(as_tuple=True)
+            taken = self._offer_cells(split, ui, m[bi, ui], wb[bi], lb[bi], prio[b][bi], fetch(bi, ui))
+            kept_rows.append(b[bi[taken]])
+            self._offer_evicted(split, evicted)
 
-            bi, ui = active.nonzero(as_tuple=True)
-            rows, vals = ui * G + grid_bin(m[bi, ui], self.exp[ui], G), m[bi, ui]
-            offer(self.bins[split], bi, ui, rows, pb[bi])
-            offer(self.low[split], bi, ui, rows, bottom_priority(vals, wb[bi]))
-            offer(self.high[split], bi, ui, rows, top_priority(vals, wb[bi]))
-
-            rand = (~active) & (pb.unsqueeze(1) < self.random[split]._worst)
+            rand = rprio[b].unsqueeze(1) < self.random[split]._worst  # every window, whatever its activation
             bi, ui = rand.nonzero(as_tuple=True)
-            offer(self.random[split], bi, ui, ui, pb[bi])
+            taken = self.random[split].offer(ui, rprio[b][bi], m[bi, ui], wb[bi], lb[bi], fetch(bi, ui))
+            kept_rows.append(b[bi[taken]])
 
         if windows is not None and kept_rows:
             for row in torch.cat(kept_rows).unique().tolist():
                 self.windows[int(w_np[row])] = windows[row]
             self._maybe_prune()
+
+    def _offer_cells(self, split: int, unit: torch.Tensor, value: torch.Tensor, window: torch.Tensor,
+                     length: torch.Tensor, prio: torch.Tensor, fetch: Fetch) -> torch.Tensor:
+        """Offer active non-top-k windows to the level samples of their grid cell; indices of those kept."""
+        G = self.config.grid_bins
+        rows = unit * G + grid_bin(value, self.exp[unit], G)
+        taken = [self.bins[split].offer(rows, prio, value, window, length, fetch)]
+        if self.low:
+            taken.append(self.low[split].offer(rows, bottom_priority(value, window), value, window, length, fetch))
+            taken.append(self.high[split].offer(rows, top_priority(value, window), value, window, length, fetch))
+        return torch.cat(taken).unique()
+
+    def _offer_evicted(self, split: int, evicted: Evicted) -> None:
+        """Entries pushed out of the top-k are no longer top-k windows: they join the level samples."""
+        got = evicted.tensors()
+        if got is not None:
+            unit, value, window, length, acts = got
+            prio = reservoir_priority(self.config.seed, window.numpy())
+            self._offer_cells(split, unit, value, window, length, prio, lambda t: acts[t])
 
     def _check_batch(self, acts: torch.Tensor, mask: torch.Tensor, window_indices: np.ndarray,
                      windows: Sequence[TokenWindow] | None) -> None:
@@ -282,7 +309,7 @@ class SamplerState:
             self.hist[grown] = coarsen(self.hist[grown], shift[grown])
             G = self.config.grid_bins
             rows = (grown.unsqueeze(1) * G + torch.arange(G)).flatten()
-            for res in self.grid_reservoirs():
+            for res in self.grid_reservoirs() if G > 1 else ():
                 r, s = res.entries(rows)
                 if r.numel() == 0:
                     continue
@@ -312,8 +339,18 @@ class SamplerState:
         lift = torch.where(other.max > 0, self.exp - other.exp, torch.zeros_like(self.exp))
         self.hist += coarsen(other.hist, lift)
         G = self.config.grid_bins
+        for s in SPLITS:  # top-k entries that lose their place (theirs not taken, mine pushed out) join the levels
+            mine, theirs = self.topk[s], other.topk[s]
+            r, sl = theirs.entries()
+            evicted = Evicted()
+            taken = mine.offer(r, theirs.prio[r, sl], theirs.value[r, sl], theirs.window[r, sl], theirs.length[r, sl],
+                               lambda t, r=r, sl=sl, theirs=theirs: theirs.acts[r[t], sl[t]], evicted)
+            lost = torch.ones(r.numel(), dtype=torch.bool)
+            lost[taken] = False
+            r, sl = r[lost], sl[lost]
+            evicted.add(r, theirs.value[r, sl], theirs.window[r, sl], theirs.length[r, sl], theirs.acts[r, sl])
+            self._offer_evicted(s, evicted)
         for mine, theirs, to_row in (
-            *((self.topk[s], other.topk[s], lambda r: r) for s in SPLITS),
             *((self.random[s], other.random[s], lambda r: r) for s in SPLITS),
             *((mine, theirs, lambda r: (r // G) * G + ((r % G) >> lift[r // G].clamp(max=62)))
               for mine, theirs in zip(self.grid_reservoirs(), other.grid_reservoirs(), strict=True)),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from autointerp.activations.source import ActivationBatch, ActivationSource, TokenWindow
 from autointerp.errors import ConfigError, InputError
 from autointerp.sampling import SamplerConfig, SamplerState, SampleSet, run_pass, sample
-from autointerp.sampling.finalize import levels
+from autointerp.sampling.finalize import assign_levels
 from autointerp.sampling.keys import heldout_mask
 from autointerp.sampling.reservoir import Reservoir
 from autointerp.sampling.state import exponent, grid_bin
@@ -127,17 +127,16 @@ def test_top_k_is_exact(exact_set, reference):
 def test_every_nonempty_level_is_represented(exact_set, reference):
     for unit in range(N_UNITS):
         s = exact_set.unit_samples(unit, VOCAB)
-        unit_max = torch.tensor(float(reference["max"][:, unit].max()))
+        edges = torch.tensor([s.bin_edges], dtype=torch.float64)
         for split, held in (("explain", False), ("heldout", True)):
             vals = torch.from_numpy(reference["max"][(reference["held"] == held), unit])
-            vals = vals[vals > 0]
-            expected = set(levels(vals, unit_max, EXACT.n_bins).tolist()) if unit_max > 0 else set()
+            expected = set(assign_levels(vals, edges.expand(len(vals), -1)).tolist()) - {-1}
             ctx = contexts(s, split, ("top", "quantile"))
             assert {c.level for c in ctx} == expected
             per_level = np.bincount([c.level for c in ctx if c.kind == "quantile"], minlength=EXACT.n_bins)
             assert per_level.max(initial=0) <= EXACT.per_bin
-            windows = [c.window_index for c in contexts(s, split)]
-            assert len(windows) == len(set(windows)), "a window appears twice in one split"
+            windows = [c.window_index for c in ctx]
+            assert len(windows) == len(set(windows)), "a window appears twice among top and level contexts"
             for c in ctx:
                 lo, hi = s.bin_edges[c.level], s.bin_edges[c.level + 1]
                 assert lo <= max(c.activations) <= hi
@@ -152,13 +151,19 @@ def test_levels_are_uniform_samples_within_a_level():
     assert len(kept) > 3 * 3
 
 
-def test_random_contexts_are_non_activating(exact_set):
-    for unit in range(N_UNITS):
-        s = exact_set.unit_samples(unit, VOCAB)
-        rand_h, rand_e = contexts(s, "heldout", ("random",)), contexts(s, "explain", ("random",))
-        assert len(rand_h) == EXACT.n_random and len(rand_e) == EXACT.n_random_explain
-        for c in rand_h + rand_e:
-            assert max(c.activations) <= 0 and c.level == -1
+def test_random_contexts_are_uniform_windows_whatever_the_activation(exact_set, reference):
+    from autointerp.sampling.keys import random_priority
+
+    for split, held in (("explain", False), ("heldout", True)):
+        idx = reference["index"][reference["held"] == held]
+        prio = random_priority(EXACT.seed, idx).numpy()
+        n = EXACT.n_random if held else EXACT.n_random_explain
+        expected = sorted(int(i) for i in idx[np.argsort(prio)[:n]])
+        for unit in range(N_UNITS):  # the same windows for every unit, activating or not
+            got = contexts(exact_set.unit_samples(unit, VOCAB), split, ("random",))
+            assert sorted(c.window_index for c in got) == expected
+            for c in got:
+                assert (c.level == -1) == (max(c.activations) <= 0)
     negative = exact_set.unit_samples(NEGATIVE, VOCAB)
     assert any(a < 0 for c in contexts(negative, "heldout", ("random",)) for a in c.activations)
 
