@@ -39,10 +39,17 @@ from autointerp.rundir import RunLock, open_run_dir, storage_errors
 from autointerp.secrets import redact_tree
 from autointerp.spend import Ledger
 from autointerp.report.logits import write_logit_tokens
-from autointerp.rubric import score_specificity
+from autointerp.scorers.orchestrate import (
+    backend_for,
+    ensure_foreign,
+    judge_stages,
+    run_reseeds,
+    score_unit,
+    stage_backend_spec,
+    wants_foreign,
+)
 from autointerp.sampling import SampleSet, TokenDecoder
 from autointerp.sampling.stream import run_passes
-from autointerp.simulate import simulate_unit
 from autointerp.store import RunStore
 from autointerp.types import Explanation, Record, UnitSamples, Usage
 
@@ -125,9 +132,10 @@ class Judge:
         backends = {stage: self.guard.wrap(stage, b) for stage, b in backends.items()}
         self.config, self.store, self.backends = config, store, backends
         self.subject, self.bases = subject, bases
-        self.params = {s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES}
-        self.latest = {s: store.latest(s, self.params[s]) for s in JUDGE_STAGES}
-        self.counts = {s: StageProgress() for s in JUDGE_STAGES}
+        self.params = {s: config.part_hash(*STAGE_FIELDS[s]) for s in judge_stages(config)}
+        self.latest = {s: store.latest(s, p) for s, p in self.params.items()}
+        self.counts = {s: StageProgress() for s in self.params}
+        self.foreign: dict = {}  # other units' contexts where each unit is silent (negatives, intruders)
         self.progress = progress
         self.bars: dict[str, tqdm] = {}
 
@@ -182,18 +190,15 @@ class Judge:
                 tokens = logit_tokens(self.subject, basis, us.unit.index, cfg.explain.n_logit_tokens)
             return await explain_unit(us, self.backends["explain"], cfg.explain, logit_tokens=tokens, seed=seed)
 
-        exp = await self._stage("explain", key, explain)
-        await asyncio.gather(
-            self._stage("rubric", key, lambda: score_specificity(us, exp, self.backends["rubric"], cfg.rubric, seed)),
-            self._stage("simulate", key, lambda: simulate_unit(us, exp, self.backends["simulate"], cfg.simulate, seed)),
-        )
+        exp = await self._stage("explain", key, explain) if "explain" in self.params else None
+        await score_unit(self, us, exp)  # every selected scorer (default: specificity and simulation)
 
     async def run(self, units: list[UnitSamples]) -> BudgetExceeded | None:
         """Judge every unit; the BudgetExceeded that stopped the run early, if any.
 
         A budget stop lets requests in flight finish (they are paid for) and sends no new ones; a
         RunHalted (auth, permission, unknown model) is raised once every unit task has stopped."""
-        for i, stage in enumerate(JUDGE_STAGES):
+        for i, stage in enumerate(self.params):
             self.bars[stage] = tqdm(
                 total=len(units),
                 desc=f"{stage:<8}",
@@ -231,10 +236,12 @@ def build_backends(config: RunConfig) -> dict[str, Backend]:
     opts["cache_dir"] = config.cache_dir
     built: dict[str, Backend] = {}
     out = {}
-    for stage in JUDGE_STAGES:
-        spec = getattr(config.backends, stage)
+    for stage in judge_stages(config):
+        spec = stage_backend_spec(config, stage)
+        if spec is None:  # a scorer without an LLM (embedding)
+            continue
         if spec not in built:
-            with config_field(f"backends.{stage}"):
+            with config_field(f"backends.{stage}" if stage in JUDGE_STAGES else f"{stage}.backend"):
                 built[spec] = build_backend(spec, **opts)
         out[stage] = built[spec]
     return out
@@ -255,7 +262,7 @@ def write_run_metadata(config: RunConfig, run_dir: Path, unit_keys: list[str] | 
     if unit_keys is not None:
         meta["units"] = unit_keys
         meta["stage_params"] = {"units": config.part_hash(*SAMPLING_FIELDS)} | {
-            s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES
+            s: config.part_hash(*STAGE_FIELDS[s]) for s in judge_stages(config)
         }
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
@@ -274,7 +281,7 @@ def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, lis
 
 def stage_params(config: RunConfig) -> dict[str, str]:
     """Params hash of each judging stage (the key of its records)."""
-    return {s: config.part_hash(*STAGE_FIELDS[s]) for s in JUDGE_STAGES}
+    return {s: config.part_hash(*STAGE_FIELDS[s]) for s in judge_stages(config)}
 
 
 async def _judge(
@@ -289,12 +296,17 @@ async def _judge(
 ) -> tuple[BudgetExceeded | None, dict[str, Usage]]:
     backends = backend_factory(config)
     judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress, guard)
+    if wants_foreign(config):
+        judge.foreign = ensure_foreign(config, store, subject, bases, units, config.part_hash(*SAMPLING_FIELDS))
     try:
         budget = await judge.run(units)
+        if budget is None:
+            await run_reseeds(judge, units)
     finally:
         for b in {id(b): b for b in backends.values()}.values():
             await b.aclose()
-    usage = {spec: usage_of(b) for spec, b in {getattr(config.backends, s): backends[s] for s in JUDGE_STAGES}.items()}
+    used = {stage_backend_spec(config, s): backend_for(backends, s) for s in judge_stages(config)}
+    usage = {spec: usage_of(b) for spec, b in used.items() if spec is not None and b is not None}
     return budget, usage
 
 
