@@ -1,80 +1,97 @@
-"""Compare per-unit score distributions between groups of units.
+"""Compare per-unit score distributions between groups of units, for every metric of every scorer.
 
-Within a run: features vs neurons. Between runs: features of A vs features of
-B, neurons of A vs neurons of B. For each metric: median with a seeded
-bootstrap CI per group, a two-sided Mann-Whitney U test per pair, sample sizes
-and exclusions; plus a box/strip plot and flat tables.
+Within a run: features vs neurons (disjoint units: Mann-Whitney U). Between runs: features of A vs
+features of B, neurons of A vs neurons of B; when the two groups share unit ids (two explainers on one
+SAE, the same neurons) the comparison is paired unit by unit (Wilcoxon signed-rank + paired bootstrap of
+the median difference), otherwise unpaired. For each metric: median with a seeded bootstrap CI per group,
+one test per pair, sample sizes and exclusions; plus a box/strip plot and flat tables.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from autointerp.report.stats import N_RESAMPLES, GroupStats, MannWhitney, group_stats_from_frame, mann_whitney
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A per-unit metric column of the units frame and the status column that says whether it is defined."""
-
-    name: str
-    status_column: str
-    label: str
-    limits: tuple[float, float]
-
-
-METRICS = (
-    Metric("simulation_score", "simulation_status", "simulation score (Pearson r)", (-1.0, 1.0)),
-    Metric("mean_specificity", "specificity_status", "mean specificity rating (0-3)", (0.0, 3.0)),
+from autointerp.report.scores import BUILTIN, MetricSpec
+from autointerp.report.stats import (
+    N_RESAMPLES,
+    GroupStats,
+    GroupTest,
+    group_stats_from_frame,
+    mann_whitney,
+    wilcoxon_paired,
 )
 
+Metric = MetricSpec  # the old name
+METRICS = BUILTIN
 
-def ok_values(frame: pd.DataFrame, metric: Metric) -> np.ndarray:
+
+def ok_values(frame: pd.DataFrame, metric: MetricSpec) -> np.ndarray:
     """The metric's defined values (status 'ok') in a units frame."""
     return frame.loc[frame[metric.status_column] == "ok", metric.name].to_numpy(dtype=float)
+
+
+def ok_series(frame: pd.DataFrame, metric: MetricSpec) -> pd.Series:
+    """Defined values indexed by unit key."""
+    rows = frame[frame[metric.status_column] == "ok"]
+    return pd.Series(rows[metric.name].to_numpy(dtype=float), index=rows["unit"].to_numpy())
 
 
 @dataclass(frozen=True)
 class GroupComparison:
     """Stats of every (metric, group) and the tests of every (metric, pair)."""
 
+    metrics: tuple[MetricSpec, ...]
     stats: tuple[GroupStats, ...]
-    tests: tuple[MannWhitney, ...]
+    tests: tuple[GroupTest, ...]
+
+
+def pair_test(
+    metric: MetricSpec, label_a: str, a: pd.DataFrame, label_b: str, b: pd.DataFrame, *, seed: int, n_resamples: int
+) -> GroupTest | None:
+    """Paired test on the shared units when the groups share unit ids, else Mann-Whitney U."""
+    va, vb = ok_series(a, metric), ok_series(b, metric)
+    if set(a["unit"]) & set(b["unit"]):
+        shared = va.index.intersection(vb.index)
+        excluded = len(va.index.union(vb.index)) - len(shared)
+        return wilcoxon_paired(metric.name, label_a, va[shared].to_numpy(), label_b, vb[shared].to_numpy(),
+                               n_unpaired_excluded=excluded, seed=seed, n_resamples=n_resamples)  # fmt: skip
+    return mann_whitney(metric.name, label_a, va.to_numpy(), label_b, vb.to_numpy())
 
 
 def compare_groups(
     groups: dict[str, pd.DataFrame],
     pairs: list[tuple[str, str]],
     *,
+    metrics: Sequence[MetricSpec] = BUILTIN,
     seed: int = 0,
     n_resamples: int = N_RESAMPLES,
 ) -> GroupComparison:
     """``groups``: label -> units frame (see ``load.units_frame``); ``pairs``: label pairs to test."""
     stats, tests = [], []
-    for metric in METRICS:
+    for metric in metrics:
         for label, frame in groups.items():
             stats.append(group_stats_from_frame(frame, metric.name, metric.status_column, label, seed=seed,
                                                 n_resamples=n_resamples))  # fmt: skip
         for a, b in pairs:
-            test = mann_whitney(metric.name, a, ok_values(groups[a], metric), b, ok_values(groups[b], metric))
+            test = pair_test(metric, a, groups[a], b, groups[b], seed=seed, n_resamples=n_resamples)
             if test is not None:
                 tests.append(test)
-    return GroupComparison(stats=tuple(stats), tests=tuple(tests))
+    return GroupComparison(metrics=tuple(metrics), stats=tuple(stats), tests=tuple(tests))
 
 
 def stats_table(comparison: GroupComparison) -> pd.DataFrame:
     """One row per (metric, group): n, exclusions, median, CI, mean, quartiles."""
-    return pd.DataFrame([s.model_dump() for s in comparison.stats])
+    return pd.DataFrame([s.model_dump() for s in comparison.stats], columns=list(GroupStats.model_fields))
 
 
 def tests_table(comparison: GroupComparison) -> pd.DataFrame:
-    """One row per (metric, pair): U, p, rank-biserial, common-language effect size, n."""
-    columns = list(MannWhitney.model_fields)
-    return pd.DataFrame([t.model_dump() for t in comparison.tests], columns=columns)
+    """One row per (metric, pair): test, paired or not, statistic, p, rank-biserial, common-language effect, n."""
+    return pd.DataFrame([t.model_dump() for t in comparison.tests], columns=list(GroupTest.model_fields))
 
 
 def _tick_label(s: GroupStats) -> str:
@@ -82,20 +99,41 @@ def _tick_label(s: GroupStats) -> str:
     return f"{s.group}\n(n={s.n}{excluded})"
 
 
+def _limits(metric: MetricSpec, data: list[np.ndarray]) -> tuple[float, float]:
+    if metric.limits is not None:
+        return metric.limits
+    values = np.concatenate([d for d in data if d.size]) if any(d.size for d in data) else np.array([0.0, 1.0])
+    lo, hi = float(values.min()), float(values.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
 def plot_comparison(
-    groups: dict[str, pd.DataFrame], comparison: GroupComparison, *, seed: int = 0, title: str = ""
+    groups: dict[str, pd.DataFrame],
+    comparison: GroupComparison,
+    *,
+    seed: int = 0,
+    title: str = "",
+    sampling_note: str = "",
 ) -> Figure:
-    """One panel per metric: box + jittered points per group, median CI as an error bar, test annotated per pair."""
+    """One panel per metric: box + jittered points per group (n in the tick labels), median CI as an error bar,
+    the test of each pair annotated with its name, paired/unpaired, p and rank-biserial effect size; the
+    chance level as a dotted line where defined; ``sampling_note`` (how the groups' sampling differs) below."""
     rng = np.random.default_rng(seed)
     labels = list(groups)
-    fig = Figure(figsize=(max(4.5, 1.6 * len(labels)) * len(METRICS), 4.4), layout="constrained")
-    axes = fig.subplots(1, len(METRICS), squeeze=False)[0]
+    metrics = comparison.metrics
+    ncols = min(3, max(1, len(metrics)))
+    nrows = -(-len(metrics) // ncols) if metrics else 1
+    fig = Figure(figsize=(max(4.5, 1.6 * len(labels)) * ncols, 4.4 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     palette = ("#3d8bc4", "#e07b39", "#5aa55a", "#9467bd")
-    for ax, metric in zip(axes, METRICS):
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes, metrics):
         by_group = {s.group: s for s in comparison.stats if s.metric == metric.name}
         data = [ok_values(groups[g], metric) for g in labels]
         positions = np.arange(1, len(labels) + 1)
         nonempty = [i for i, d in enumerate(data) if d.size]
+        lo, hi = _limits(metric, data)
         if nonempty:
             ax.boxplot([data[i] for i in nonempty], positions=positions[nonempty], widths=0.5, showfliers=False,
                        medianprops={"color": "black"}, boxprops={"color": "#555555"})  # fmt: skip
@@ -105,26 +143,31 @@ def plot_comparison(
             ax.scatter(pos + jitter, d, s=9, alpha=min(0.8, max(0.15, 30 / max(d.size, 1))), color=color, lw=0)
             s = by_group[labels[i]]
             if d.size == 0:
-                ax.text(pos, sum(metric.limits) / 2, "no scores", ha="center", va="center", fontsize=8, color="#888888")
+                ax.text(pos, (lo + hi) / 2, "no scores", ha="center", va="center", fontsize=8, color="#888888")
             if s.median is not None:
                 ax.errorbar(pos + 0.33, s.median, yerr=[[s.median - s.ci_low], [s.ci_high - s.median]], fmt="D",
                             color="black", ms=4, capsize=3, lw=1.2)  # fmt: skip
+        if metric.chance is not None:
+            ax.axhline(metric.chance, color="#999999", ls=":", lw=1)
+            ax.text(len(labels) + 0.75, metric.chance, "chance", ha="right", va="bottom", fontsize=7, color="#777777")
         ax.set_xticks(positions, [_tick_label(by_group[g]) for g in labels], fontsize=8)
         ax.set_xlim(0.4, len(labels) + 0.8)
-        lo, hi = metric.limits
         pad = 0.08 * (hi - lo)
-        ax.set_ylim(lo - pad, hi + 3 * pad)
-        ax.set_yticks(np.arange(lo, hi + 1e-9, 0.5))
-        for test in (t for t in comparison.tests if t.metric == metric.name):
+        n_tests = sum(1 for t in comparison.tests if t.metric == metric.name)
+        ax.set_ylim(lo - pad, hi + (1.5 + 1.6 * n_tests) * pad)
+        for k, test in enumerate(t for t in comparison.tests if t.metric == metric.name):
             xa, xb = labels.index(test.group_a) + 1, labels.index(test.group_b) + 1
-            y = hi + 1.2 * pad
+            y = hi + (1.2 + 1.6 * k) * pad
             ax.plot([xa, xa, xb, xb], [y - 0.3 * pad, y, y, y - 0.3 * pad], color="#333333", lw=0.8)
-            ax.text((xa + xb) / 2, y + 0.2 * pad, f"Mann-Whitney p={test.p_value:.2g}, r={test.rank_biserial:+.2f}",
-                    ha="center", va="bottom", fontsize=7.5)  # fmt: skip
+            n_text = f"{test.n_a} pairs" if test.paired else f"n={test.n_a} vs {test.n_b}"
+            ax.text((xa + xb) / 2, y + 0.2 * pad, f"{test.short} ({n_text})", ha="center", va="bottom", fontsize=7)
         ax.set_ylabel(metric.label, fontsize=9)
+        ax.set_title(metric.scorer, fontsize=9, color="#555555")
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", color="#eeeeee", lw=0.6)
         ax.set_axisbelow(True)
     if title:
         fig.suptitle(title + "  (diamond: median with 95% bootstrap CI)", fontsize=11)
+    if sampling_note:
+        fig.supxlabel(sampling_note, fontsize=8, color="#8a4b00" if "differ" in sampling_note else "#555555")
     return fig

@@ -127,3 +127,30 @@ def plot_specificity(
     if title:
         fig.suptitle(title, fontsize=12)
     return fig
+
+
+def plot_level_recall(recall: pd.DataFrame, levels: list[LevelInfo], *, title: str = "") -> Figure:
+    """Recall per activation level (one line per scorer and kind) with n per point; ``recall`` from
+    :func:`autointerp.report.scores.level_hits`."""
+    labels = {info.level: info.label for info in levels}
+    level_list = sorted(set(recall["level"]))
+    fig = Figure(figsize=(5.6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    x = {lv: i for i, lv in enumerate(level_list)}
+    styles = {"feature": "-", "neuron": "--"}
+    for (scorer, kind), sub in recall.groupby(["scorer", "kind"], sort=False):
+        sub = sub.sort_values("level")
+        xs = [x[lv] for lv in sub["level"]]
+        ax.plot(xs, sub["recall"], styles.get(kind, ":"), marker="o", ms=4, label=f"{scorer}, {kind}s")
+        for xi, r, n in zip(xs, sub["recall"], sub["total"]):
+            ax.annotate(f"n={int(n)}", (xi, r), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=6.5,
+                        color="#555555")  # fmt: skip
+    ax.set_xticks(range(len(level_list)), [labels.get(lv, str(lv)) for lv in level_list], fontsize=8)
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("activation level (% of the unit's max activation)", fontsize=9)
+    ax.set_ylabel("recall (activating contexts judged active)", fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=11)
+    return fig

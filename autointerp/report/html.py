@@ -1,130 +1,261 @@
-"""A self-contained HTML report: one file, inline CSS, figures as base64 PNG, every text escaped.
+"""A self-contained HTML report: one file, inline CSS and JS, figures as base64 PNG, every text escaped.
 
-Corpus text, explanations and errors can hold anything (including HTML), so
-every string goes through :func:`html.escape`; tokens are cleaned with
-:func:`autointerp.render.clean_token` and shaded by their activation level
-(0-10, :func:`autointerp.render.normalise`).
+Corpus text, explanations and errors can hold anything (including HTML), so every string goes through
+:func:`html.escape`; tokens are cleaned with :func:`autointerp.render.clean_token` and shaded by their
+activation level (0-10, :func:`autointerp.render.normalise`). Nothing is loaded from the network.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import math
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import yaml
 
-from autointerp.render import clean_token, normalise
+from autointerp.report.cards import BROWSER_JS, CARD_CSS, browser_controls, esc, fmt, render_context, unit_card
+from autointerp.report.cost import StageCost
 from autointerp.report.load import RunData
-from autointerp.report.stats import format_ci
-from autointerp.report.summary import ReportSummary
-from autointerp.types import Context
+from autointerp.report.scores import MetricSpec
+from autointerp.report.stats import GroupStats, GroupTest, format_ci
+from autointerp.report.summary import CompareSummary, ReportSummary
+from autointerp.secrets import redact_tree
 
-CONFIG_HEADLINE = ("model", "corpus", "max_tokens", "window", "sae", "sae_site", "neuron_site", "features", "neurons",
-                   "backends")  # fmt: skip
+__all__ = ["esc", "render_compare_html", "render_context", "render_html"]
+
+# Run-table rows from config.yaml, in this order; every other key is in the full config below the table.
+CONFIG_ROWS = ("model", "corpus", "max_tokens", "window", "sae", "sae_site", "neuron_site", "features", "neurons")
 
 CSS = """
+*{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;
 color:#222;line-height:1.4;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{border:1px solid #ddd;padding:.25em .6em;
-text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
-img{max-width:100%;height:auto}.muted{color:#777;font-size:.9em}.err{color:#b00020}
-.unit{border:1px solid #e4e4e4;border-radius:6px;padding:.6em 1em;margin:1em 0}
-.unit h3{margin:.1em 0 .4em 0;font-size:1.05em;font-family:ui-monospace,Menlo,Consolas,monospace}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em;max-width:100%}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+code.hash{font-size:.85em;word-break:break-all}
+img{max-width:100%;height:auto}.muted{color:#777;font-size:.9em}.err{color:#b00020}.warn{color:#8a4b00}
+.headline{font-size:1.05em;background:#f7f9fc;border-left:4px solid #3d8bc4;padding:.6em 1em}
+.figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.figs>div{flex:1 1 420px;min-width:0}
 .expl{font-size:1.02em;margin:.3em 0}.ctx{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.82em;
 white-space:pre-wrap;background:#fafafa;border-left:3px solid #ddd;padding:.3em .5em;margin:.3em 0;
 word-break:break-word}
 .flag{background:#fff3cd;border-radius:3px;padding:0 .3em;font-size:.8em;margin-left:.4em}
-pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}
-""" + "".join(f".a{i}{{background:rgba(255,110,0,{i / 10:.1f})}}" for i in range(1, 11))
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em;max-width:100%}
+""" + "".join(f".a{i}{{background:rgba(255,110,0,{i / 10:.1f})}}" for i in range(1, 11)) + CARD_CSS
+
+_num = fmt
 
 
-def esc(value: object) -> str:
-    """Escape any value for HTML text or attribute context."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]], numeric: Sequence[bool] = ()) -> str:
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]], numeric: Sequence[bool] = (), raw=()) -> str:
+    """A table in a horizontally scrolling box (wide tables never widen the page); ``raw``: columns of HTML."""
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = []
     for row in rows:
-        cells = "".join(
-            f'<td class="num">{esc(v)}</td>' if i < len(numeric) and numeric[i] else f"<td>{esc(v)}</td>"
-            for i, v in enumerate(row)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        cells = []
+        for i, v in enumerate(row):
+            text = str(v) if i in raw else esc(v)
+            cls = ' class="num"' if i < len(numeric) and numeric[i] else ""
+            cells.append(f"<td{cls}>{text}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
-def render_context(context: Context, max_activation: float) -> str:
-    """One context as escaped text with each active token shaded by its 0-10 level (hover: raw activation)."""
-    levels = normalise(context.activations, max_activation)
-    parts = []
-    for token, act, level in zip(context.tokens, context.activations, levels):
-        text = esc(clean_token(token).replace("\n", "\u21b5"))
-        parts.append(f'<span class="a{level}" title="{act:.3g}">{text}</span>' if level > 0 else text)
-    return f'<div class="ctx">{"".join(parts)}</div>'
+def _hash(value: object) -> str:
+    return f'<code class="hash">{esc(value)}</code>'
 
 
-def _run_section(run: RunData, summary: ReportSummary) -> str:
-    info = summary.run
-    rows = [("run", info.name), ("path", info.path), ("created", info.created), ("config hash", info.config_hash),
-            ("autointerp version", info.autointerp_version), ("seed", info.seed),
-            ("bootstrap", f"seed {summary.bootstrap_seed}, {summary.n_resamples} resamples, percentile 95% CI")]
-    rows += [(f"model: {k}", v) for k, v in info.models.items()]
-    rows += [(k, yaml.safe_dump(run.config[k], default_flow_style=True).strip() if isinstance(run.config[k], dict)
-              else run.config[k]) for k in CONFIG_HEADLINE if k in run.config]  # fmt: skip
-    full = esc(yaml.safe_dump(run.config, sort_keys=False)) if run.config else "(no config.yaml)"
-    prov = _table(
-        ("stage", "backend", "model", "prompt id", "version", "prompt hash", "config hash", "seed", "records"),
-        ((p.stage, p.backend, p.model, p.prompt_id, p.prompt_version, p.prompt_hash, p.config_hash, p.seed,
-          p.n_records) for p in summary.provenance),  # fmt: skip
-    )
-    return (f"<h2>Run</h2>{_table(('field', 'value'), rows)}<details><summary>Full config</summary><pre>{full}</pre>"
-            f"</details><h3>Provenance</h3>{prov}")  # fmt: skip
-
-
-def _headline_section(summary: ReportSummary) -> str:
-    stats = _table(
-        ("metric", "group", "median [95% CI]", "mean", "n", "failed", "undefined", "missing"),
-        ((m.metric, m.group, format_ci(m, 3), _num(m.mean), m.n, m.n_failed, m.n_undefined, m.n_missing)
-         for m in summary.metrics),  # fmt: skip
-        numeric=(False, False, True, True, True, True, True, True),
-    )
-    tests = _table(
-        ("metric", "a vs b", "U", "p (two-sided)", "rank-biserial r", "P(a > b)", "n a", "n b"),
-        ((t.metric, f"{t.group_a} vs {t.group_b}", f"{t.u:.1f}", f"{t.p_value:.3g}", f"{t.rank_biserial:+.3f}",
-          f"{t.common_language:.3f}", t.n_a, t.n_b) for t in summary.tests),  # fmt: skip
-        numeric=(False, False, True, True, True, True, True, True),
-    ) if summary.tests else '<p class="muted">No test: features and neurons are not both present with scores.</p>'
-    counts = _table(
-        ("kind", "units", "sampling failed", "explained", "explain failed", "rubric ok", "rubric failed",
-         "judgements", "judgements failed", "simulated", "simulation failed", "simulation undefined"),
-        ((c.kind, c.n_units, c.n_sample_failed, c.n_explained, c.n_explain_failed, c.n_rubric_ok, c.n_rubric_failed,
-          c.n_judgements, c.n_judgements_failed, c.n_simulated, c.n_simulation_failed, c.n_simulation_undefined)
-         for c in summary.counts),  # fmt: skip
-        numeric=(False, *[True] * 11),
-    )
-    return (f"<h2>Features vs neurons</h2>{stats}<h3>Mann-Whitney U</h3>{tests}<h3>Sample sizes</h3>{counts}"
-            '<p class="muted">Mean specificity: mean 0-3 rating over a unit\'s activating held-out contexts. '
-            "Simulation score: Pearson r of simulated vs true activations pooled over held-out contexts.</p>")
-
-
-def _figure(title: str, png: bytes | None, caption: str) -> str:
+def _figure(title: str, png: bytes | None, caption: str, level: int = 2) -> str:
     if png is None:
         return ""
     data = base64.b64encode(png).decode("ascii")
     img = f'<img alt="{esc(title)}" src="data:image/png;base64,{data}">'
-    return f'<h2>{esc(title)}</h2>{img}<p class="muted">{esc(caption)}</p>'
+    return f'<h{level}>{esc(title)}</h{level}>{img}<p class="muted">{esc(caption)}</p>'
+
+
+# ---------------------------------------------------------------- run, provenance, cost
+
+
+def _config_value(value: object) -> str:
+    if isinstance(value, dict | list):
+        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False).strip()
+    return "" if value is None else str(value)
+
+
+def _run_section(run: RunData, summary: ReportSummary) -> str:
+    info = summary.run
+    config = redact_tree(run.config) if run.config else {}
+    rows: list[tuple[str, str]] = [
+        ("run", esc(info.name)), ("path", esc(info.path)), ("created", esc(info.created)),
+        ("config hash", _hash(info.config_hash)), ("autointerp version", esc(info.autointerp_version)),
+        ("seed", esc(info.seed)),
+        ("bootstrap", esc(f"seed {summary.bootstrap_seed}, {summary.n_resamples} resamples, percentile 95% CI")),
+    ]  # fmt: skip
+    rows += [(key, esc(_config_value(config[key]))) for key in CONFIG_ROWS if key in config]
+    backends = config.get("backends") if isinstance(config.get("backends"), dict) else {}
+    rows += [(f"backend ({stage})", esc(spec)) for stage, spec in backends.items()]
+    shown = set(CONFIG_ROWS) | {"backends", "seed"}
+    rows += [(name, esc(value)) for name, value in info.models.items()
+             if not config and name not in shown]  # fmt: skip  (old runs without config.yaml)
+    full = esc(yaml.safe_dump(config, sort_keys=False)) if config else "(no config.yaml)"
+    prov = _table(
+        ("stage", "backend", "model", "prompt id", "version", "prompt hash", "config hash", "seed", "records"),
+        ((p.stage, esc(p.backend), esc(p.model), esc(p.prompt_id), esc(p.prompt_version), _hash(p.prompt_hash),
+          _hash(p.config_hash), esc(p.seed), esc(p.n_records)) for p in summary.provenance),
+        numeric=(False,) * 7 + (True, True), raw=range(9),
+    )  # fmt: skip
+    return (f"<h2>Run</h2>{_table(('field', 'value'), rows, raw=(1,))}<details><summary>Full config</summary>"
+            f"<pre>{full}</pre></details><h3>Provenance</h3>{prov}")  # fmt: skip
+
+
+def _cost_table(costs: Sequence[StageCost]) -> str:
+    if not costs:
+        return '<p class="muted">No LLM stage records: nothing was spent.</p>'
+    rows = [(c.stage, c.records, c.failed_records, c.requests, f"{c.input_tokens:,}", f"{c.output_tokens:,}",
+             f"{c.cache_read_tokens:,}", f"${c.cost_usd:.4f}") for c in costs]  # fmt: skip
+    rows.append(("total", sum(c.records for c in costs), sum(c.failed_records for c in costs),
+                 sum(c.requests for c in costs), f"{sum(c.input_tokens for c in costs):,}",
+                 f"{sum(c.output_tokens for c in costs):,}", f"{sum(c.cache_read_tokens for c in costs):,}",
+                 f"${sum(c.cost_usd for c in costs):.4f}"))  # fmt: skip
+    return _table(("stage", "records", "failed records", "requests", "input tokens", "output tokens",
+                   "cache-read tokens", "cost"), rows, numeric=(False, *[True] * 7)) + (
+        '<p class="muted">Every record written to this run folder counts, failed attempts and retries included; '
+        "cache hits cost nothing. Prices from the backend's price table (local models: $0).</p>")  # fmt: skip
+
+
+# ---------------------------------------------------------------- headline
+
+
+def _kinds_text(summary: ReportSummary) -> str:
+    return " and ".join(f"{c.n_units} {c.kind}s" for c in summary.counts) or "no units"
+
+
+def headline(run: RunData, summary: ReportSummary) -> str:
+    """One paragraph: what was compared, n, the main results with CIs, failures and cost."""
+    cfg = run.config
+    what = _kinds_text(summary)
+    where = []
+    if cfg.get("sae"):
+        where.append(f"SAE {cfg['sae']} at {cfg.get('sae_site', '?')}")
+    if cfg.get("neuron_site"):
+        where.append(f"neurons at {cfg['neuron_site']}")
+    source = f" of {cfg['model']}" if cfg.get("model") else ""
+    corpus = f" on {cfg['corpus']} ({int(cfg['max_tokens']):,} tokens)" if cfg.get("corpus") and cfg.get(
+        "max_tokens") else ""  # fmt: skip
+    parts = [f"Compared {what} ({'; '.join(where) or 'bases from the run records'}){source}{corpus}."]
+    for spec in summary.scorers:
+        stats = [m for m in summary.metrics if m.metric == spec.name and m.n > 0]
+        if not stats:
+            continue
+        groups = ", ".join(f"{m.group}s {format_ci(m)}" for m in stats)
+        test = next((t for t in summary.tests if t.metric == spec.name), None)
+        tested = f"; {test.short}" if test else ""
+        parts.append(f"{spec.label}: {groups}{tested}.")
+    for c in summary.contrast:
+        if c.n_units:
+            parts.append(f"Rubric contrast, {c.line}.")
+    failures = []
+    for c in summary.counts:
+        f = [f"{n} {what_}" for n, what_ in ((c.n_sample_failed, "sampling"), (c.n_explain_failed, "explanations"),
+             (c.n_rubric_failed, "rubric records"), (c.n_simulation_failed, "simulations")) if n]  # fmt: skip
+        total = c.n_judgements + c.n_judgements_failed
+        f.append(f"{c.n_judgements_failed} of {total} rubric judgements")
+        failures.append(f"{c.kind}s: {', '.join(f)}")
+    parts.append("Failed: " + "; ".join(failures) + "." if failures else "")
+    if summary.costs:
+        per = ", ".join(f"{c.stage} ${c.cost_usd:.4f}" for c in summary.costs)
+        parts.append(f"Cost ${summary.total_cost:.4f} ({per}; {sum(c.requests for c in summary.costs):,} requests).")
+    if summary.sampling_note.startswith("sampling differs"):
+        parts.append(f"Warning: {summary.sampling_note}.")
+    return f'<p class="headline" id="headline">{esc(" ".join(p for p in parts if p))}</p>'
+
+
+# ---------------------------------------------------------------- scorers
+
+
+def _stats_table(stats: Sequence[GroupStats], chance: float | None) -> str:
+    return _table(
+        ("metric", "group", "median [95% CI]", "mean", "n", "failed", "undefined", "missing", "chance"),
+        ((m.metric, m.group, format_ci(m, 3), _num(m.mean), m.n, m.n_failed, m.n_undefined, m.n_missing,
+          _num(chance, 2) if chance is not None else "") for m in stats),
+        numeric=(False, False, True, True, True, True, True, True, True),
+    )
+
+
+def _tests_table(tests: Sequence[GroupTest]) -> str:
+    if not tests:
+        return '<p class="muted">No test: the two groups are not both present with scores.</p>'
+    return _table(
+        ("metric", "a vs b", "test", "statistic", "p (two-sided)", "rank-biserial", "P(a > b)", "n a", "n b",
+         "median a-b [95% CI]"),
+        ((t.metric, f"{t.group_a} vs {t.group_b}", t.label, f"{t.statistic:.1f}", f"{t.p_value:.3g}",
+          f"{t.rank_biserial:+.3f}", f"{t.common_language:.3f}", t.n_a, t.n_b,
+          f"{t.median_difference:+.3f} [{t.diff_ci_low:+.3f}, {t.diff_ci_high:+.3f}]"
+          + (f" ({t.n_unpaired_excluded} unpaired units excluded)" if t.n_unpaired_excluded else "")
+          if t.paired else "") for t in tests),
+        numeric=(False, False, False, True, True, True, True, True, True, False),
+    )
+
+
+def scorer_sections(
+    specs: Sequence[MetricSpec], stats: Sequence[GroupStats], tests: Sequence[GroupTest], figures: dict[str, bytes],
+    title: str,
+) -> str:
+    """One block per scorer: its metrics' group table, the tests, and its figure."""
+    out = []
+    for scorer in dict.fromkeys(s.scorer for s in specs):
+        mine = [s for s in specs if s.scorer == scorer]
+        names = {s.name for s in mine}
+        body = "".join(
+            f"<p><b>{esc(s.name)}</b>: {esc(s.description or s.label)}</p>"
+            + _stats_table([m for m in stats if m.metric == s.name], s.chance)
+            for s in mine
+        )
+        body += _tests_table([t for t in tests if t.metric in names])
+        body += _figure(f"{scorer}: {title}", figures.get(f"scorer:{scorer}"),
+                        "Per-unit scores; box: quartiles; diamond: median with 95% bootstrap CI; n per group under "
+                        "each box; the test, paired or not, and its rank-biserial effect size above.",
+                        level=4)  # fmt: skip
+        out.append(f'<section class="scorer" id="scorer-{esc(scorer)}"><h3>{esc(scorer)}</h3>{body}</section>')
+    return "".join(out)
+
+
+def _contrast_section(summary: ReportSummary) -> str:
+    if not summary.contrast:
+        return ""
+    rows = []
+    for c in summary.contrast:
+        def ci(v, lohi, sign=""):
+            return f"{v:{sign}.2f} [{lohi[0]:{sign}.2f}, {lohi[1]:{sign}.2f}]" if v is not None else "n/a"
+
+        rows.append((c.kind, ci(c.activating_mean, c.activating_ci), ci(c.random_mean, c.random_ci),
+                     ci(c.difference_mean, c.difference_ci, "+"), c.n_units, c.n_ratings_activating,
+                     c.n_ratings_random))  # fmt: skip
+    flat = [c for c in summary.contrast if c.difference_ci is not None and c.difference_ci[0] <= 0]
+    warn = ("".join(f'<p class="warn">Warning: for {esc(c.kind)}s the judge does not rate activating contexts '
+                    "clearly above random ones (the CI of the difference reaches 0).</p>" for c in flat))  # fmt: skip
+    return ("<h3>Rubric: activating vs random contexts</h3>"
+            + _table(("kind", "activating mean [95% CI]", "random mean [95% CI]", "difference [95% CI]", "units",
+                      "ratings (activating)", "ratings (random)"), rows,
+                     numeric=(False, True, True, True, True, True, True))
+            + warn + '<p class="muted">Per unit, the mean 0-3 rating of its activating held-out contexts and of its '
+            "random ones; means over units with percentile-bootstrap CIs (units rated on both sides).</p>")
+
+
+def _counts_section(summary: ReportSummary) -> str:
+    return "<h3>Sample sizes and failures</h3>" + _table(
+        ("kind", "units", "sampling failed", "explained", "explain failed", "rubric ok", "rubric failed",
+         "judgements ok", "judgements failed", "simulated", "simulation failed", "simulation undefined"),
+        ((c.kind, c.n_units, c.n_sample_failed, c.n_explained, c.n_explain_failed, c.n_rubric_ok, c.n_rubric_failed,
+          c.n_judgements, c.n_judgements_failed, c.n_simulated, c.n_simulation_failed, c.n_simulation_undefined)
+         for c in summary.counts),
+        numeric=(False, *[True] * 11),
+    )
+
+
+# ---------------------------------------------------------------- units
 
 
 def _rating_summary(judgements: pd.DataFrame) -> str:
@@ -137,32 +268,37 @@ def _rating_summary(judgements: pd.DataFrame) -> str:
             mix = " ".join(f"{s}\u00d7{counts.get(s, 0)}" for s in range(4))
             failed = f", {len(sub) - len(ok)} failed" if len(sub) > len(ok) else ""
             parts.append(f"{name}: {mix}{failed}")
-    return "; ".join(parts)
+    text = "; ".join(parts)
+    return f'<p class="muted">held-out ratings (score\u00d7count): {esc(text)}</p>' if text else ""
 
 
-def _ratings_html(ratings: str) -> str:
-    return f'<p class="muted">held-out ratings (score\u00d7count): {esc(ratings)}</p>' if ratings else ""
+def _unit_cards(run: RunData, units: pd.DataFrame, judgements: pd.DataFrame, specs: Sequence[MetricSpec],
+                max_units: int, max_contexts: int) -> str:  # fmt: skip
+    by_unit = dict(tuple(judgements.groupby("unit"))) if len(judgements) else {}
+    empty = judgements.iloc[0:0]
+    shown = units.head(max_units)
+    cards = []
+    for order, (_, row) in enumerate(shown.iterrows()):
+        samples = run.units.get(row["unit"])
+        contexts = ""
+        if samples is not None:
+            pool = samples.explain_contexts(("top",)) or list(samples.explain)
+            top = sorted(pool, key=lambda c: c.max_activation, reverse=True)[:max_contexts]
+            contexts = "".join(render_context(c, samples.stats.max_activation) for c in top)
+        cards.append(unit_card(order, row, specs, stats=samples.stats if samples else None, contexts_html=contexts,
+                               ratings_html=_rating_summary(by_unit.get(row["unit"], empty)),
+                               logit_tokens=run.logit_tokens.get(row["unit"])))  # fmt: skip
+    kinds = list(dict.fromkeys(units["kind"]))
+    more = f'<p class="muted">{len(units) - len(shown)} more units in units.csv.</p>' if len(units) > len(shown) else ""
+    return (f"<h2>Units ({len(units)})</h2>{browser_controls(specs, kinds, len(shown))}"
+            f'<div class="cards" id="cards">{"".join(cards)}</div>{more}')  # fmt: skip
 
 
-def _unit_section(run: RunData, row: pd.Series, judgements: pd.DataFrame, max_contexts: int) -> str:
-    key = row["unit"]
-    samples = run.units.get(key)
-    flags = "".join(f'<span class="flag">{esc(f)}</span>' for f in str(row["flags"]).split(";") if f)
-    expl = (f'<p class="expl">{esc(row["explanation"])}</p>' if isinstance(row["explanation"], str)
-            else '<p class="expl muted">(no explanation)</p>')  # fmt: skip
-    scores = (f"simulation r = {_num(row['simulation_score'])} &middot; mean specificity = "
-              f"{_num(row['mean_specificity'], 2)} ({row['n_judgements']} ratings) &middot; firing frequency = "
-              f"{_num(row['firing_frequency'])} &middot; max activation = {_num(row['max_activation'])}")  # fmt: skip
-    ratings = _rating_summary(judgements)
-    errors = f'<p class="err">{esc(row["errors"])}</p>' if row["errors"] else ""
-    contexts = ""
-    if samples is not None:
-        pool = samples.explain_contexts(("top",)) or list(samples.explain)
-        top = sorted(pool, key=lambda c: c.max_activation, reverse=True)[:max_contexts]
-        contexts = "".join(render_context(c, samples.stats.max_activation) for c in top)
-    return (f'<div class="unit" id="{esc(key)}"><h3>{esc(key)} <span class="muted">({esc(row["kind"])})</span>{flags}'
-            f'</h3>{expl}<p class="muted">{scores}</p>'
-            f'{_ratings_html(ratings)}{errors}{contexts}</div>')  # fmt: skip
+def _page(title: str, body: str) -> str:
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>{body}"
+            f"<script>{BROWSER_JS}</script></body></html>")  # fmt: skip
 
 
 def render_html(
@@ -172,28 +308,58 @@ def render_html(
     judgements: pd.DataFrame,
     figures: dict[str, bytes],
     *,
+    extra_sections: str = "",
     max_units: int = 2000,
     max_contexts: int = 5,
 ) -> str:
-    """The whole report as one HTML string (``figures``: 'specificity' / 'comparison' -> PNG bytes)."""
-    by_unit = dict(tuple(judgements.groupby("unit"))) if len(judgements) else {}
-    empty = judgements.iloc[0:0]
-    shown = units.head(max_units)
-    unit_html = "".join(
-        _unit_section(run, row, by_unit.get(row["unit"], empty), max_contexts) for _, row in shown.iterrows()
-    )
-    more = f'<p class="muted">{len(units) - len(shown)} more units in units.csv.</p>' if len(units) > len(shown) else ""
-    return (
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        f"<title>autointerp report: {esc(run.name)}</title><style>{CSS}</style></head><body>"
+    """The whole report as one HTML string. ``figures``: 'specificity', 'comparison', 'recall' and
+    'scorer:<name>' -> PNG bytes; ``extra_sections``: further HTML placed after the comparison."""
+    specs = list(summary.scorers)
+    hist = _figure("Specificity by activation level", figures.get("specificity"),
+                   "Fraction of held-out contexts per 0-3 specificity rating, per activation-level bin ('none': random "
+                   "non-activating contexts). Failed ratings are excluded.", level=3)  # fmt: skip
+    recall = _figure("Recall per activation level", figures.get("recall"),
+                     "Fraction of the activating held-out contexts of each level that a classifier scorer "
+                     "recognised, per kind.", level=3)  # fmt: skip
+    hist_block = f'<div class="figs"><div>{hist}</div><div>{recall}</div></div>' if recall else hist
+    sampling = (f'<p class="{"warn" if summary.sampling_note.startswith("sampling differs") else "muted"}">'
+                f"{esc(summary.sampling_note)}</p>" if summary.sampling_note else "")  # fmt: skip
+    body = (
         f"<h1>autointerp report: {esc(run.name)}</h1>"
         f'<p class="muted">written by autointerp {esc(summary.report_version)}</p>'
+        + headline(run, summary)
         + _run_section(run, summary)
-        + _headline_section(summary)
-        + _figure("Specificity by activation level", figures.get("specificity"),
-                  "Fraction of held-out contexts per 0-3 specificity rating, per activation-level bin ('none': random "
-                  "non-activating contexts). Failed ratings are excluded.")  # fmt: skip
-        + _figure("Score distributions", figures.get("comparison"),
-                  "Per-unit scores; box: quartiles; diamond: median with 95% bootstrap CI.")  # fmt: skip
-        + f"<h2>Units ({len(units)})</h2>{unit_html}{more}</body></html>"
-    )
+        + f"<h3>Cost</h3>{_cost_table(summary.costs)}"
+        + "<h2>Features vs neurons, per scorer</h2>" + sampling
+        + scorer_sections(specs, summary.metrics, summary.tests, figures, "features vs neurons")
+        + _contrast_section(summary)
+        + _counts_section(summary)
+        + "<h2>Specificity by activation level</h2>" + hist_block
+        + _figure("All score distributions", figures.get("comparison"),
+                  "Per-unit scores of every scorer; box: quartiles; diamond: median with 95% bootstrap CI.")
+        + extra_sections
+        + _unit_cards(run, units, judgements, specs, max_units, max_contexts)
+    )  # fmt: skip
+    return _page(f"autointerp report: {run.name}", body)
+
+
+def render_compare_html(summary: CompareSummary, figures: dict[str, bytes]) -> str:
+    """The comparison of two runs as one page: runs, sampling, per scorer tables/tests/figures."""
+    a, b = summary.run_a, summary.run_b
+    runs = _table(("", "run", "path", "config hash", "created"),
+                  [("A", esc(a.name), esc(a.path), _hash(a.config_hash), esc(a.created)),
+                   ("B", esc(b.name), esc(b.path), _hash(b.config_hash), esc(b.created))], raw=range(5))  # fmt: skip
+    paired = [t for t in summary.tests if t.paired]
+    how = ("Units shared by A and B are compared unit by unit (Wilcoxon signed-rank, paired bootstrap of the median "
+           "difference); disjoint units with Mann-Whitney U." if paired else
+           "A and B share no unit ids: every test is unpaired (Mann-Whitney U).")  # fmt: skip
+    warn = "warn" if summary.sampling_note.startswith("sampling differs") else "muted"
+    body = (
+        f"<h1>autointerp comparison: A = {esc(a.name)} vs B = {esc(b.name)}</h1>"
+        f'<p class="headline" id="headline">{esc(how)}</p>{runs}'
+        f'<p class="{warn}">{esc(summary.sampling_note)}</p>'
+        + scorer_sections(list(summary.scorers), summary.metrics, summary.tests, figures, "A vs B")
+        + _figure("All score distributions", figures.get("comparison"),
+                  "Per-unit scores; diamond: median with 95% bootstrap CI; tests named with paired/unpaired.")
+    )  # fmt: skip
+    return _page(f"autointerp comparison: {a.name} vs {b.name}", body)

@@ -1,4 +1,4 @@
-"""Group statistics: medians with seeded bootstrap CIs, and the Mann-Whitney U test.
+"""Group statistics: medians with seeded bootstrap CIs; Mann-Whitney U (unpaired) and Wilcoxon signed-rank (paired).
 
 Every random choice comes from ``numpy.random.default_rng(seed)``, so the same
 data and seed give the same confidence interval.
@@ -7,6 +7,7 @@ data and seed give the same confidence interval.
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -41,18 +42,50 @@ class GroupStats(Frozen):
         return self.n_failed + self.n_undefined + self.n_missing
 
 
-class MannWhitney(Frozen):
-    """Two-sided Mann-Whitney U test of group a vs group b on one metric."""
+TestName = Literal["mann-whitney-u", "wilcoxon-signed-rank"]
+
+
+class GroupTest(Frozen):
+    """A two-sided test of group a vs group b on one metric: paired (same units in both) or unpaired.
+
+    Unpaired (disjoint units, e.g. features vs neurons): Mann-Whitney U, effect size the rank-biserial
+    correlation 2U/(n_a n_b) - 1. Paired (the same unit ids in both groups, e.g. two explainers on one SAE):
+    Wilcoxon signed-rank on the per-unit differences a - b, effect size the matched-pairs rank-biserial
+    correlation (R+ - R-)/(R+ + R-), plus a paired bootstrap CI of the median difference.
+    """
 
     metric: str
     group_a: str
     group_b: str
-    n_a: int
-    n_b: int
-    u: float = Field(description="U statistic of group a (scipy.stats.mannwhitneyu(a, b).statistic).")
+    test: TestName = Field(description="Which test: 'mann-whitney-u' (unpaired) or 'wilcoxon-signed-rank' (paired).")
+    paired: bool = Field(description="True when the groups hold the same units, compared unit by unit.")
+    n_a: int = Field(description="Values of group a used in the test (paired: the shared units).")
+    n_b: int = Field(description="Values of group b used in the test (paired: the shared units).")
+    n_unpaired_excluded: int = Field(default=0, description="Paired only: units scored in only one group, left out.")
+    statistic: float = Field(description="U of group a (Mann-Whitney) or the Wilcoxon W statistic (scipy's).")
     p_value: float = Field(description="Two-sided p-value.")
-    rank_biserial: float = Field(description="Rank-biserial correlation 2*U/(n_a*n_b) - 1, in [-1, 1]; > 0: a larger.")
-    common_language: float = Field(description="P(a random unit of a > one of b), ties counted half: U/(n_a*n_b).")
+    rank_biserial: float = Field(description="Rank-biserial effect size in [-1, 1]; > 0: a larger.")
+    common_language: float = Field(
+        description="Unpaired: P(a random unit of a > one of b); paired: P(a unit scores higher in a than in b); "
+        "ties counted half."
+    )
+    median_difference: float | None = Field(default=None, description="Paired: median of the per-unit a - b.")
+    diff_ci_low: float | None = Field(default=None, description="Paired: lower bound of the bootstrap CI of it.")
+    diff_ci_high: float | None = Field(default=None, description="Paired: upper bound of the bootstrap CI of it.")
+
+    @property
+    def label(self) -> str:
+        """Short name for figures and lines: 'Mann-Whitney U (unpaired)' / 'Wilcoxon signed-rank (paired)'."""
+        return "Wilcoxon signed-rank (paired)" if self.paired else "Mann-Whitney U (unpaired)"
+
+    @property
+    def short(self) -> str:
+        """'Wilcoxon p=0.03, rank-biserial r=+0.41' for figure annotations."""
+        name = "Wilcoxon (paired)" if self.paired else "Mann-Whitney (unpaired)"
+        return f"{name} p={self.p_value:.2g}, rank-biserial={self.rank_biserial:+.2f}"
+
+
+MannWhitney = GroupTest  # the unpaired case; the old name stays importable
 
 
 def median_ci(
@@ -127,8 +160,8 @@ def group_stats_from_frame(
     )
 
 
-def mann_whitney(metric: str, group_a: str, a: np.ndarray, group_b: str, b: np.ndarray) -> MannWhitney | None:
-    """Two-sided Mann-Whitney U with effect sizes; None when either group is empty."""
+def mann_whitney(metric: str, group_a: str, a: np.ndarray, group_b: str, b: np.ndarray) -> GroupTest | None:
+    """Two-sided Mann-Whitney U (unpaired) with effect sizes; None when either group is empty."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     if a.size == 0 or b.size == 0:
@@ -138,17 +171,87 @@ def mann_whitney(metric: str, group_a: str, a: np.ndarray, group_b: str, b: np.n
         res = stats.mannwhitneyu(a, b, alternative="two-sided")
     cles = float(res.statistic) / (a.size * b.size)
     p_value = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0  # all values tied: no evidence of a difference
-    return MannWhitney(
+    return GroupTest(
         metric=metric,
         group_a=group_a,
         group_b=group_b,
+        test="mann-whitney-u",
+        paired=False,
         n_a=int(a.size),
         n_b=int(b.size),
-        u=float(res.statistic),
+        statistic=float(res.statistic),
         p_value=p_value,
         rank_biserial=2 * cles - 1,
         common_language=cles,
     )
+
+
+def wilcoxon_paired(
+    metric: str,
+    group_a: str,
+    a: np.ndarray,
+    group_b: str,
+    b: np.ndarray,
+    *,
+    n_unpaired_excluded: int = 0,
+    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
+) -> GroupTest | None:
+    """Two-sided Wilcoxon signed-rank test of paired values (``a[i]``, ``b[i]`` of one unit), the matched-pairs
+    rank-biserial correlation, and a seeded paired-bootstrap CI of the median difference. None for no pairs."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need equal lengths, got {a.size} and {b.size}")
+    if a.size == 0:
+        return None
+    d = a - b
+    nonzero = d[d != 0]
+    if nonzero.size == 0:  # every pair tied: no evidence of a difference
+        statistic, p_value, r = 0.0, 1.0, 0.0
+    else:
+        ranks = stats.rankdata(np.abs(nonzero))
+        r_plus, r_minus = float(ranks[nonzero > 0].sum()), float(ranks[nonzero < 0].sum())
+        r = (r_plus - r_minus) / (r_plus + r_minus)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (RuntimeWarning, UserWarning))
+            res = stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
+        statistic = float(res.statistic)
+        p_value = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0
+    ci = median_ci(d, seed=seed, n_resamples=n_resamples)  # resampling pairs = resampling their differences
+    assert ci is not None
+    return GroupTest(
+        metric=metric,
+        group_a=group_a,
+        group_b=group_b,
+        test="wilcoxon-signed-rank",
+        paired=True,
+        n_a=int(a.size),
+        n_b=int(b.size),
+        n_unpaired_excluded=n_unpaired_excluded,
+        statistic=statistic,
+        p_value=p_value,
+        rank_biserial=r,
+        common_language=float(np.mean((d > 0) + 0.5 * (d == 0))),
+        median_difference=ci[0],
+        diff_ci_low=ci[1],
+        diff_ci_high=ci[2],
+    )
+
+
+def mean_ci(
+    values: np.ndarray, seed: int = 0, confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES
+) -> tuple[float, float, float] | None:
+    """Mean and percentile-bootstrap CI (seeded). None for no values."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return None
+    mean = float(x.mean())
+    if x.size < 2 or np.ptp(x) == 0:
+        return mean, mean, mean
+    res = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                          rng=np.random.default_rng(seed))  # fmt: skip
+    return mean, float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def format_ci(g: GroupStats, digits: int = 2) -> str:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field
 
 from autointerp import __version__
+from autointerp.report.contrast import RubricContrast
+from autointerp.report.cost import StageCost, cost_line
 from autointerp.report.histograms import LevelInfo
 from autointerp.report.load import RunData
-from autointerp.report.stats import GroupStats, MannWhitney, format_ci
+from autointerp.report.scores import MetricSpec
+from autointerp.report.stats import GroupStats, GroupTest, format_ci
+from autointerp.secrets import redact_text
 from autointerp.types import Frozen
 
-SUMMARY_SCHEMA_VERSION = 1
+SUMMARY_SCHEMA_VERSION = 2
 
 
 class RunInfo(Frozen):
@@ -71,6 +75,17 @@ class HistogramRow(Frozen):
     n_in_level: int
 
 
+class LevelRecall(Frozen):
+    """Recall of a classifier scorer (e.g. detection) on the activating contexts of one level, per kind."""
+
+    scorer: str
+    kind: str
+    level: int
+    hits: int
+    total: int
+    recall: float | None
+
+
 class ReportSummary(Frozen):
     """Every aggregate of one run's report, with sample sizes and confidence intervals."""
 
@@ -81,17 +96,26 @@ class ReportSummary(Frozen):
     bootstrap_seed: int = Field(description="Seed of the bootstrap resampling.")
     n_resamples: int = Field(description="Bootstrap resamples per CI.")
     counts: tuple[KindCounts, ...] = ()
+    scorers: tuple[MetricSpec, ...] = Field(default=(), description="Every per-unit metric of every scorer run.")
     metrics: tuple[GroupStats, ...] = Field(default=(), description="Per metric and kind: median, CI, n, exclusions.")
-    tests: tuple[MannWhitney, ...] = Field(default=(), description="Per metric: features vs neurons.")
+    tests: tuple[GroupTest, ...] = Field(default=(), description="Per metric: features vs neurons.")
+    contrast: tuple[RubricContrast, ...] = Field(default=(), description="Rubric: activating vs random, per kind.")
+    sampling_note: str = Field(default="", description="Whether features and neurons were sampled alike.")
+    costs: tuple[StageCost, ...] = Field(default=(), description="Tokens and dollars per stage (every attempt).")
     levels: tuple[LevelInfo, ...] = Field(default=(), description="Activation levels of the histogram's x axis.")
     histogram: tuple[HistogramRow, ...] = ()
+    level_recall: tuple[LevelRecall, ...] = Field(default=(), description="Classifier scorers: recall per level.")
     files: tuple[str, ...] = Field(default=(), description="Files written, relative to the report folder.")
 
     def metric(self, name: str, group: str) -> GroupStats | None:
         return next((m for m in self.metrics if m.metric == name and m.group == group), None)
 
-    def test(self, name: str) -> MannWhitney | None:
+    def test(self, name: str) -> GroupTest | None:
         return next((t for t in self.tests if t.metric == name), None)
+
+    @property
+    def total_cost(self) -> float:
+        return sum(c.cost_usd for c in self.costs)
 
 
 class CompareSummary(Frozen):
@@ -103,8 +127,12 @@ class CompareSummary(Frozen):
     run_b: RunInfo
     bootstrap_seed: int
     n_resamples: int
+    scorers: tuple[MetricSpec, ...] = Field(default=(), description="Metrics compared (present in either run).")
     metrics: tuple[GroupStats, ...] = Field(default=(), description="Groups are 'A:feature', 'B:feature', ...")
-    tests: tuple[MannWhitney, ...] = Field(default=(), description="Per metric and kind: A vs B.")
+    tests: tuple[GroupTest, ...] = Field(
+        default=(), description="Per metric and kind: A vs B; paired (Wilcoxon) when the runs share unit ids."
+    )
+    sampling_note: str = Field(default="", description="Whether A and B were sampled and judged alike.")
     files: tuple[str, ...] = ()
 
 
@@ -130,13 +158,13 @@ def _models(meta: dict[str, Any], config: dict[str, Any]) -> dict[str, str]:
             out[name] = str(value)
     backends = meta.get("backends", config.get("backends"))
     if isinstance(backends, dict):
-        out.update({f"{stage} backend": str(spec) for stage, spec in backends.items()})
+        out.update({f"{stage} backend": redact_text(str(spec)) for stage, spec in backends.items()})
     return out
 
 
 def _created(value: object) -> str:
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=timezone.utc).isoformat(timespec="seconds")
+        return datetime.fromtimestamp(value, tz=UTC).isoformat(timespec="seconds")
     return "" if value is None else str(value)
 
 
@@ -156,30 +184,50 @@ def run_info(run: RunData) -> RunInfo:
 
 def provenance_counts(run: RunData) -> tuple[ProvenanceCount, ...]:
     counter: Counter[tuple] = Counter()
-    for stage, records in (("explain", run.explanations), ("rubric", run.rubric), ("simulate", run.simulations)):
+    stages = {"explain": run.explanations, "rubric": run.rubric, "simulate": run.simulations, **run.extra}
+    for stage, records in stages.items():
         for rec in records.values():
-            p = rec.provenance
-            key = (stage, p.backend, p.model, p.prompt_id, p.prompt_version, p.prompt_hash, p.config_hash, p.seed)
+            p = getattr(rec, "provenance", None)
+            if p is None:
+                continue
+            backend = redact_text(p.backend)
+            key = (stage, backend, p.model, p.prompt_id, p.prompt_version, p.prompt_hash, p.config_hash, p.seed)
             counter[key] += 1
     fields = [f for f in ProvenanceCount.model_fields if f != "n_records"]
     return tuple(ProvenanceCount(**dict(zip(fields, key)), n_records=n) for key, n in sorted(counter.items()))
 
 
+def _metric_short(summary: ReportSummary | CompareSummary, name: str) -> str:
+    spec = next((m for m in summary.scorers if m.name == name), None)
+    return {"simulation_score": "simulation", "mean_specificity": "specificity"}.get(name, spec.name if spec else name)
+
+
+def judgement_line(summary: ReportSummary) -> str:
+    """'rubric judgements: features 136/170 ok (34 failed), neurons 170/170 ok (0 failed)' (every kind listed)."""
+    parts = []
+    for c in summary.counts:
+        total = c.n_judgements + c.n_judgements_failed
+        parts.append(f"{c.kind}s {c.n_judgements}/{total} ok ({c.n_judgements_failed} failed)")
+    return "rubric judgements: " + ", ".join(parts) if parts else "rubric judgements: none"
+
+
 def summary_line(summary: ReportSummary) -> str:
-    """One line for the end of a pipeline run, e.g.
-    ``run1: feature sim 0.41 [0.35, 0.47] (n=120) spec 2.10 [...] | neuron ... | sim p=0.003 r=+0.31``."""
+    """One line for the end of a pipeline run: per kind the main scores with CIs and the failed judgements,
+    each test (named, paired or not, rank-biserial effect size), and the cost."""
     parts = []
     for counts in summary.counts:
         sim = summary.metric("simulation_score", counts.kind)
         spec = summary.metric("mean_specificity", counts.kind)
+        total = counts.n_judgements + counts.n_judgements_failed
         parts.append(
             f"{counts.kind}s ({counts.n_units} units): simulation {format_ci(sim) if sim else 'n/a'}, "
-            f"specificity {format_ci(spec) if spec else 'n/a'}"
+            f"specificity {format_ci(spec) if spec else 'n/a'}, "
+            f"judgements {counts.n_judgements}/{total} ok ({counts.n_judgements_failed} failed)"
         )
     for test in summary.tests:
-        short = "simulation" if test.metric == "simulation_score" else "specificity"
-        parts.append(f"{short} {test.group_a} vs {test.group_b}: p={test.p_value:.2g}, r={test.rank_biserial:+.2f}")
-    return f"{summary.run.name}: " + ("; ".join(parts) if parts else "no units")
+        parts.append(f"{_metric_short(summary, test.metric)} {test.group_a} vs {test.group_b}: {test.short}")
+    body = "; ".join(parts) if parts else "no units"
+    return f"{summary.run.name}: {body}; {cost_line(summary.costs)}"
 
 
 def compare_line(summary: CompareSummary) -> str:
@@ -189,8 +237,7 @@ def compare_line(summary: CompareSummary) -> str:
         a = next(m for m in summary.metrics if m.metric == test.metric and m.group == test.group_a)
         b = next(m for m in summary.metrics if m.metric == test.metric and m.group == test.group_b)
         kind = test.group_a.split(":", 1)[-1]
-        parts.append(
-            f"{test.metric} {kind}: {format_ci(a)} vs {format_ci(b)}, p={test.p_value:.2g}, r={test.rank_biserial:+.2f}"
-        )
+        pairs = f", {test.n_a} paired units" if test.paired else ""
+        parts.append(f"{test.metric} {kind}: {format_ci(a)} vs {format_ci(b)}, {test.short}{pairs}")
     head = f"A={summary.run_a.name} vs B={summary.run_b.name}: "
     return head + ("; ".join(parts) if parts else "no unit kind with scores in both runs")

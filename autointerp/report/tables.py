@@ -15,9 +15,12 @@ PER_UNIT_COLUMNS = [
 ]  # fmt: skip
 
 
-def write_per_unit(units: pd.DataFrame, out_dir: Path, stem: str = "units") -> list[Path]:
-    """Write the per-unit table as ``<stem>.csv`` and ``<stem>.parquet``."""
-    table = units[PER_UNIT_COLUMNS]
+def write_per_unit(
+    units: pd.DataFrame, out_dir: Path, stem: str = "units", extra_columns: list[str] | None = None
+) -> list[Path]:
+    """Write the per-unit table as ``<stem>.csv`` and ``<stem>.parquet`` (plus every further scorer's metric)."""
+    extra = [c for c in (extra_columns or []) if c not in PER_UNIT_COLUMNS and c in units.columns]
+    table = units[PER_UNIT_COLUMNS + extra]
     paths = [out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet"]
     table.to_csv(paths[0], index=False)
     table.to_parquet(paths[1], index=False)

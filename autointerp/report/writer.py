@@ -3,10 +3,12 @@
 ``write_report`` writes into ``<run>/report/``:
 
 * ``specificity.{csv,png,svg}``  score mix per activation level, features vs neurons
-* ``comparison.csv``, ``comparison_tests.csv``, ``comparison.{png,svg}``  medians + CIs, Mann-Whitney
+* ``comparison.csv``, ``comparison_tests.csv``, ``comparison.{png,svg}``  every scorer's metrics: medians + CIs,
+  tests (Mann-Whitney U for disjoint units; Wilcoxon signed-rank when the groups share unit ids)
+* ``recall_per_level.{csv,png,svg}``  when a classifier scorer (e.g. detection) gives hits per level
 * ``units.{csv,parquet}``  per-unit table
 * ``summary.json`` (+ ``summary.schema.json``)  every aggregate, typed (:class:`ReportSummary`)
-* ``report.html``  self-contained report
+* ``report.html``  self-contained report: headline, run, cost, per-scorer tables and figures, unit browser
 * with ``per_unit``: ``per_unit/specificity.csv`` and one small PNG per unit
 """
 
@@ -21,13 +23,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from autointerp.report.comparison import compare_groups, plot_comparison, stats_table, tests_table
-from autointerp.report.histograms import KIND_ORDER, level_infos, plot_specificity, specificity_table
-from autointerp.report.html import render_html
+from autointerp.report.contrast import rubric_contrast
+from autointerp.report.cost import stage_costs
+from autointerp.report.histograms import KIND_ORDER, level_infos, plot_level_recall, plot_specificity, specificity_table
+from autointerp.report.html import render_compare_html, render_html
 from autointerp.report.load import RunData, judgements_frame, load_run, units_frame
+from autointerp.report.sampling import between_runs_note, within_run_note
+from autointerp.report.scores import BUILTIN, MetricSpec, add_extra_scores, extra_metric_specs, level_hits
 from autointerp.report.stats import N_RESAMPLES
 from autointerp.report.summary import (
     CompareSummary,
     HistogramRow,
+    LevelRecall,
     ReportSummary,
     compare_schema,
     provenance_counts,
@@ -69,6 +76,32 @@ def _write_per_unit(run: RunData, judgements: pd.DataFrame, levels, out: Path) -
     return paths
 
 
+def run_metrics(run: RunData) -> list[MetricSpec]:
+    """The metrics to report: the built-in two when their stage has records (or when nothing else does), then
+    every further scorer's."""
+    extra = extra_metric_specs(run)
+    has = {"rubric": bool(run.rubric), "simulate": bool(run.simulations)}
+    builtin = [m for m in BUILTIN if has[m.scorer]] or ([] if extra else list(BUILTIN))
+    return [*builtin, *extra]
+
+
+def scored_units(run: RunData, metrics: list[MetricSpec]) -> pd.DataFrame:
+    """The units frame with a value and status column for every metric."""
+    return add_extra_scores(units_frame(run), run, metrics)
+
+
+def _scorer_figures(groups, comparison, metrics: list[MetricSpec], seed: int, title: str, note: str) -> dict:
+    figures = {}
+    for scorer in dict.fromkeys(m.scorer for m in metrics):
+        mine = [m for m in metrics if m.scorer == scorer]
+        names = {m.name for m in mine}
+        sub = type(comparison)(metrics=tuple(mine), stats=tuple(s for s in comparison.stats if s.metric in names),
+                               tests=tuple(t for t in comparison.tests if t.metric in names))  # fmt: skip
+        fig = plot_comparison(groups, sub, seed=seed, title=f"{scorer}: {title}", sampling_note=note)
+        figures[f"scorer:{scorer}"] = _png_bytes(fig)
+    return figures
+
+
 def write_report(
     run_dir: str | Path,
     *,
@@ -81,7 +114,8 @@ def write_report(
     run = load_run(run_dir)
     out = Path(out_dir) if out_dir is not None else run.run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    units = units_frame(run)
+    metrics = run_metrics(run)
+    units = scored_units(run, metrics)
     judgements = judgements_frame(run)
     written: list[Path] = []
 
@@ -91,15 +125,28 @@ def write_report(
     groups = _kind_groups(units)
     hist_fig = plot_specificity(hist, levels, groups=list(groups), title=f"Specificity by activation level: {run.name}")
     written += [out / "specificity.csv", *save_figure(hist_fig, out / "specificity")]
+    figures = {"specificity": _png_bytes(hist_fig)}
+
+    recall = level_hits(run)
+    if not recall.empty:
+        recall_levels = level_infos(recall["level"], run.units.values())
+        recall.to_csv(out / "recall_per_level.csv", index=False)
+        recall_fig = plot_level_recall(recall, recall_levels, title=f"Recall per level: {run.name}")
+        written += [out / "recall_per_level.csv", *save_figure(recall_fig, out / "recall_per_level")]
+        figures["recall"] = _png_bytes(recall_fig)
 
     pairs = [("feature", "neuron")] if {"feature", "neuron"} <= groups.keys() else []
-    comparison = compare_groups(groups, pairs, seed=seed, n_resamples=n_resamples)
+    comparison = compare_groups(groups, pairs, metrics=metrics, seed=seed, n_resamples=n_resamples)
+    note = within_run_note(run, list(groups))
     stats_table(comparison).to_csv(out / "comparison.csv", index=False)
     tests_table(comparison).to_csv(out / "comparison_tests.csv", index=False)
-    comp_fig = plot_comparison(groups, comparison, seed=seed, title=f"Features vs neurons: {run.name}")
+    comp_fig = plot_comparison(groups, comparison, seed=seed, title=f"Features vs neurons: {run.name}",
+                               sampling_note=note)  # fmt: skip
     written += [out / "comparison.csv", out / "comparison_tests.csv", *save_figure(comp_fig, out / "comparison")]
+    figures["comparison"] = _png_bytes(comp_fig)
+    figures |= _scorer_figures(groups, comparison, metrics, seed, "features vs neurons", note)
 
-    written += write_per_unit(units, out)
+    written += write_per_unit(units, out, extra_columns=[m.name for m in metrics])
     if per_unit:
         written += _write_per_unit(run, judgements, levels, out / "per_unit")
     written += [out / "summary.json", out / "summary.schema.json", out / "report.html"]
@@ -110,17 +157,28 @@ def write_report(
         bootstrap_seed=seed,
         n_resamples=n_resamples,
         counts=kind_counts(units, judgements),
+        scorers=tuple(metrics),
         metrics=comparison.stats,
         tests=comparison.tests,
+        contrast=rubric_contrast(judgements, list(groups), seed=seed, n_resamples=n_resamples),
+        sampling_note=note,
+        costs=stage_costs(run),
         levels=tuple(levels),
         histogram=tuple(HistogramRow(**row) for row in hist.to_dict(orient="records")),
+        level_recall=tuple(LevelRecall(**row) for row in recall.astype(object).where(recall.notna(), None)
+                           .to_dict(orient="records")),
         files=tuple(p.relative_to(out).as_posix() for p in written),
     )
     _write_json(out / "summary.json", summary.model_dump_json(indent=2) + "\n")
     _write_json(out / "summary.schema.json", report_schema())
-    figures = {"specificity": _png_bytes(hist_fig), "comparison": _png_bytes(comp_fig)}
-    (out / "report.html").write_text(render_html(run, summary, units, judgements, figures), encoding="utf-8")
+    page = render_html(run, summary, units, judgements, figures, extra_sections=extra_report_sections(run, out))
+    (out / "report.html").write_text(page, encoding="utf-8")
     return summary
+
+
+def extra_report_sections(run: RunData, out: Path) -> str:
+    """HTML of further report sections contributed by other modules (none by default)."""
+    return ""
 
 
 def compare_runs(
@@ -130,27 +188,34 @@ def compare_runs(
     data_a, data_b = load_run(run_a), load_run(run_b)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    groups_a = _kind_groups(units_frame(data_a), "A:")
-    groups_b = _kind_groups(units_frame(data_b), "B:")
+    metrics = list({m.name: m for m in [*run_metrics(data_a), *run_metrics(data_b)]}.values())
+    groups_a = _kind_groups(scored_units(data_a, metrics), "A:")
+    groups_b = _kind_groups(scored_units(data_b, metrics), "B:")
     kinds = [k for k in KIND_ORDER if f"A:{k}" in groups_a or f"B:{k}" in groups_b]
     both = {**groups_a, **groups_b}
     groups = {label: both[label] for k in kinds for label in (f"A:{k}", f"B:{k}") if label in both}
     pairs = [(f"A:{k}", f"B:{k}") for k in kinds if f"A:{k}" in groups and f"B:{k}" in groups]
-    comparison = compare_groups(groups, pairs, seed=seed, n_resamples=n_resamples)
+    comparison = compare_groups(groups, pairs, metrics=metrics, seed=seed, n_resamples=n_resamples)
+    note = between_runs_note(data_a, data_b)
     stats_table(comparison).to_csv(out / "compare.csv", index=False)
     tests_table(comparison).to_csv(out / "compare_tests.csv", index=False)
-    fig = plot_comparison(groups, comparison, seed=seed, title=f"A = {data_a.name} vs B = {data_b.name}")
+    title = f"A = {data_a.name} vs B = {data_b.name}"
+    fig = plot_comparison(groups, comparison, seed=seed, title=title, sampling_note=note)
+    figures = {"comparison": _png_bytes(fig)} | _scorer_figures(groups, comparison, metrics, seed, title, note)
     written = [out / "compare.csv", out / "compare_tests.csv", *save_figure(fig, out / "compare")]
-    written += [out / "compare.json", out / "compare.schema.json"]
+    written += [out / "compare.json", out / "compare.schema.json", out / "compare.html"]
     summary = CompareSummary(
         run_a=run_info(data_a),
         run_b=run_info(data_b),
         bootstrap_seed=seed,
         n_resamples=n_resamples,
+        scorers=tuple(metrics),
         metrics=comparison.stats,
         tests=comparison.tests,
+        sampling_note=note,
         files=tuple(p.relative_to(out).as_posix() for p in written),
     )
     _write_json(out / "compare.json", summary.model_dump_json(indent=2) + "\n")
     _write_json(out / "compare.schema.json", compare_schema())
+    (out / "compare.html").write_text(render_compare_html(summary, figures), encoding="utf-8")
     return summary

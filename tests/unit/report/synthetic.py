@@ -19,6 +19,7 @@ from autointerp.types import (
     UnitId,
     UnitSamples,
     UnitStats,
+    Usage,
 )
 
 N_BINS = 4
@@ -29,6 +30,14 @@ WORDS = ("the", " cat", " sat", " on", " a", " mat", " and", " then", " it", " s
 def _prov(stage: str) -> Provenance:
     return Provenance(backend="fake:model-1", model="model-1", prompt_id=f"{stage}-v1", prompt_version="1",
                       prompt_hash=f"hash-{stage}", config_hash="cfg123", seed=0)  # fmt: skip
+
+
+def _usage(facts: dict, stage: str) -> Usage:
+    """A priced usage per record (every attempt, failed ones too), tallied in facts['cost'][stage]."""
+    n = len(facts["cost"].setdefault(stage, []))
+    usage = Usage(input_tokens=100 + n, output_tokens=10, requests=1, cost_usd=0.001 * (1 + n % 3))
+    facts["cost"][stage].append(usage.cost_usd)
+    return usage
 
 
 def _context(rng: np.random.Generator, cid: str, window: int, kind: str, level: int, peak: float) -> Context:
@@ -43,18 +52,23 @@ def _context(rng: np.random.Generator, cid: str, window: int, kind: str, level: 
                    kind=kind, level=level)  # fmt: skip
 
 
-def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: int = 10, shift: float = 1.0) -> dict:
+def make_run(
+    run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: int = 10, shift: float = 1.0, sae: str = "toy",
+    neuron_site: str = "layers.0.mlp",
+) -> dict:
     """Write a run; returns the hand-known facts the tests check against (failures, scores per unit)."""
     rng = np.random.default_rng(seed)
     store = RunStore(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    backends = {"explain": "fake:m", "rubric": "openai-compatible:m@http://user:hunter2@host:8000/v1",
+                "simulate": "fake:m"}
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"name": run_dir.name, "model": "tiny", "seed": 7,
-                                                        "sae": "sae.safetensors"}))  # fmt: skip
+                                                        "sae": "sae.safetensors", "backends": backends}))  # fmt: skip
     (run_dir / "run.json").write_text('{"autointerp_version": "0.1.0", "config_hash": "cfg123", "created": 1735689600.0,'
                                       ' "model": "tiny", "sae": "sae.safetensors", "backends": {"explain": "fake:m"}}')
-    units = [UnitId(basis="sae:toy", index=i) for i in range(n_features)]
-    units += [UnitId(basis="neurons:layers.0.mlp", index=i) for i in range(n_neurons)]
-    facts = {"sim": {}, "spec": {}, "failed_judgements": 0}
+    units = [UnitId(basis=f"sae:{sae}", index=i) for i in range(n_features)]
+    units += [UnitId(basis=f"neurons:{neuron_site}", index=i) for i in range(n_neurons)]
+    facts = {"sim": {}, "spec": {}, "failed_judgements": 0, "cost": {}}
     window = 0
     for u in units:
         is_feature = u.kind == "feature"
@@ -83,10 +97,12 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
         # explanation: unit 2 of each kind fails for good; unit 3 fails then succeeds on retry
         text = f"<b>{u.kind}</b> {u.index} fires on cats & mats" + (f" {SCRIPT}" if u.index == 0 else "")
         if u.index in (2, 3):
-            failed = Explanation(unit=u, ok=False, error="malformed answer", provenance=_prov("explain"))
+            failed = Explanation(unit=u, ok=False, error="malformed answer", provenance=_prov("explain"),
+                                 usage=_usage(facts, "explain"))
             store.append("explain", failed)
         if u.index != 2:
-            store.append("explain", Explanation(unit=u, ok=True, text=text, provenance=_prov("explain")))
+            store.append("explain", Explanation(unit=u, ok=True, text=text, provenance=_prov("explain"),
+                                                usage=_usage(facts, "explain")))
         else:
             continue
 
@@ -96,7 +112,7 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
             partial = RubricJudgement(context_id=c.context_id, window_index=c.window_index, kind=c.kind,
                                       true_activation=c.max_activation, level=c.level, score=3)  # fmt: skip
             store.append("rubric", RubricResult(unit=u, ok=False, error="backend down", judgements=(partial,),
-                                                provenance=_prov("rubric")))  # fmt: skip
+                                                provenance=_prov("rubric"), usage=_usage(facts, "rubric")))  # fmt: skip
             facts["failed_judgements"] += 1
         else:
             judgements = []
@@ -113,21 +129,22 @@ def make_run(run_dir: Path, *, seed: int = 0, n_features: int = 12, n_neurons: i
                                                   true_activation=c.max_activation, level=c.level,
                                                   score=score))  # fmt: skip
             rr = RubricResult(unit=u, ok=True, explanation=text, judgements=tuple(judgements),
-                              provenance=_prov("rubric"))  # fmt: skip
+                              provenance=_prov("rubric"), usage=_usage(facts, "rubric"))  # fmt: skip
             store.append("rubric", rr)
             act = [j.score for j in judgements if j.ok and j.level >= 0]
             facts["spec"][u.key] = sum(act) / len(act)
 
         # simulation: features correlate better; unit 6 fails, unit 7 has an undefined score
         if u.index == 6:
-            store.append("simulate", Simulation(unit=u, ok=False, error="bad list", provenance=_prov("simulate")))
+            store.append("simulate", Simulation(unit=u, ok=False, error="bad list", provenance=_prov("simulate"),
+                                                usage=_usage(facts, "simulate")))
             continue
         score = None if u.index == 7 else float(np.clip(rng.normal(0.5 * shift if is_feature else 0.15, 0.15), -1, 1))
         sim = Simulation(unit=u, ok=True, explanation=text, method="json-list", score=score,
                          score_note="constant prediction" if score is None else None,
                          contexts=(ContextSimulation(context_id="h0-0", kind="quantile", true=(0.0, 1.0),
                                                      predicted=(0.0, 5.0), correlation=1.0),),
-                         provenance=_prov("simulate"))  # fmt: skip
+                         provenance=_prov("simulate"), usage=_usage(facts, "simulate"))  # fmt: skip
         store.append("simulate", sim)
         if score is not None:
             facts["sim"][u.key] = score

@@ -10,6 +10,7 @@ from autointerp.report import ReportSummary, compare_runs, summary_line
 from autointerp.report.comparison import compare_groups
 from autointerp.report.load import load_run, units_frame
 from autointerp.report.summary import CompareSummary, compare_line
+from tests.unit.report.synthetic import make_run
 
 
 def test_every_output_exists_and_parses(report_a):
@@ -55,7 +56,7 @@ def test_summary_statistics_match_scipy(report_a):
     assert (g.n_failed, g.n_undefined, g.n_missing) == (2, 1, 0)  # explain failure (unit 2), unit 6; unit 7 undefined
     test = summary.test("simulation_score")
     mw = stats.mannwhitneyu(feats, neurs, alternative="two-sided")
-    assert (test.u, test.n_a, test.n_b) == (mw.statistic, len(feats), len(neurs))
+    assert (test.statistic, test.n_a, test.n_b) == (mw.statistic, len(feats), len(neurs))
     assert test.p_value == pytest.approx(mw.pvalue)
     counts = {c.kind: c for c in summary.counts}
     assert counts["feature"].n_judgements_failed + counts["neuron"].n_judgements_failed == facts["failed_judgements"]
@@ -71,10 +72,13 @@ def test_summary_statistics_match_scipy(report_a):
 def test_html_is_self_contained_and_escaped(report_a):
     out, _, _ = report_a
     page = (out / "report.html").read_text()
-    assert "<script" not in page.lower()
+    assert page.lower().count("<script") == 1 and "<script>alert" not in page  # only the page's own inline script
     assert "&lt;script&gt;" in page  # the corpus token and the explanation, escaped
     assert "&lt;b&gt;feature&lt;/b&gt;" in page
-    assert 'src="data:image/png;base64,' in page and "http://" not in page and "https://" not in page
+    assert 'src="data:image/png;base64,' in page
+    for remote in ('src="http', "src='http", 'href="http', "url(", "@import", "<link", "<iframe"):
+        assert remote not in page.lower(), remote  # self-contained: nothing loaded from elsewhere
+    assert "hunter2" not in page and "user:***@host" in page  # a password in a backend URL is redacted
     assert page.count('class="unit"') == 22
     assert 'class="a10"' in page  # top token shaded at full intensity
 
@@ -86,19 +90,44 @@ def test_bootstrap_is_seeded(run_a):
     assert compare_groups(groups, [("feature", "neuron")], seed=9, n_resamples=299) == first
 
 
-def test_compare_runs(run_a, run_b, tmp_path):
+def test_compare_runs_with_shared_units_is_paired(run_a, run_b, tmp_path):
+    """run_a and run_b score the same unit ids (e.g. two explainers on one SAE): Wilcoxon signed-rank, not
+    Mann-Whitney (old main tested them as independent samples)."""
     summary = compare_runs(run_a[0], run_b[0], tmp_path / "cmp", seed=1, n_resamples=499)
     assert [(t.metric, t.group_a, t.group_b) for t in summary.tests] == [
         ("simulation_score", "A:feature", "B:feature"), ("simulation_score", "A:neuron", "B:neuron"),
         ("mean_specificity", "A:feature", "B:feature"), ("mean_specificity", "A:neuron", "B:neuron"),
     ]  # fmt: skip
-    a = np.array([v for k, v in run_a[1]["sim"].items() if k.startswith("sae")])
-    b = np.array([v for k, v in run_b[1]["sim"].items() if k.startswith("sae")])
-    mw = stats.mannwhitneyu(a, b, alternative="two-sided")
-    assert summary.tests[0].u == mw.statistic and summary.tests[0].p_value == pytest.approx(mw.pvalue)
+    assert all(t.paired and t.test == "wilcoxon-signed-rank" for t in summary.tests)
+    shared = sorted(k for k in run_a[1]["sim"] if k in run_b[1]["sim"] and k.startswith("sae"))
+    a = np.array([run_a[1]["sim"][k] for k in shared])
+    b = np.array([run_b[1]["sim"][k] for k in shared])
+    ref = stats.wilcoxon(a, b)
+    test = summary.tests[0]
+    assert (test.n_a, test.statistic) == (len(shared), ref.statistic) and test.p_value == pytest.approx(ref.pvalue)
+    d = a - b
+    ranks = stats.rankdata(np.abs(d))
+    assert test.rank_biserial == pytest.approx((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+    assert test.median_difference == pytest.approx(np.median(d))
+    assert test.diff_ci_low <= test.median_difference <= test.diff_ci_high
     for name in summary.files:
         assert (tmp_path / "cmp" / name).is_file()
     assert CompareSummary.model_validate_json((tmp_path / "cmp" / "compare.json").read_text()) == summary
     assert pd.read_csv(tmp_path / "cmp" / "compare.csv")["group"].tolist()[:4] == [
         "A:feature", "B:feature", "A:neuron", "B:neuron"]  # fmt: skip
-    assert compare_line(summary).startswith("A=run_a vs B=run_b: simulation_score feature:")
+    line = compare_line(summary)
+    assert line.startswith("A=run_a vs B=run_b: simulation_score feature:") and "Wilcoxon (paired)" in line
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "Wilcoxon signed-rank (paired)" in page and 'src="data:image/png;base64,' in page
+
+
+def test_compare_runs_with_disjoint_units_is_unpaired(run_a, tmp_path):
+    other = tmp_path / "run_c"
+    facts = make_run(other, seed=1, shift=0.7, sae="other_sae", neuron_site="layers.1.mlp")
+    summary = compare_runs(run_a[0], other, tmp_path / "cmp", seed=1, n_resamples=499)
+    assert summary.tests and all(not t.paired and t.test == "mann-whitney-u" for t in summary.tests)
+    a = np.array([v for k, v in run_a[1]["sim"].items() if k.startswith("sae")])
+    b = np.array([v for k, v in facts["sim"].items() if k.startswith("sae")])
+    mw = stats.mannwhitneyu(a, b, alternative="two-sided")
+    assert summary.tests[0].statistic == mw.statistic and summary.tests[0].p_value == pytest.approx(mw.pvalue)
+    assert "Mann-Whitney U (unpaired)" in (tmp_path / "cmp" / "compare.html").read_text()
