@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from autointerp.errors import InputError
 from autointerp.registry import Registry
 from autointerp.scorers.records import ForeignContexts, ScoreResult
+from autointerp.secrets import redact_text, redact_url
 from autointerp.types import Explanation, Record, RubricResult, Simulation, UnitSamples
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,16 @@ def pick_latest(items: Iterable[T], unit: Callable[[T], str], ok: Callable[[T], 
 
 def _unit_key(record: Record) -> str:
     return record.unit.key  # type: ignore[attr-defined]
+def _redacted(data: dict) -> dict:
+    """A record's JSON with any password in its backend URL or error text replaced by ``***``."""
+    prov = data.get("provenance")
+    if isinstance(prov, dict) and isinstance(prov.get("backend"), str):
+        data["provenance"] = {**prov, "backend": redact_url(prov["backend"])}
+    if isinstance(data.get("error"), str):
+        data["error"] = redact_text(data["error"])
+    return data
+
+
 
 
 class RunStore:
@@ -137,7 +148,7 @@ class RunStore:
                 "unit": _unit_key(record),
                 "params": params,
                 "ok": bool(getattr(record, "ok", True)),
-                "record": record.model_dump(mode="json"),
+                "record": _redacted(record.model_dump(mode="json")),
             },
             ensure_ascii=False,
         )
