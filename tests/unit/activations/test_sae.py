@@ -97,7 +97,9 @@ def test_architectures_encode_as_direct_computation():
 
 def test_unknown_architecture_and_missing_k():
     w = _weights()
-    with pytest.raises(ConfigError, match="unknown SAE architecture 'gated'"):
+    with pytest.raises(ConfigError, match="unknown SAE architecture 'matryoshka'"):
+        make_sae("matryoshka", w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"])
+    with pytest.raises(ConfigError, match="gated SAE needs gate"):
         make_sae("gated", w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"])
     with pytest.raises(ConfigError, match="needs k"):
         make_sae("topk", w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"])
@@ -156,8 +158,8 @@ def test_saelens_constant_norm_rescale(tmp_path):
 
 
 def test_saelens_errors(tmp_path):
-    _saelens(tmp_path, "gated")
-    with pytest.raises(ConfigError, match="unsupported architecture 'gated'"):
+    _saelens(tmp_path, "transcoder")
+    with pytest.raises(ConfigError, match="unsupported architecture 'transcoder'"):
         load_sae(tmp_path)
     _saelens(tmp_path, "standard", {"d_in": D_IN + 1})
     with pytest.raises(InputError, match=f"d_in={D_IN + 1} but the weights have {D_IN}"):
@@ -221,6 +223,7 @@ def _dl_config(tmp_path, trainer_class, dict_class, **extra):
 
 def test_dictionary_learning_standard(tmp_path):
     w = _weights()
+    w["W_dec"] = w["W_dec"] / w["W_dec"].norm(dim=1, keepdim=True)  # unit-norm: from_pretrained leaves it as is
     torch.save(
         {
             "encoder.weight": w["W_enc"].T.contiguous(),
@@ -280,6 +283,8 @@ def test_dictionary_learning_unknown_trainer(tmp_path):
 @pytest.mark.parametrize("with_threshold, k", [(False, None), (False, K), (True, None)])
 def test_plain_safetensors(tmp_path, with_threshold, k):
     w = _weights()
+    if with_threshold:
+        w["b_dec"] = torch.zeros(D_IN)  # with a non-zero b_dec a bare JumpReLU file is ambiguous (refused)
     keys = ["W_enc", "b_enc", "W_dec", "b_dec"] + (["threshold"] if with_threshold else [])
     save_file({key: w[key] for key in keys}, str(tmp_path / "my_sae.safetensors"))
     assert detect_format(tmp_path / "my_sae.safetensors") == detect_format(tmp_path) == "safetensors"
