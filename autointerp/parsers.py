@@ -54,13 +54,27 @@ def _strip_markup(text: str) -> str:
 
 @PARSERS.register("final_line")
 class FinalLine(Parser):
-    """The explanation: text after the last ``prefix`` line (or the last line), cleaned and length-capped."""
+    """The explanation: the answer must end with a ``prefix`` line, e.g. ``Explanation: <description>``.
+
+    The format is the prompt file's (``rubrics/explain.yaml`` asks for reasoning, if any, then one final
+    ``Explanation:`` line). Read strictly; every miss is a :class:`ParseError`, which the stage re-asks and
+    then records as a failed unit, never as an explanation:
+
+    * no line starts with the prefix (a chatty or bare answer such as ``Sure! Here's my analysis: ...`` or
+      ``10``), unless ``require_prefix`` is off, when the last line is taken;
+    * text after the prefix line (only the description itself may sit on the next line when the prefix line
+      is bare);
+    * a description with no letters (``Explanation: 10``), shorter than ``min_chars`` or longer than
+      ``max_chars`` (never cut: a cut description is not the one the model gave).
+
+    Markdown emphasis, list marks, surrounding quotes and a final full stop are removed.
+    """
 
     stage: ClassVar[str] = "explain"
     prefix: str = Field(default="Explanation:", description="Marker before the answer; matched case-insensitively.")
-    require_prefix: bool = Field(default=False, description="Fail when no line carries the prefix.")
-    max_chars: int = Field(default=200, ge=10, description="Longer answers are cut at a word boundary.")
-    min_chars: int = Field(default=2, ge=1, description="Shorter answers are a failure.")
+    require_prefix: bool = Field(default=True, description="Fail when no line carries the prefix.")
+    max_chars: int = Field(default=200, ge=10, description="Longer descriptions are a failure (re-asked).")
+    min_chars: int = Field(default=2, ge=1, description="Shorter descriptions are a failure.")
 
     def parse(self, text: str) -> str:
         lines = [ln for ln in (_strip_markup(x) for x in text.splitlines()) if ln]
@@ -72,8 +86,11 @@ class FinalLine(Parser):
             low = lines[i].lower()
             if low.startswith(pre):
                 rest = _strip_markup(lines[i][len(pre) :].lstrip(":").lstrip("*_"))
-                if not rest and i + 1 < len(lines):
-                    rest = lines[i + 1]
+                after = lines[i + 1 :]
+                if not rest and after:
+                    rest, after = after[0], after[1:]
+                if after:
+                    raise ParseError(f"the answer goes on after the {self.prefix!r} line; end with that line")
                 answer = rest
                 break
         if answer is None:
@@ -83,9 +100,10 @@ class FinalLine(Parser):
         answer = " ".join(answer.split()).strip(_QUOTES + "*_ ").rstrip(".").strip(_QUOTES + " ")
         if len(answer) < self.min_chars:
             raise ParseError("the explanation is empty")
+        if not any(ch.isalpha() for ch in answer):
+            raise ParseError(f"the explanation {answer[:20]!r} has no words")
         if len(answer) > self.max_chars:
-            cut = answer[: self.max_chars + 1].rsplit(" ", 1)[0]
-            answer = (cut if len(cut) >= self.min_chars else answer[: self.max_chars]).rstrip(" ,;:")
+            raise ParseError(f"the explanation is {len(answer)} characters long; at most {self.max_chars}")
         return answer
 
 
@@ -213,12 +231,30 @@ def _logsumexp(xs: Sequence[float]) -> float:
     return m + math.log(sum(math.exp(x - m) for x in xs))
 
 
+def _squash(text: str) -> str:
+    """Text without whitespace: candidates that differ only by surrounding whitespace are the same value."""
+    return "".join(text.split())
+
+
 @PARSERS.register("token_lines")
 class TokenLines(Parser):
     """``token<TAB>value`` lines; the value's distribution is read from the generated tokens' top logprobs.
 
     Also defines the teacher-forced form used with prompt logprobs (``placeholder`` stands in for the values
-    of earlier tokens). Returns, per line, the candidate logprobs ``{"0": lp, ..., "10": lp}`` found there.
+    of earlier tokens). Returns, per line, the candidate logprobs ``{"0": lp, ..., "9": lp}`` found there.
+
+    Reading a value position (generated logprobs):
+
+    * The token holding the line's first value character is read with its alternatives (top logprobs). An
+      alternative counts for value ``v`` when, with all whitespace removed, it is the token's text before the
+      value followed by ``v``: ``" 5"``, ``"5"``, ``"\t5"`` and ``"5\n"`` are all ``5`` and their probability
+      masses are summed (log-sum-exp), whichever of them was sampled. So a sampled ``" 1"`` does not discard
+      the unspaced alternatives.
+    * Multi-character numbers: the scale stops at ``max_value`` (9 by default) so every value is one token. An
+      alternative such as ``"10"`` or ``" 12"`` is not a value on the scale and its mass is left out (the
+      expected value is renormalised over the candidates found). A line whose written value is not exactly one
+      candidate (e.g. ``10``: the model wrote ``" 1"`` then ``"0"``) is a :class:`ParseError` (the stage
+      re-asks); its first token is never read as ``1``.
     """
 
     stage: ClassVar[str] = "simulate"
@@ -252,23 +288,28 @@ class TokenLines(Parser):
         if len(lines) != n_tokens:
             raise ParseError(f"expected {n_tokens} lines (one per token), got {len(lines)}")
         wanted = set(self.candidates)
+        scale = f"{self.min_value}-{self.max_value}"
         out = []
         for k, (line_start, line) in enumerate(lines, 1):
             tab = line.rfind("\t")
             if tab < 0:
                 raise ParseError(f"line {k} has no tab before its value")
+            written = line[tab + 1 :].strip()
+            if written not in wanted:
+                shown = f"{written[:10]!r}" if written else "nothing"
+                raise ParseError(f"line {k} has {shown} after its tab; expected one whole number {scale}")
             at = line_start + tab + 1
-            while at < line_start + len(line) and text[at] == " ":
+            while text[at].isspace():
                 at += 1
             i = max(j for j, s in enumerate(starts) if s <= at)
             tl = response.logprobs[i]
-            rel = at - starts[i]
-            head = tl.token[:rel]
+            head = _squash(tl.token[: at - starts[i]])
             found: dict[str, list[float]] = {}
             for alt, lp in {**tl.top, tl.token: tl.logprob}.items():
-                if alt[:rel] == head and alt[rel:].strip() in wanted:
-                    found.setdefault(alt[rel:].strip(), []).append(lp)
-            if not found:
-                raise ParseError(f"line {k} has no value {self.min_value}-{self.max_value} after its tab")
+                key = _squash(alt)
+                if key.startswith(head) and key[len(head) :] in wanted:
+                    found.setdefault(key[len(head) :], []).append(lp)
+            if not found:  # the value shares its token with more text (e.g. "5\nthe"), and no alternative is clean
+                raise ParseError(f"line {k}: its value token {tl.token!r} carries more than the value")
             out.append({c: _logsumexp(lps) for c, lps in found.items()})
         return out

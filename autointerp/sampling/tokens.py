@@ -18,9 +18,9 @@ Rules, so every stage sees the same thing:
 * **Split characters.** A token holding only the first byte(s) of a character
   (an emoji or CJK character split by a byte-level tokenizer) gets the empty
   string; the token that completes the character carries it.
-* **Bounded cost.** Each step decodes at most ``lookback`` + 1 tokens (decoders
-  are local), so a window costs O(length * lookback); results are cached per
-  window.
+* **Bounded cost.** Each step decodes at most 2 * ``lookback`` + 1 tokens
+  (decoders are local), so a window costs O(length * lookback); results are
+  cached per window (``benchmarks/token_text.py`` prints the cost per window).
 
 A vocabulary list or a callable gives one raw piece per id; byte-level
 (``Ġ``) and SentencePiece (``▁``) markers are cleaned with
@@ -104,10 +104,23 @@ class WindowText:
                 _trim(out, retract)
                 out.append(text[keep:])
             done = text
-            if j + 1 - start > self._lookback:  # slide the chunk; the decoder is local, so later diffs agree
-                start = j + 1 - self._lookback
-                done = self._decode(seq[start : j + 1])
+            if j + 1 - start > 2 * self._lookback:  # every `lookback` tokens, cut the chunk back to `lookback`
+                start, done = self._slide(seq, out, start, j, done)
         return out
+
+    def _slide(self, seq: list[int], out: list[str], start: int, j: int, done: str) -> tuple[int, str]:
+        """A later chunk start whose decoded text agrees with the pieces given so far (else keep the chunk).
+
+        A chunk may not start where decoding alone reads differently: inside a WordPiece word (``##s``), or
+        inside a byte-fallback run whose bytes only form valid UTF-8 together. A SentencePiece chunk's first
+        word loses its leading space; that is the only difference allowed.
+        """
+        for cand in range(j + 1 - self._lookback, max(start, j - 2 * self._lookback), -1):
+            text = self._decode(seq[cand : j + 1])
+            tail = "".join(out[cand : j + 1])
+            if tail == text or tail == " " + text:
+                return cand, text
+        return start, done
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -20,11 +20,28 @@ from tests.support.scripted_backend import lines_response, value_logprobs
         ("**Explanation:** *feline nouns*", "feline nouns"),
         ("explanation:\n`the word cat`", "the word cat"),
         ("Explanation: first try\nHmm, actually:\nExplanation: second try", "second try"),
-        ("just a bare answer", "just a bare answer"),
+        ("- Explanation: **day names**\n", "day names"),
     ],
 )
 def test_final_line_reads_answers(text, want):
     assert FinalLine().parse(text) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Sure! Here's my analysis: it depends on the context and many other factors.", "no line starts"),
+        ("10", "no line starts"),
+        ("just a bare answer", "no line starts"),
+        ("Explanation: 10", "has no words"),
+        ("Explanation: 7/10 !!", "has no words"),
+        ("Explanation: cats\nLet me know if you need anything else!", "goes on after"),
+        ("Explanation: " + " ".join(["word"] * 60), "at most 200"),
+    ],
+)
+def test_final_line_refuses_off_format_answers(text, problem):
+    with pytest.raises(ParseError, match=problem):
+        FinalLine().parse(text)
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n", "Explanation:", "Explanation: \"\"", "Explanation: ."])
@@ -33,12 +50,11 @@ def test_final_line_rejects_empty_answers(text):
         FinalLine().parse(text)
 
 
-def test_final_line_prefix_required_and_length_cap():
-    with pytest.raises(ParseError, match="no line starts"):
-        FinalLine(require_prefix=True).parse("cats")
-    long = "Explanation: " + " ".join(["word"] * 100)
-    out = FinalLine(max_chars=30).parse(long)
-    assert len(out) <= 30 and out.endswith("word")
+def test_final_line_prefix_optional_and_length_cap():
+    assert FinalLine(require_prefix=False).parse("thinking...\ncats") == "cats"
+    assert FinalLine(max_chars=30).parse("Explanation: " + " ".join(["word"] * 6)) == " ".join(["word"] * 6)
+    with pytest.raises(ParseError, match="34 characters long; at most 30"):  # never cut to fit
+        FinalLine(max_chars=30).parse("Explanation: " + " ".join(["word"] * 7))
 
 
 # --- id_scores -----------------------------------------------------------------------------------------------------
@@ -152,6 +168,53 @@ def test_token_lines_wrong_count():
     resp = lines_response([("a", value_logprobs(1))])
     with pytest.raises(ParseError, match="expected 3 lines"):
         TokenLines().parse(resp, 3)
+
+
+def _value_line(token: str, value_token: str, probs: dict[str, float]) -> LLMResponse:
+    """One generated line ``token<TAB>value`` whose value token was sampled from ``probs`` (top logprobs)."""
+    toks = (
+        TokenLogprobs(token=token, logprob=-0.01),
+        TokenLogprobs(token="\t", logprob=-0.01),
+        TokenLogprobs(token=value_token, logprob=math.log(probs[value_token]),
+                      top={k: math.log(p) for k, p in probs.items()}),
+    )
+    return LLMResponse(text="".join(t.token for t in toks), logprobs=toks)
+
+
+# The issue's shape: the sampled value token carries a space (" 1"); most of the mass is on unspaced digits.
+SPACED_SAMPLE = {" 1": 0.30, " 0": 0.02, "5": 0.30, "6": 0.20, "7": 0.10, "4": 0.08}
+
+
+def test_token_lines_whitespace_variants_are_one_value():
+    from autointerp.scoring import expected_value
+    from autointerp.simulate import to_level_scale
+
+    parser = TokenLines()
+    [dist] = parser.parse(_value_line("cat", " 1", SPACED_SAMPLE), 1)
+    assert set(dist) == {"0", "1", "4", "5", "6", "7"}
+    want = 0.30 * 1 + 0.30 * 5 + 0.20 * 6 + 0.10 * 7 + 0.08 * 4  # every candidate kept: 4.02 (old code: 0.94)
+    assert expected_value(dist) == pytest.approx(want)
+    assert to_level_scale(dist, parser) == pytest.approx(10 * want / 9)
+    # the same distribution, spelled with other whitespace, reads the same; spaced + unspaced masses are summed
+    for spelling in ({k.strip(): p for k, p in SPACED_SAMPLE.items()},
+                     {" " + k.strip(): p for k, p in SPACED_SAMPLE.items()},
+                     {**{k.strip(): p for k, p in SPACED_SAMPLE.items() if k.strip() != "5"}, "5": 0.1, " 5": 0.2}):
+        sampled = max(spelling, key=spelling.get)
+        [other] = parser.parse(_value_line("cat", sampled, spelling), 1)
+        assert expected_value(other) == pytest.approx(want)
+        assert math.exp(other["5"]) == pytest.approx(0.30)
+
+
+def test_token_lines_multi_digit_values():
+    parser = TokenLines()
+    # "10" is not on the 0-9 scale: an alternative "10" is left out, not read as "1"
+    [dist] = parser.parse(_value_line("cat", "1", {"1": 0.5, "10": 0.4, " 2": 0.1}), 1)
+    assert set(dist) == {"1", "2"} and math.exp(dist["1"]) == pytest.approx(0.5)
+    # a written "10" (the model wrote " 1" then "0") is an error the stage re-asks, never the value 1
+    toks = (TokenLogprobs(token="cat", logprob=0.0), TokenLogprobs(token="\t", logprob=0.0),
+            TokenLogprobs(token=" 1", logprob=-0.1, top={" 1": -0.1}), TokenLogprobs(token="0", logprob=-0.1))
+    with pytest.raises(ParseError, match="'10' after its tab; expected one whole number 0-9"):
+        parser.parse(LLMResponse(text="cat\t 10", logprobs=toks), 1)
 
 
 def test_unknown_parser_and_bad_options():

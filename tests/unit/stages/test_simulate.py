@@ -116,6 +116,21 @@ def test_generated_misalignment_is_reasked(samples):
     assert not sim.ok and "expected 3 lines" in sim.error and len(backend.requests) == 10
 
 
+@pytest.mark.parametrize("last", [" ", "  ", "", "\n"])
+def test_final_blank_token_keeps_its_line(samples, last):
+    """A context ending in a whitespace-only (or empty) token is listed in full, so the answer can match it."""
+    ends_blank = samples.model_copy(update={"heldout": tuple(
+        c.model_copy(update={"tokens": (*c.tokens[:-1], last)}) for c in samples.heldout
+    )})
+    backend = ScriptedBackend(generated_oracle, capabilities=CAPS_LOGPROBS)
+    sim = run(ends_blank, backend)
+    assert sim.ok, sim.error
+    listed = listed_tokens(backend.requests[0])
+    assert len(listed) == 3 and listed[-1] == {" ": "␣", "  ": "␣␣", "": "∅", "\n": "\\n"}[last]
+    backend = ScriptedBackend(prompt_oracle, capabilities=CAPS_PROMPT_LOGPROBS)
+    assert run(ends_blank, backend).ok
+
+
 def test_json_wrong_length_reasks_only_that_context_then_fails(samples):
     def bad_c2(request):
         good = json.loads(json_oracle(request))
