@@ -17,7 +17,7 @@ import torch
 from autointerp.activations.model_source import Basis
 from autointerp.activations.models import SubjectModel
 from autointerp.activations.sae import IdentityDict, check_width
-from autointerp.activations.sae_formats import load_sae
+from autointerp.activations.sae_formats import check_sae_site, load_sae
 from autointerp.activations.sites import HookSite
 from autointerp.config import RunConfig, select_units
 from autointerp.errors import AutointerpError
@@ -58,6 +58,7 @@ def build_bases(config: RunConfig, subject: SubjectModel) -> list[RunBasis]:
         with field("sae"):
             sae = load_sae(config.sae, None if config.sae_format == "auto" else config.sae_format)
             check_width(sae, width, str(site))
+            check_sae_site(sae, str(site), model_type=subject.arch, allow_mismatch=config.sae_site_override)
         units = select_units(config.features, sae.d_sae, config.seed, "features")
         name = f"sae:{Path(config.sae).name}"
         out.append(RunBasis(name, "feature", Basis(site, sae, tuple(units))))
@@ -73,8 +74,11 @@ def build_bases(config: RunConfig, subject: SubjectModel) -> list[RunBasis]:
 def _direction(subject: SubjectModel, rb: RunBasis, unit: int) -> torch.Tensor | None:
     """The unit's write direction in the residual stream, if it has one there."""
     site, dictionary = rb.basis.site, rb.basis.dictionary
-    one_hot = torch.nn.functional.one_hot(torch.tensor(unit), dictionary.d_sae).float()
-    vec = dictionary.decode(one_hot) - dictionary.decode(torch.zeros(dictionary.d_sae))
+    if hasattr(dictionary, "write_direction"):  # decode's linear part, defined even when decode needs the input
+        vec = dictionary.write_direction(unit)
+    else:
+        one_hot = torch.nn.functional.one_hot(torch.tensor(unit), dictionary.d_sae).float()
+        vec = dictionary.decode(one_hot) - dictionary.decode(torch.zeros(dictionary.d_sae))
     if site.kind != "mlp":  # resid_post / attn_out live in the residual stream already
         return vec
     tap = site.tap(subject)  # the MLP's down projection reads the neurons as its input

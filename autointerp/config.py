@@ -55,7 +55,10 @@ class RunConfig(_Strict):
     model: str = Field(
         default="smollm2-135m", description="Subject model: a packaged name or a local transformers folder."
     )
-    device: str = Field(default="cpu", description="Torch device for the subject model.")
+    device: str = Field(default="cpu", description="Torch device for the subject model: cpu, cuda, cuda:N or auto.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        default="float32", description="Precision of the subject model; SAEs always encode in float32."
+    )
     corpus: str = Field(
         default="brown", description="'brown' (packaged Brown Corpus) or a .txt/.jsonl/.parquet file or folder."
     )

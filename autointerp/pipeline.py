@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from autointerp import __version__
 from autointerp.activations.corpus import stream_corpus, token_windows
+from autointerp.activations.device import resolve_device, resolve_dtype
 from autointerp.activations.model_source import MultiSource
 from autointerp.activations.models import SubjectModel, load_subject
 from autointerp.activations.source import TokenWindow
@@ -271,7 +272,9 @@ def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, lis
     """Load the subject model, build the bases and sample (or reload) every unit's contexts."""
     store = RunStore(config.run_dir)
     with config_field("model"):
-        subject = load_subject(config.model, device=config.device, progress=say)
+        subject = load_subject(
+            config.model, device=resolve_device(config.device), dtype=resolve_dtype(config.dtype), progress=say
+        )
     bases = build_bases(config, subject)
     if not bases:
         raise InputError("nothing to score: set 'sae' (features) and/or 'neuron_site' (neurons)")

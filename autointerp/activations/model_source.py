@@ -20,6 +20,7 @@ from itertools import islice
 import numpy as np
 import torch
 
+from autointerp.activations.device import resolve_device
 from autointerp.activations.models import SubjectModel
 from autointerp.activations.sae import Dictionary, check_width
 from autointerp.activations.sites import HookSite, as_site, capture
@@ -59,11 +60,18 @@ def _batched(items: Iterable, n: int) -> Iterator[list]:
 class MultiSource:
     """Several bases from one forward pass per batch; ``batches`` yields one ActivationBatch per basis."""
 
-    def __init__(self, subject: SubjectModel, bases: Sequence[Basis], device: str | torch.device | None = None):
+    def __init__(
+        self,
+        subject: SubjectModel,
+        bases: Sequence[Basis],
+        device: str | torch.device | None = None,
+        encode_dtype: torch.dtype = torch.float32,
+    ):
         if not bases:
             raise ConfigError("an activation source needs at least one basis")
         self.subject = subject
-        self.device = torch.device(device) if device is not None else subject.device
+        self.device = resolve_device(device) if device is not None else subject.device
+        self.encode_dtype = encode_dtype  # captured activations are cast to this before the dictionary encodes them
         if self.device != subject.device:
             subject.model.to(self.device)
         self.bases = [
@@ -124,7 +132,7 @@ class MultiSource:
             out = []
             with torch.inference_mode():
                 for basis, units in zip(self.bases, self._unit_index):
-                    x = acts[basis.site][:, p : p + T]
+                    x = acts[basis.site][:, p : p + T].to(self.encode_dtype)
                     f = basis.dictionary.encode(x, units).float()
                     f = (f * mask.to(f.device).unsqueeze(-1)).cpu()
                     out.append(ActivationBatch(window_indices=indices, activations=f, mask=mask))
