@@ -26,6 +26,7 @@ from autointerp.sampling import SamplerConfig
 from autointerp.scorers.detection import DetectionConfig
 from autointerp.scorers.embedding import EmbeddingConfig
 from autointerp.scorers.fuzzing import FuzzingConfig
+from autointerp.scorers.intervention import InterventionConfig
 from autointerp.scorers.intruder import IntruderConfig
 from autointerp.scorers.saebench import SaebenchConfig
 from autointerp.simulate import SimulateConfig
@@ -107,6 +108,9 @@ class RunConfig(_Strict):
     saebench: SaebenchConfig = Field(default_factory=SaebenchConfig, description="SAEBench autointerp preset.")
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig, description="Embedding scorer (no LLM).")
     intruder: IntruderConfig = Field(default_factory=IntruderConfig, description="Intruder scorer (no explanation).")
+    intervention: InterventionConfig = Field(
+        default_factory=InterventionConfig, description="Intervention scorer: steering (alpha scale, prompts) and judge."
+    )
     backends: BackendsConfig = Field(default_factory=BackendsConfig, description="Backend per stage.")
     llm: BackendOptions = Field(
         default_factory=lambda: BackendOptions(max_concurrency=8),
@@ -221,6 +225,7 @@ STAGE_FIELDS = {
     "saebench": (*SAMPLING_FIELDS, "saebench", "backends"),
     "embedding": (*SAMPLING_FIELDS, "explain", "embedding", "negatives", "backends"),
     "intruder": (*SAMPLING_FIELDS, "intruder", "negatives", "backends"),
+    "intervention": (*SAMPLING_FIELDS, "explain", "intervention", "backends"),
 }
 
 

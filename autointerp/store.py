@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from autointerp.dictionaries.records import SteeredSet
 from autointerp.errors import InputError
 from autointerp.registry import Registry
 from autointerp.scorers.records import ForeignContexts, ScoreResult
@@ -49,9 +50,10 @@ STAGES.add("explain", StageFile(filename="explanations.jsonl", record_type=Expla
 STAGES.add("rubric", StageFile(filename="rubric.jsonl", record_type=RubricResult))
 STAGES.add("simulate", StageFile(filename="simulations.jsonl", record_type=Simulation))
 # the scorers of autointerp/scorers/ (specificity and simulation are the rubric and simulate stages above)
-for _scorer in ("detection", "fuzzing", "saebench", "embedding", "intruder"):
+for _scorer in ("detection", "fuzzing", "saebench", "embedding", "intruder", "intervention"):
     STAGES.add(_scorer, StageFile(filename=f"{_scorer}.jsonl", record_type=ScoreResult))
 STAGES.add("foreign", StageFile(filename="foreign_contexts.jsonl", record_type=ForeignContexts))
+STAGES.add("steering", StageFile(filename="steering.jsonl", record_type=SteeredSet))  # intervention input
 
 
 def read_lines(path: Path) -> list[tuple[int, Any]]:
