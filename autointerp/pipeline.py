@@ -301,6 +301,11 @@ async def _judge(
     judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress, guard)
     if wants_foreign(config):
         judge.foreign = ensure_foreign(config, store, subject, bases, units, config.part_hash(*SAMPLING_FIELDS))
+    if "intervention" in config.scorers and subject is not None:  # generation needs the subject model
+        from autointerp.dictionaries.steer_run import ensure_steering
+
+        params = config.part_hash(*SAMPLING_FIELDS, "intervention")
+        judge.steering = ensure_steering(subject, bases, units, store, config.intervention.steer, params, progress)
     try:
         budget = await judge.run(units)
         if budget is None:

@@ -39,10 +39,12 @@ from autointerp.backends.base import Backend, LLMRequest, LLMResponse, Message
 from autointerp.errors import ConfigError, InputError
 from autointerp.parsers import PARSERS, ParseError, Parser, build_parser
 from autointerp.scorers import answers as _scorer_answers  # noqa: F401  (registers the scorers' parsers)
+from autointerp.scorers import steered_answers as _steered_answers  # noqa: F401  (the intervention parser)
 from autointerp.types import Frozen, Provenance, Usage
 
 Stage = Literal[
-    "explain", "specificity", "simulate", "detection", "fuzzing", "saebench_explain", "saebench", "intruder"
+    "explain", "specificity", "simulate", "detection", "fuzzing", "saebench_explain", "saebench", "intruder",
+    "intervention",
 ]
 
 RUBRICS_ENV = "AUTOINTERP_RUBRICS_DIR"
@@ -61,6 +63,9 @@ TEMPLATE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"explanation", "contexts", "n_contexts", "example_answer"}), frozenset({"explanation", "contexts"})
     ),
     "intruder": (frozenset({"contexts", "n_contexts"}), frozenset({"contexts"})),
+    "intervention": (
+        frozenset({"explanation", "contexts", "n_contexts", "n_steered"}), frozenset({"explanation", "contexts"})
+    ),
 }
 
 
@@ -158,7 +163,8 @@ class PromptSpec(Frozen):
         for i, ex in enumerate(self.examples):
             if self.stage not in ("simulate",) and not ex.assistant:
                 raise ValueError(f"examples[{i}] needs an 'assistant' answer for stage {self.stage}")
-            if self.stage in ("specificity", "simulate", "detection", "fuzzing", "saebench") and not ex.explanation:
+            if self.stage in ("specificity", "simulate", "detection", "fuzzing", "saebench", "intervention") and not \
+                    ex.explanation:
                 raise ValueError(f"examples[{i}] needs an 'explanation' for stage {self.stage}")
             if self.stage in ("explain", "simulate") and any(c.activations is None for c in ex.contexts):
                 raise ValueError(f"examples[{i}] contexts need 'activations' for stage {self.stage}")

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from autointerp.backends.base import Backend, LLMRequest
+from autointerp.dictionaries.records import SteeredSet
 from autointerp.registry import Registry
 from autointerp.scorers.records import ForeignContexts, Metric, ScoreResult, ScoreSummary
 from autointerp.types import Explanation, Record, UnitSamples
@@ -44,6 +45,7 @@ class ScoreInput:
     explanation: Explanation | None = None
     foreign: ForeignContexts | None = None  # other units' contexts where this unit is silent
     negatives: Negatives = "random"
+    steering: SteeredSet | None = None  # steered and plain continuations (intervention), made by the pipeline
 
     @property
     def explanation_text(self) -> str | None:

@@ -6,6 +6,7 @@ from autointerp.scorers import (  # noqa: F401  (each module registers its score
     detection,
     embedding,
     fuzzing,
+    intervention,
     intruder,
     saebench,
     simulation,

@@ -67,7 +67,7 @@ async def score_unit(judge: Any, us: UnitSamples, exp: Explanation | None) -> No
     """Run every selected scorer on one unit through ``judge._stage`` (skips finished, records, counts)."""
     cfg = judge.config
     inp = ScoreInput(samples=us, explanation=exp, foreign=getattr(judge, "foreign", {}).get(us.unit.key),
-                     negatives=cfg.negatives)
+                     negatives=cfg.negatives, steering=getattr(judge, "steering", {}).get(us.unit.key))
 
     def make(scorer: Scorer):
         backend = backend_for(judge.backends, scorer.stage) if scorer.uses_llm else None
@@ -96,7 +96,8 @@ async def run_reseeds(judge: Any, units: list[UnitSamples]) -> None:
     async def one(k: int, scorer: Scorer, params: str, backend: Backend | None, us: UnitSamples) -> None:
         exp = explanations.get(us.unit.key)
         inp = ScoreInput(samples=us, explanation=exp if isinstance(exp, Explanation) else None,
-                         foreign=getattr(judge, "foreign", {}).get(us.unit.key), negatives=cfg.negatives)
+                         foreign=getattr(judge, "foreign", {}).get(us.unit.key), negatives=cfg.negatives,
+                         steering=getattr(judge, "steering", {}).get(us.unit.key))
         async with limit:
             rec = await scorer.score(inp, backend, getattr(cfg, scorer.config_field), cfg.seed + k)
         store.append(scorer.stage, rec, params)
