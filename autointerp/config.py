@@ -73,6 +73,10 @@ class RunConfig(_Strict):
     sae_site: str = Field(
         default="layers.6.resid_post", description="Hook site the SAE reads, e.g. layers.6.resid_post."
     )
+    sae_site_override: bool = Field(
+        default=False,
+        description="Read the SAE at sae_site even when its checkpoint names another hook (otherwise refused).",
+    )
     features: UnitSpec = Field(
         default=16,
         description="Features to score: N random, a list 1,5,9 (YAML: [1, 5, 9]), or a range 0-99. "
