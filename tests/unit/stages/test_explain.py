@@ -57,6 +57,23 @@ def test_unreadable_answer_is_reasked_then_recorded(samples):
     assert len(backend.requests) == 3
 
 
+CHATTY = "Sure! Here's my analysis: it depends on the context, but mostly on the highlighted words…"
+
+
+def test_off_format_answers_are_reasked_then_fail_the_unit(samples):
+    backend = ScriptedBackend(replies(CHATTY, "10", "Explanation: 10"))
+    expl = run(samples, backend, ExplainConfig(max_retries=2))
+    assert not expl.ok and expl.text is None
+    assert expl.error == "unreadable answer after 3 attempt(s): the explanation '10' has no words"
+    assert len(backend.requests) == 3 and expl.usage.requests == 3  # every attempt is counted
+    retry = backend.requests[1].messages
+    assert retry[-2].content == CHATTY and "no line starts with 'Explanation:'" in retry[-1].content
+    # a re-ask that comes back in the format is accepted
+    backend = ScriptedBackend(replies("10", "The words are cats.\nExplanation: cat words"))
+    expl = run(samples, backend)
+    assert expl.ok and expl.text == "cat words" and expl.usage.requests == 2
+
+
 def test_backend_errors_are_records_but_budget_stops(samples):
     expl = run(samples, ScriptedBackend(replies(BackendError("HTTP 400 bad request"))))
     assert not expl.ok and expl.error == "backend error: HTTP 400 bad request"
