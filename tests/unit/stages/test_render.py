@@ -32,6 +32,17 @@ def test_normalise_rounds_clips_and_handles_dead_units():
     assert render.normalise([float("nan"), 1.0], 1.0) == (0, 10)
 
 
+def test_normalise_rounds_half_up_not_floor():
+    """The rule is named in the docstring and the explain prompt's notes; the boundary is exactly x.5 levels."""
+    acts = [0.999, 1.0, 2.999, 3.0, 18.999, 19.0, 20.0]  # 10 * a / 20 = 0.4995, 0.5, 1.4995, 1.5, 9.4995, 9.5, 10
+    assert render.normalise(acts, 20.0) == (0, 1, 1, 2, 9, 10, 10)  # floor (OpenAI) would give 0, 0, 1, 1, 9, 9, 10
+    assert render.normalise([4.999, 5.0], 10.0, top=9) == (4, 5)  # the 0-9 simulator scale: 4.4991 / 4.5
+    assert "round half up" in render.normalise.__doc__.lower()
+    from autointerp.prompts import load_prompt
+
+    assert "rounded half up" in load_prompt("explain").notes
+
+
 def test_highlight_merges_runs_and_keeps_spaces_outside():
     toks = ["New", " York", " city", " is", " big"]
     assert render.highlight(toks, {1, 2}) == "New <<York city>> is big"
