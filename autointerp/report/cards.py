@@ -110,7 +110,9 @@ def histogram_svg(stats: UnitStats, width: int = 240, height: int = 72) -> str:
     bar_w = width / len(counts)
     bars = []
     for i, c in enumerate(counts):
-        h = 0 if c == 0 else max(1.0, (height - 14) * math.log1p(c) / top)
+        if c == 0:
+            continue
+        h = max(1.0, (height - 14) * math.log1p(c) / top)
         title = f"{edges[i]:.3g} to {edges[i + 1]:.3g}: {c} tokens"
         bars.append(f'<rect x="{i * bar_w:.1f}" y="{height - 14 - h:.1f}" width="{max(bar_w - 0.5, 0.5):.1f}" '
                     f'height="{h:.1f}" fill="#e07b39"><title>{esc(title)}</title></rect>')  # fmt: skip

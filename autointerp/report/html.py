@@ -33,7 +33,7 @@ color:#222;line-height:1.4;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em;max-width:100%}
-th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code.hash{font-size:.85em;word-break:break-all}
 img{max-width:100%;height:auto}.muted{color:#777;font-size:.9em}.err{color:#b00020}.warn{color:#8a4b00}
@@ -138,10 +138,10 @@ def headline(run: RunData, summary: ReportSummary) -> str:
     what = _kinds_text(summary)
     where = []
     if cfg.get("sae"):
-        where.append(f"SAE {cfg['sae']} at {cfg.get('sae_site', '?')}")
+        where.append(f"SAE {cfg['sae']}" + (f" at {cfg['sae_site']}" if cfg.get("sae_site") else ""))
     if cfg.get("neuron_site"):
         where.append(f"neurons at {cfg['neuron_site']}")
-    source = f" of {cfg['model']}" if cfg.get("model") else ""
+    source = f" of model {cfg['model']}" if cfg.get("model") else ""
     corpus = f" on {cfg['corpus']} ({int(cfg['max_tokens']):,} tokens)" if cfg.get("corpus") and cfg.get(
         "max_tokens") else ""  # fmt: skip
     parts = [f"Compared {what} ({'; '.join(where) or 'bases from the run records'}){source}{corpus}."]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ def make_run(
         window += 3
         stats = UnitStats(n_tokens=1000, n_windows=100, n_active_tokens=30, firing_frequency=0.03,
                           max_activation=max_act, mean_activation=0.1, mean_active_activation=1.0,
-                          histogram_edges=(0.0, max_act), histogram_counts=(30,),
+                          histogram_edges=tuple(np.linspace(0, max_act, 9).tolist()), histogram_counts=(12, 7, 4, 3, 2, 1, 0, 1),
                           flags=("rare",) if u.index == 1 else ())  # fmt: skip
         samples = UnitSamples(unit=u, stats=stats, bin_edges=edges, explain=explain, heldout=tuple(heldout))
         store.append("units", samples, params="p")
@@ -148,4 +149,7 @@ def make_run(
         store.append("simulate", sim)
         if score is not None:
             facts["sim"][u.key] = score
+    logits = {u.key: {"promoted": [" cat", " mat", f" w{u.index}"], "suppressed": [" dog", "<b>"]} for u in units
+              if u.kind == "feature"}  # as the pipeline writes them; neurons here have no unembedding path
+    (run_dir / "logit_tokens.json").write_text(json.dumps(logits))
     return facts
