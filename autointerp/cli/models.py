@@ -40,7 +40,7 @@ def _inspect(args: argparse.Namespace) -> int:
     from autointerp.activations.corpus import load_corpus, token_windows
     from autointerp.activations.models import load_subject
     from autointerp.activations.sae import check_width
-    from autointerp.activations.sae_formats import detect_format, load_sae
+    from autointerp.activations.sae_formats import check_sae_site, load_sae
     from autointerp.activations.sites import HookSite
 
     site = HookSite.parse(args.site)  # a bad site fails before the model loads
@@ -54,11 +54,10 @@ def _inspect(args: argparse.Namespace) -> int:
     if args.sae:
         sae = load_sae(args.sae, args.sae_format, k=args.k)
         check_width(sae, width, str(site))
+        hook = check_sae_site(sae, str(site), model_type=subject.arch, allow_mismatch=args.allow_hook_mismatch)
         k = f" k={sae.k}" if sae.k else ""
-        print(
-            f"sae: {detect_format(args.sae) if args.sae_format is None else args.sae_format} {sae.architecture}{k} "
-            f"d_in {sae.d_in} d_sae {sae.d_sae}"
-        )
+        print(f"sae: {sae.format} {sae.architecture}{k} d_in {sae.d_in} d_sae {sae.d_sae}; {sae.summary}")
+        print(hook)
     if args.corpus:
         docs = load_corpus(args.corpus, text_field=args.text_field, cache_dir=args.cache_dir, progress=_progress)
         n_windows = n_tokens = 0
@@ -98,6 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="SAE format (default: detected): saelens, sparsify, dictionary_learning, safetensors.",
     )
     inspect.add_argument("--k", type=int, default=None, help="TopK k, for checkpoints that do not record it.")
+    inspect.add_argument("--allow-hook-mismatch", action="store_true",
+                         help="Accept an SAE whose checkpoint names another hook than --site (otherwise refused).")
     inspect.add_argument(
         "--corpus", default=None, help="Corpus: 'brown', a .txt file, a folder of .txt, .jsonl or .parquet."
     )

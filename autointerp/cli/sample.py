@@ -78,7 +78,7 @@ def _sample(args: argparse.Namespace) -> int:
     from autointerp.activations.model_source import ModelActivationSource
     from autointerp.activations.models import load_subject
     from autointerp.activations.sae import IdentityDict, check_width
-    from autointerp.activations.sae_formats import load_sae
+    from autointerp.activations.sae_formats import check_sae_site, load_sae
     from autointerp.activations.sites import HookSite
     from autointerp.sampling.shards import Shard, torchrun_shard
     from autointerp.sampling.stream import run_pass
@@ -100,6 +100,7 @@ def _sample(args: argparse.Namespace) -> int:
     if args.sae:
         dictionary = load_sae(args.sae, args.sae_format, k=args.k)
         check_width(dictionary, width, str(site))
+        check_sae_site(dictionary, str(site), model_type=subject.arch, allow_mismatch=args.allow_hook_mismatch)
         basis = f"sae:{Path(str(args.sae)).name}"
     else:
         dictionary, basis = IdentityDict(width), f"neurons:{site}"
@@ -191,6 +192,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     basis.add_argument("--neurons", action="store_true", help="Sample the raw neurons at the site instead.")
     p.add_argument("--sae-format", default=None, help="SAE format (default: detected).")
     p.add_argument("--k", type=int, default=None, help="TopK k, for checkpoints that do not record it.")
+    p.add_argument("--allow-hook-mismatch", action="store_true",
+                   help="Read the SAE at --site even when its checkpoint names another hook (otherwise refused).")
     units = p.add_mutually_exclusive_group()
     units.add_argument("--units", default=None, help="Unit indices, e.g. '0,1,5' or '0-9' (default: all units).")
     units.add_argument("--n-units", type=int, default=None, help="Sample N random units (seeded by --seed).")
