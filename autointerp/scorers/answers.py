@@ -4,7 +4,7 @@
   logprobs also P(yes) = p(yes) / (p(yes) + p(no)) at each answer word.
 * ``indices`` (saebench): a comma-separated list of 1-based sequence numbers, or ``None``.
 * ``choice`` (intruder): exactly one context id.
-* ``sentence`` (saebench's explainer): the last line, as :class:`~autointerp.parsers.FinalLine` reads it.
+* ``sentence`` (saebench's explainer): one short sentence, the last line of the answer.
 
 Like every parser they never guess: an answer that does not fit is a ParseError or a per-id problem.
 """
@@ -20,7 +20,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from autointerp.backends.base import LLMResponse
-from autointerp.parsers import PARSERS, FinalLine, ItemAnswers, ParseError, Parser
+from autointerp.parsers import PARSERS, ItemAnswers, ParseError, Parser
 
 _VERDICT_LINE = re.compile(
     r"^[\s>*_\-•\[(]*(?:context\s*|example\s*)?(c\d+)[\s\])*_\"']*[:=–—-]+[\s*_\"'`]*([A-Za-z]+)", re.IGNORECASE
@@ -154,7 +154,23 @@ class Choice(Parser):
 
 
 @PARSERS.register("sentence")
-class Sentence(FinalLine):
-    """SAEBench's explainer answer: one short sentence (the last line, markup stripped)."""
+class Sentence(Parser):
+    """SAEBench's explainer answer: one short sentence, the last non-empty line (an optional prefix is dropped)."""
 
     stage: ClassVar[str] = "saebench_explain"
+    prefix: str = Field(default="Explanation:", description="Dropped from the start of the line if present.")
+    max_chars: int = Field(default=200, ge=10, description="Longer answers are a failure (never cut).")
+
+    def parse(self, text: str) -> str:
+        lines = [ln.strip().strip("*_#>`\"' ") for ln in text.splitlines() if ln.strip()]
+        if not lines:
+            raise ParseError("the answer is empty")
+        line = lines[-1]
+        if line.lower().startswith(self.prefix.lower()):
+            line = line[len(self.prefix) :].strip()
+        line = " ".join(line.split()).rstrip(".").strip()
+        if not re.search(r"[A-Za-z]", line):
+            raise ParseError("the sentence has no words")
+        if len(line) > self.max_chars:
+            raise ParseError(f"the sentence is {len(line)} characters; keep it under {self.max_chars}")
+        return line

@@ -25,7 +25,7 @@ from autointerp.scorers.base import ScoreInput, Scorer, register
 from autointerp.scorers.classifier import draw_per_level
 from autointerp.scorers.detection import negatives
 from autointerp.scorers.records import ScoreItem, ScoreResult
-from autointerp.types import Provenance
+from autointerp.types import Context, Provenance
 
 SALT = 404
 
@@ -37,6 +37,12 @@ class EmbeddingConfig(BaseModel):
     model: str = Field(default="minilm-l6", description="Sentence-embedding model: packaged name or a BERT-like folder.")
     per_level: int = Field(default=3, ge=0, description="Held-out activating contexts per activation level.")
     n_negatives: int = Field(default=10, ge=0, description="Non-activating contexts.")
+    span: int | None = Field(
+        default=None,
+        ge=1,
+        description="Embed only this many tokens of each context: around the max-activating token, or a seeded "
+        "window of a non-activating one (None: the whole context, as delphi).",
+    )
     batch_size: int = Field(default=32, ge=1, description="Texts per forward pass.")
 
 
@@ -74,6 +80,15 @@ def context_text(tokens) -> str:
     return "".join(render.clean_token(t) for t in tokens).strip()
 
 
+def span_of(c: Context, span: int | None, rng: np.random.Generator) -> tuple[str, ...]:
+    """The tokens embedded: all, or ``span`` around the max-activating token (a seeded window if none fires)."""
+    if span is None or len(c.tokens) <= span:
+        return c.tokens
+    last = len(c.tokens) - span
+    start = min(max(c.argmax - span // 2, 0), last) if c.max_activation > 0 else int(rng.integers(last + 1))
+    return c.tokens[start : start + span]
+
+
 @register
 class Embedding(Scorer):
     name = "embedding"
@@ -101,7 +116,8 @@ class Embedding(Scorer):
                                explanation=text, **base)
         shown = [(c, True, "self") for c in pos] + [(s.context, False, s.source) for s in neg]
         model = embedder(config.model)
-        vecs = await asyncio.to_thread(model.encode, [text] + [context_text(c.tokens) for c, _, _ in shown],
+        texts = [context_text(span_of(c, config.span, rng)) for c, _, _ in shown]
+        vecs = await asyncio.to_thread(model.encode, [text] + texts,
                                        config.batch_size)
         sims = vecs[1:] @ vecs[0]
         items = tuple(

@@ -66,9 +66,12 @@ def test_fuzzing_planted(world_units):
 
 
 def test_embedding_planted(world_units):
+    """Real MiniLM embeddings. A planted trigger is one made-up word among 15 random ones, so the whole-window
+    default dilutes it (measured AUROC ~0.72); embedding 4 tokens around the max-activating one recovers it."""
     world, units, foreign = world_units
-    assert _mean_primary("embedding", EmbeddingConfig(), world, units, foreign, False) >= 0.9
-    assert abs(_mean_primary("embedding", EmbeddingConfig(), world, units, foreign, True) - 0.5) <= 0.15
+    config = EmbeddingConfig(span=4)
+    assert _mean_primary("embedding", config, world, units, foreign, False) >= 0.9
+    assert abs(_mean_primary("embedding", config, world, units, foreign, True) - 0.5) <= 0.15
 
 
 def test_saebench_planted_explains_and_scores(world_units):
