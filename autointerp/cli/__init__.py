@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "autointerp.cli.sample",
     "autointerp.cli.merge",
     "autointerp.cli.rubrics",
+    "autointerp.cli.scorers",
     "autointerp.cli.run",
     "autointerp.cli.report",
     "autointerp.cli.compare_dicts",
