@@ -1,10 +1,10 @@
 """The 0-3 specificity scorer (the Scaling Monosemanticity rubric) over held-out contexts.
 
 Held-out contexts are drawn from every activation level (``per_level`` each,
-seeded) plus ``n_random`` non-activating ones, shuffled, and asked
+seeded) plus ``n_random`` random windows, shuffled, and asked
 ``contexts_per_prompt`` at a time with ids ``c1..cN``. The highlighted token is
-the unit's max-activating token; in a non-activating context it is a seeded
-random token (see ``rubrics/specificity.yaml``, notes). Missing or invalid scores
+the unit's max-activating token; in a window below the threshold (level -1) it is
+a seeded random token (see ``rubrics/specificity.yaml``, notes). Missing or invalid scores
 are re-asked for those ids only, then recorded as failed judgements.
 """
 
@@ -32,7 +32,7 @@ class RubricConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     prompt: str = Field(default="specificity", description="Prompt file id (in rubrics/) or path to a .yaml file.")
     per_level: int = Field(default=2, ge=0, description="Held-out activating contexts drawn per activation level.")
-    n_random: int = Field(default=4, ge=0, description="Held-out non-activating contexts drawn.")
+    n_random: int = Field(default=4, ge=0, description="Held-out random windows drawn (uniform, any activation).")
     contexts_per_prompt: int = Field(default=5, ge=1, description="Contexts rated in one request.")
     max_retries: int = Field(default=2, ge=0, description="Re-asks for missing/invalid scores (those ids only).")
     max_tokens: int = Field(default=200, ge=16, description="Answer length limit (tokens).")
@@ -48,18 +48,21 @@ class RatedItem:
 
 
 def select_items(samples: UnitSamples, config: RubricConfig, rng: np.random.Generator) -> list[RatedItem]:
-    """Seeded draw across all levels (+ non-activating), in a seeded shuffled order."""
+    """Seeded draw by kind, the same for every unit: ``per_level`` of the activating (top/quantile) contexts of
+    each level, plus ``n_random`` of the random windows (uniform, whatever their level); seeded shuffled order.
+
+    The highlight is the max-activation token of an activating window (level >= 0), a seeded random token of a
+    window below the threshold (level -1).
+    """
     groups: dict[int, list[Context]] = defaultdict(list)
+    randoms: list[Context] = []
     for c in samples.heldout_contexts():
         if c.tokens:
-            groups[c.level if c.max_activation > 0 else -1].append(c)
+            (randoms if c.kind == "random" else groups[c.level]).append(c)
     chosen: list[Context] = []
-    for level, cs in sorted(groups.items()):
-        k = config.n_random if level == -1 else config.per_level
+    for cs, k in [*((cs, config.per_level) for _, cs in sorted(groups.items())), (randoms, config.n_random)]:
         chosen += [cs[i] for i in sorted(rng.choice(len(cs), size=min(k, len(cs)), replace=False))]
-    items = [
-        RatedItem(c, c.argmax if c.max_activation > 0 else int(rng.integers(len(c.tokens)))) for c in chosen
-    ]
+    items = [RatedItem(c, c.argmax if c.level >= 0 else int(rng.integers(len(c.tokens)))) for c in chosen]
     return [items[i] for i in rng.permutation(len(items))]
 
 
@@ -85,7 +88,7 @@ def _judgement(item: RatedItem, score: int | None = None, error: str | None = No
         window_index=c.window_index,
         kind=c.kind,
         true_activation=c.max_activation,
-        level=c.level if c.max_activation > 0 else -1,
+        level=c.level,
         score=score,
         ok=error is None,
         error=error,

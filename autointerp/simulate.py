@@ -44,7 +44,7 @@ class SimulateConfig(BaseModel):
     method: str | None = Field(default=None, description="Force a method by name; default: best the backend supports.")
     n_top: int = Field(default=5, ge=0, description="Held-out top-activating contexts simulated (strongest first).")
     n_quantile: int = Field(default=0, ge=0, description="Held-out activation-level contexts simulated (seeded).")
-    n_random: int = Field(default=5, ge=0, description="Held-out random (non-activating) contexts simulated (seeded).")
+    n_random: int = Field(default=5, ge=0, description="Held-out random windows simulated (uniform; seeded).")
     contexts_per_prompt: int = Field(default=5, ge=1, description="Contexts per request (json-list method).")
     max_retries: int = Field(default=2, ge=0, description="Re-asks after a malformed answer.")
     temperature: float = Field(default=0.0, ge=0.0)

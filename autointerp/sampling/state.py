@@ -5,26 +5,37 @@ Design (a unit's max activation is only known at the end of the pass):
 * Every window has a deterministic key ``splitmix64(seed, window_index)``
   (:mod:`autointerp.sampling.keys`); it decides the explain/held-out split and
   the window's random priority. Nothing depends on arrival order.
+* ``signed: abs`` replaces every activation by its absolute value before
+  anything else, so the unit is |a| for statistics, samples and contexts;
+  ``relu`` (default) keeps raw values and calls a window active when its max is > 0.
 * Top-k: a reservoir per unit and split whose priority is (value desc, window
-  asc), an exact top-k whatever the order.
-* Activation levels: a streaming grid of ``grid_bins`` (2 * n_bins) equal bins over
+  asc), an exact top-k whatever the order. Entries it pushes out (and, in a
+  merge, the other shard's entries it does not take) are offered to the level
+  samples; a window it takes is not. Since the top-k's bar only rises, the level
+  samples see exactly the active windows that are not in the final top-k,
+  whatever the order: a level's contexts are never lost to top-k duplicates.
+* Activation levels, ``bins: width``: a streaming grid of ``grid_bins``
+  (``ceil(2 * n_bins / (1 - threshold))``) equal cells over
   ``[0, 2**e)``, where ``2**e`` is the smallest power of two above the running
-  max. When the max crosses ``2**e`` the grid doubles (or more): bin ``g``
-  becomes bin ``g >> d``, an exact merge because every edge of the wider grid
-  is an edge of the narrower one. Each grid bin keeps the entries of smallest
+  max. When the max crosses ``2**e`` the grid doubles (or more): cell ``g``
+  becomes cell ``g >> d``, an exact merge because every edge of the wider grid
+  is an edge of the narrower one. Each cell keeps the ``per_bin`` entries of smallest
   random priority ("bottom-k"), which is a uniform sample of everything that fell in it, and the
   union of bottom-k samples re-cut to k is the bottom-k of the union. So every
-  bin's sample is exactly what one pass with the final grid would keep. At
-  :meth:`finalize` the grid is re-cut into ``n_bins`` output bins of equal width
-  over ``[0, final max]``, taking the smallest priorities among kept entries.
-  A grid bin is at most as wide as an output bin (``grid_bins >= 2 * n_bins``),
-  so it straddles at most two output bins; it also keeps its lowest and highest
-  window (exact, mergeable), which guarantees that every non-empty output level
-  has at least one context even when the random sample of a straddling bin
-  falls on one side. Those extremes only fill levels the random sample left
-  short.
-* Random non-activating contexts: bottom-k reservoir over windows where the
-  unit's max is <= 0.
+  cell's sample is exactly what one pass with the final grid would keep. At
+  :meth:`finalize` the grid is re-cut into ``n_bins`` output levels of equal width
+  over ``[threshold * max, max]``, taking the smallest priorities among kept entries.
+  A cell is at most as wide as a level, so it straddles at most two levels; it
+  also keeps its ``per_bin`` lowest and ``per_bin`` highest windows (exact,
+  mergeable), so each side of a straddling cell holds ``min(per_bin, its
+  windows)`` kept entries: every level gets ``min(per_bin, eligible windows)``
+  contexts. The extremes only fill what the random samples left short.
+* Activation levels, ``bins: quantile``: one bottom-k pool per unit of
+  ``n_bins * per_bin`` active non-top windows (uniform, exact, mergeable), cut
+  at :meth:`finalize` into ``n_bins`` equal-count groups by value.
+* Random contexts: a bottom-k reservoir over *every* window (uniform, whatever
+  the activation, with a priority stream of its own); its priority depends on
+  the window only, so every unit gets the same random windows.
 * Statistics: token/window counts, sums, max and a histogram of active tokens on
   the same doubling grid (``hist_bins`` bins), so counts merge exactly.
 * Splits: every reservoir exists once per split, so each split has contexts at
@@ -40,7 +51,10 @@ Design (a unit's max activation is only known at the end of the pass):
   cover almost the whole corpus).
 
 Two states built from disjoint shards of the corpus :meth:`merge` into exactly
-the state of one pass over both (sums of floats up to rounding).
+the state of one pass over both (sums of floats up to rounding). "Exact" here
+means: every kept context and every level edge is a pure function of the set of
+windows and the seed (no order, batch or shard dependence), and equals the
+brute-force definition in :mod:`autointerp.sampling.finalize` (tested against it).
 """
 
 from __future__ import annotations
