@@ -20,7 +20,10 @@ from autointerp import simulate as simulate_stage
 from autointerp.backends import PriceTable
 from autointerp.config import STAGE_FIELDS, RunConfig
 from autointerp.prompts import load_prompt
+from autointerp.backends.base import LLMRequest
 from autointerp.registry import Registry
+from autointerp.scorers.base import ScoreInput
+from autointerp.scorers.orchestrate import judge_stages, scorer_of_stage, stage_backend_spec
 from autointerp.store import RunStore
 from autointerp.types import Context, UnitSamples
 
@@ -87,6 +90,27 @@ def _simulate(us: UnitSamples, config: RunConfig, rng: np.random.Generator) -> E
     return len(ctx), len(ctx) * _prompt_tokens(config.simulate.lines_prompt) + 2 * n_tok, 3 * n_tok
 
 
+def request_tokens(request: LLMRequest) -> int:
+    """Estimated input tokens of one request: system text and every message, 4 characters per token."""
+    return (len(request.system) + sum(len(m.content) for m in request.messages)) // CHARS_PER_TOKEN
+
+
+def _scorer_estimator(stage: str) -> Callable[[UnitSamples, RunConfig, np.random.Generator], Estimate]:
+    """A scorer's requests, built by the scorer's own code (``Scorer.plan``) with a placeholder explanation."""
+
+    def estimate(us: UnitSamples, config: RunConfig, rng: np.random.Generator) -> Estimate:
+        scorer = scorer_of_stage(stage)
+        inp = ScoreInput(samples=us, negatives=config.negatives)
+        calls = scorer.plan(inp, getattr(config, scorer.config_field), config.seed)
+        return len(calls), sum(request_tokens(c.request) for c in calls), sum(c.expected_output_tokens for c in calls)
+
+    return estimate
+
+
+for _stage in ("detection", "fuzzing", "saebench", "embedding", "intruder"):
+    ESTIMATORS.add(_stage, _scorer_estimator(_stage))
+
+
 def _unit_plan(stage: str, us: UnitSamples, config: RunConfig) -> Estimate:
     """(requests, input tokens, output tokens) for one unit, with the stage's own seeded selection."""
     return ESTIMATORS.get(stage)(us, config, np.random.default_rng([config.seed, us.unit.index]))
@@ -96,14 +120,15 @@ def plan(config: RunConfig, units: list[UnitSamples]) -> list[StagePlan]:
     store = RunStore(config.run_dir)
     prices = PriceTable.load()
     out = []
-    for stage in ("explain", "rubric", "simulate"):
+    for stage in judge_stages(config):
         done = store.done(stage, config.part_hash(*STAGE_FIELDS[stage]))
         todo = [us for us in units if us.unit.key not in done]
         req = tin = tout = 0
+        repeat = 1 if stage == "explain" else config.reseeds  # reseeds repeat every scorer, never the explainer
         for us in todo:
             r, i, o = _unit_plan(stage, us, config)
-            req, tin, tout = req + r, tin + i, tout + o
-        spec = getattr(config.backends, stage)
+            req, tin, tout = req + repeat * r, tin + repeat * i, tout + repeat * o
+        spec = stage_backend_spec(config, stage) or f"local:{config.embedding.model} (embeddings, no LLM)"
         model = spec.split(":", 1)[-1].split("@", 1)[0]
         price = prices.lookup(model)
         cost = None

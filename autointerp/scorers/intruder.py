@@ -11,6 +11,7 @@ units nearest in decoder direction (harder); otherwise from randomly chosen othe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from pydantic import Field
@@ -22,7 +23,7 @@ from autointerp.prompts import PromptSpec, ask, build_request, load_prompt, prov
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register
 from autointerp.scorers.classifier import by_level
 from autointerp.scorers.fuzzing import active_positions
-from autointerp.scorers.records import ForeignContext, Metric, ScoreItem, ScoreResult
+from autointerp.scorers.records import ForeignContext, ForeignContexts, Metric, ScoreItem, ScoreResult
 from autointerp.types import Context, Usage
 
 SALT = 505
@@ -104,6 +105,12 @@ class Intruder(Scorer):
 
     def plan(self, inp: ScoreInput, config: IntruderConfig, seed: int, capabilities=None) -> list[PlannedCall]:
         spec = load_prompt(config.prompt, stage="intruder")
+        if inp.foreign is None:  # a dry run has no pool yet: stand-ins of the same length (the unit's own windows)
+            stand_ins = tuple(
+                ForeignContext(context=c, source_unit=-1, similarity=0.0, source_active=(0,))
+                for c in inp.samples.heldout_contexts(("random",)) if c.tokens
+            )
+            inp = replace(inp, foreign=ForeignContexts(unit=inp.samples.unit, contexts=stand_ins))
         return [PlannedCall(trial_request(spec, t, config), 30) for t in trials(inp, config, seed)]
 
     async def _one(self, backend: Backend, spec: PromptSpec, k: int, trial: Trial, config: IntruderConfig):
