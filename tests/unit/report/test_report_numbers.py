@@ -1,0 +1,118 @@
+"""The report's numbers say what they are: failed judgements, the rubric's activating-vs-random contrast,
+cost per stage, the headline, the Run/Provenance tables, and figures that name their statistic."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from autointerp.report import summary_line
+from autointerp.report.summary import judgement_line
+
+
+def _latest_rubric(run_dir) -> dict:
+    latest = {}
+    for line in (run_dir / "rubric.jsonl").read_text().splitlines():
+        w = json.loads(line)
+        if w["ok"] or w["unit"] not in latest or not latest[w["unit"]]["ok"]:
+            latest[w["unit"]] = w
+    return latest
+
+
+def test_summary_line_counts_failed_judgements_not_only_units(report_a):
+    """Old main printed unit counts only, so 'rubric 32/32 ok (0 failed)' hid failed judgements."""
+    out, summary, facts = report_a
+    line = summary_line(summary)
+    counts = {c.kind: c for c in summary.counts}
+    total_failed = counts["feature"].n_judgements_failed + counts["neuron"].n_judgements_failed
+    assert total_failed == facts["failed_judgements"] > 0
+    for kind, c in counts.items():
+        assert f"judgements {c.n_judgements}/{c.n_judgements + c.n_judgements_failed} ok " \
+               f"({c.n_judgements_failed} failed)" in line, kind
+    assert judgement_line(summary).startswith("rubric judgements: features ")
+    assert "\n" not in line
+
+
+def test_rubric_contrast_activating_vs_random_per_kind(run_a, report_a):
+    """Per kind: mean over units of the per-unit mean rating on activating vs random contexts, with CIs."""
+    _, summary, _ = report_a
+    by_kind: dict[str, list[tuple[float, float]]] = {}
+    for key, w in _latest_rubric(run_a[0]).items():
+        if not w["ok"]:
+            continue
+        js = [j for j in w["record"]["judgements"] if j["ok"] and j["score"] is not None]
+        act = [j["score"] for j in js if j["level"] >= 0]
+        rand = [j["score"] for j in js if j["level"] < 0]
+        if act and rand:
+            by_kind.setdefault("neuron" if key.startswith("neurons") else "feature", []).append(
+                (np.mean(act), np.mean(rand)))
+    contrast = {c.kind: c for c in summary.contrast}
+    assert set(contrast) == {"feature", "neuron"}
+    for kind, pairs in by_kind.items():
+        c = contrast[kind]
+        act, rand = np.array(pairs).T
+        assert c.n_units == len(pairs)
+        assert c.activating_mean == pytest.approx(act.mean()) and c.random_mean == pytest.approx(rand.mean())
+        assert c.difference_mean == pytest.approx((act - rand).mean())
+        assert c.activating_ci[0] <= c.activating_mean <= c.activating_ci[1]
+        assert c.random_ci[0] <= c.random_mean <= c.random_ci[1]
+    page = (out_page := report_a[0] / "report.html").read_text()
+    assert "Rubric: activating vs random contexts" in page and out_page.is_file()
+    assert f"{contrast['feature'].activating_mean:.2f} [" in page
+
+
+def test_cost_per_stage_and_total_counts_every_record(report_a):
+    """Every attempt's usage counts, failed records included; the summary line and the page show it."""
+    out, summary, facts = report_a
+    costs = {c.stage: c for c in summary.costs}
+    assert set(costs) == {"explain", "rubric", "simulate"}
+    for stage, paid in facts["cost"].items():
+        assert costs[stage].cost_usd == pytest.approx(sum(paid)) and costs[stage].requests == len(paid)
+    assert costs["explain"].failed_records == 4  # units 2 and 3 of each kind failed once
+    total = sum(sum(v) for v in facts["cost"].values())
+    assert summary.total_cost == pytest.approx(total)
+    assert f"total ${total:.4f}" in summary_line(summary)
+    page = (out / "report.html").read_text()
+    assert f"${costs['rubric'].cost_usd:.4f}" in page and f"${total:.4f}" in page
+
+
+def test_headline_says_what_was_compared_n_results_failures_and_cost(report_a):
+    out, summary, _ = report_a
+    page = (out / "report.html").read_text()
+    head = re.search(r'<p class="headline" id="headline">(.*?)</p>', page, re.S).group(1)
+    sim_f = summary.metric("simulation_score", "feature")
+    assert head.startswith("Compared 12 features and 10 neurons")
+    assert f"features {sim_f.median:.2f} [{sim_f.ci_low:.2f}, {sim_f.ci_high:.2f}] (n={sim_f.n})" in head
+    assert "Mann-Whitney (unpaired)" in head and "rank-biserial" in head
+    assert "Failed:" in head and "1 of 121 rubric judgements" in head
+    assert f"Cost ${summary.total_cost:.4f}" in head
+
+
+def test_run_table_has_no_repeats_nor_python_dicts_and_hashes_wrap(report_a):
+    """Old main: 'model: sae' and 'sae' both, backends as "{'explain': ...}", 64-hex hashes overflowing."""
+    out, _, _ = report_a
+    page = (out / "report.html").read_text()
+    run_table = page.split("<h2>Run</h2>", 1)[1].split("</table>", 1)[0]
+    fields = re.findall(r"<tr><td>([^<]*)</td>", run_table)
+    assert len(fields) == len(set(fields)), fields
+    assert not any(f.startswith("model:") for f in fields)
+    assert {"backend (explain)", "backend (rubric)", "backend (simulate)"} <= set(fields)
+    assert "{" not in run_table and "&#x27;explain&#x27;" not in run_table
+    prov = page.split("<h3>Provenance</h3>", 1)[1].split("</table>", 1)[0]
+    assert '<code class="hash">hash-rubric</code>' in prov
+    assert "code.hash{font-size:.85em;word-break:break-all}" in page
+
+
+def test_comparison_figure_names_statistic_effect_size_n_and_sampling(report_a):
+    """Old main wrote 'Mann-Whitney p=.., r=..' beside an axis named 'Pearson r'."""
+    out, summary, _ = report_a
+    # matplotlib's SVG draws text as glyph paths and keeps each string in a comment beside it
+    raw = (out / "comparison.svg").read_text()
+    ET.fromstring(raw)
+    assert "rank-biserial" in raw and "Mann-Whitney (unpaired)" in raw and "r=+" not in raw
+    sim = summary.metric("simulation_score", "feature")
+    assert f"n={sim.n}" in raw and "sampling: same held-out mix" in raw
