@@ -62,7 +62,7 @@ def test_level_labels(run_a):
 def test_table_invariants_on_any_judgements(rows):
     frame = pd.DataFrame(
         [{"unit": "u#0", "kind": k, "context_id": "c", "context_kind": "quantile", "level": lv, "true_activation": 1.0,
-          "score": s if ok else None, "ok": ok} for k, lv, s, ok in rows],  # fmt: skip
+          "score": s if ok else None, "ok": ok} for k, lv, s, ok in rows],
         columns=JUDGEMENT_COLUMNS,
     )
     table = specificity_table(frame)

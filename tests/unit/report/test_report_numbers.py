@@ -25,7 +25,7 @@ def _latest_rubric(run_dir) -> dict:
 
 def test_summary_line_counts_failed_judgements_not_only_units(report_a):
     """Old main printed unit counts only, so 'rubric 32/32 ok (0 failed)' hid failed judgements."""
-    out, summary, facts = report_a
+    _, summary, facts = report_a
     line = summary_line(summary)
     counts = {c.kind: c for c in summary.counts}
     total_failed = counts["feature"].n_judgements_failed + counts["neuron"].n_judgements_failed
@@ -83,7 +83,7 @@ def test_cost_per_stage_and_total_counts_every_record(report_a):
 def test_headline_says_what_was_compared_n_results_failures_and_cost(report_a):
     out, summary, _ = report_a
     page = (out / "report.html").read_text()
-    head = re.search(r'<p class="headline" id="headline">(.*?)</p>', page, re.S).group(1)
+    head = re.search(r'<p class="headline" id="headline">(.*?)</p>', page, re.DOTALL).group(1)
     sim_f = summary.metric("simulation_score", "feature")
     assert head.startswith("Compared 12 features and 10 neurons")
     assert f"features {sim_f.median:.2f} [{sim_f.ci_low:.2f}, {sim_f.ci_high:.2f}] (n={sim_f.n})" in head
