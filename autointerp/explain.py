@@ -41,6 +41,11 @@ class ExplainConfig(BaseModel):
         default=10, ge=0, description="Further contexts drawn across activation-level bins (round-robin over levels)."
     )
     n_logit_tokens: int = Field(default=10, ge=0, description="Promoted/suppressed output tokens shown, if given.")
+    output_evidence: bool = Field(
+        default=False,
+        description="Also show TokenChange: the tokens whose next-token probability rises/falls most when the unit "
+        "is amplified (needs a decoder subject model; the prompt file's token_change snippet).",
+    )
     max_retries: int = Field(default=2, ge=0, description="Re-asks after an unreadable answer.")
     max_tokens: int = Field(default=300, ge=16, description="Answer length limit (tokens).")
     temperature: float = Field(default=0.0, ge=0.0)
@@ -75,13 +80,22 @@ def _join_tokens(tokens: Sequence[str]) -> str:
 
 
 def render_user(
-    spec: PromptSpec, blocks: Sequence[str], logit_tokens: LogitTokens | None, n_logit_tokens: int
+    spec: PromptSpec,
+    blocks: Sequence[str],
+    logit_tokens: LogitTokens | None,
+    n_logit_tokens: int,
+    token_change: LogitTokens | None = None,
 ) -> str:
     logit_text = ""
     if logit_tokens is not None and n_logit_tokens > 0 and "logit_tokens" in spec.snippets:
         logit_text = spec.snippets["logit_tokens"].format(
             promoted=_join_tokens(logit_tokens.promoted[:n_logit_tokens]),
             suppressed=_join_tokens(logit_tokens.suppressed[:n_logit_tokens]),
+        )
+    if token_change is not None and n_logit_tokens > 0 and "token_change" in spec.snippets:  # output evidence
+        logit_text = logit_text.rstrip() + "\n" + spec.snippets["token_change"].format(
+            raised=_join_tokens(token_change.promoted[:n_logit_tokens]),
+            lowered=_join_tokens(token_change.suppressed[:n_logit_tokens]),
         )
     text = spec.user_template.format(contexts="\n\n".join(blocks), logit_tokens=logit_text.strip())
     return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -105,11 +119,21 @@ async def explain_unit(
     config: ExplainConfig,
     *,
     logit_tokens: LogitTokens | None = None,
+    token_change: LogitTokens | None = None,
     seed: int = 0,
 ) -> Explanation:
-    """Describe one unit. Model-quality and backend failures give ``ok=False``; only BudgetExceeded raises."""
+    """Describe one unit. Model-quality and backend failures give ``ok=False``; only BudgetExceeded raises.
+
+    ``token_change`` (output evidence: tokens raised / lowered when the unit is amplified) is shown only with
+    ``config.output_evidence``; asked for but missing, the unit fails visibly instead of being explained without it.
+    """
     spec = load_prompt(config.prompt, stage="explain")
     prov = provenance(spec, backend, config, seed)
+    if config.output_evidence and (token_change is None or "token_change" not in spec.snippets):
+        why = "no TokenChange for this unit" if token_change is None else f"prompt {spec.label} has no token_change snippet"
+        return Explanation(unit=samples.unit, ok=False, error=f"explain.output_evidence: {why}", provenance=prov)
+    if not config.output_evidence:
+        token_change = None
     contexts = select_contexts(samples, config, np.random.default_rng([seed, samples.unit.index]))
     if not contexts:
         return Explanation(unit=samples.unit, ok=False, error="no activating explain contexts", provenance=prov)
@@ -120,7 +144,7 @@ async def explain_unit(
     request = build_request(
         spec,
         _example_turns(spec, config.n_logit_tokens),
-        render_user(spec, blocks, logit_tokens, config.n_logit_tokens),
+        render_user(spec, blocks, logit_tokens, config.n_logit_tokens, token_change),
         max_tokens=config.max_tokens,
         temperature=config.temperature,
     )

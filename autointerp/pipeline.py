@@ -32,7 +32,7 @@ from autointerp.bases import RunBasis, build_bases, logit_tokens
 from autointerp.bases import field as config_field
 from autointerp.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_config
 from autointerp.errors import BudgetExceeded, InputError, RunHalted
-from autointerp.explain import explain_unit
+from autointerp.explain import LogitTokens, explain_unit
 from autointerp.guard import RunGuard, current_unit
 from autointerp.outcome import RunOutcome, stage_statuses
 from autointerp.preflight import check_backends, validate_backends
@@ -189,7 +189,13 @@ class Judge:
             tokens, basis = None, self.bases.get(us.unit.basis)
             if self.subject is not None and basis is not None:
                 tokens = logit_tokens(self.subject, basis, us.unit.index, cfg.explain.n_logit_tokens)
-            return await explain_unit(us, self.backends["explain"], cfg.explain, logit_tokens=tokens, seed=seed)
+            change = None
+            ev = getattr(self, "output_evidence", {}).get(key)
+            if cfg.explain.output_evidence and ev is not None and ev.raised:
+                up, down = (tuple(t.token for t in part) for part in (ev.raised, ev.lowered))
+                change = LogitTokens(promoted=up, suppressed=down)
+            return await explain_unit(us, self.backends["explain"], cfg.explain, logit_tokens=tokens,
+                                      token_change=change, seed=seed)  # fmt: skip
 
         exp = await self._stage("explain", key, explain) if "explain" in self.params else None
         await score_unit(self, us, exp)  # every selected scorer (default: specificity and simulation)
@@ -301,6 +307,11 @@ async def _judge(
     judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress, guard)
     if wants_foreign(config):
         judge.foreign = ensure_foreign(config, store, subject, bases, units, config.part_hash(*SAMPLING_FIELDS))
+    if subject is not None and subject.is_decoder:  # output evidence: VocabProj + TokenChange, for the unit cards
+        from autointerp.dictionaries.output import run_output_evidence, write_output_evidence
+
+        judge.output_evidence = run_output_evidence(subject, bases, units, config.intervention.steer.alpha_scale)
+        write_output_evidence(store.run_dir, judge.output_evidence)
     if "intervention" in config.scorers and subject is not None:  # generation needs the subject model
         from autointerp.dictionaries.steer_run import ensure_steering
 

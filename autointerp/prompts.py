@@ -72,6 +72,7 @@ TEMPLATE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 #: Snippets a stage knows, with the placeholders each may use.
 SNIPPET_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("explain", "logit_tokens"): frozenset({"promoted", "suppressed"}),
+    ("explain", "token_change"): frozenset({"raised", "lowered"}),
 }
 
 

@@ -28,6 +28,8 @@ from autointerp.types import UnitId
 
 def unit_direction(dictionary: Dictionary, unit: int) -> torch.Tensor:
     """The vector unit ``unit`` adds to its site's activation per unit of activation."""
+    if hasattr(dictionary, "write_direction"):  # decode's linear part, defined even when decode needs the input
+        return dictionary.write_direction(int(unit)).detach().float().cpu()
     with torch.no_grad():
         one = torch.zeros(dictionary.d_sae)
         one[int(unit)] = 1.0

@@ -115,3 +115,15 @@ def test_failures_are_records(steered):
     assert not res.ok and "unreadable answer after 2 attempt(s)" in res.error and len(backend.requests) == 2
     res = asyncio.run(scorer.score(ScoreInput(samples=_samples(), explanation=exp), backend, InterventionConfig(), 0))
     assert not res.ok and "no steered continuations" in res.error
+
+
+def test_output_evidence_vocab_proj_and_token_change(planted):
+    from autointerp.dictionaries.output import output_evidence
+
+    subject, sae = planted
+    ev = output_evidence(subject, HookSite(0, "resid_post"), sae, UNIT, 1.0, prompts=PROMPTS, n=3)
+    assert ev.promoted[0].token == "zebra" and ev.promoted[0].value > 0
+    assert ev.raised[0].token == "zebra" and 0.5 < ev.raised[0].value <= 1.0  # probability gained on average
+    assert ev.lowered[0].value < 0 and ev.alpha == 4.0 and ev.note is None
+    dead = output_evidence(subject, HookSite(0, "resid_post"), sae, UNIT, 0.0, prompts=PROMPTS)
+    assert dead.raised == () and "never fired" in dead.note and dead.promoted[0].token == "zebra"

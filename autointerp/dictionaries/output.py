@@ -1,0 +1,149 @@
+"""Output-side evidence of a unit (after Gur-Arieh et al. 2025, output-centric feature descriptions).
+
+* **VocabProj** - the unit's write direction in the residual stream, read through the unembedding: the tokens
+  whose logits it raises and lowers most on the direct path (no later layers).
+* **TokenChange** - the tokens whose next-token probability changes most when the unit is amplified
+  (``alpha x`` its direction added at its site, :mod:`autointerp.dictionaries.steer`), averaged over every
+  position of the neutral prompts. Unlike VocabProj it goes through all the layers after the site.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from pydantic import Field
+
+from autointerp.activations.models import SubjectModel
+from autointerp.activations.sae import Dictionary
+from autointerp.activations.sites import HookSite
+from autointerp.dictionaries.steer import neutral_prompts, steering, unit_direction
+from autointerp.types import Frozen, UnitId
+
+
+class TokenScore(Frozen):
+    token: str
+    value: float
+
+
+class OutputEvidence(Frozen):
+    """A unit's strongest effects on the model's output, two ways."""
+
+    unit: UnitId
+    site: str
+    promoted: tuple[TokenScore, ...] = Field(default=(), description="VocabProj: logit raised most (direct path).")
+    suppressed: tuple[TokenScore, ...] = Field(default=(), description="VocabProj: logit lowered most.")
+    raised: tuple[TokenScore, ...] = Field(default=(), description="TokenChange: mean probability gained.")
+    lowered: tuple[TokenScore, ...] = Field(default=(), description="TokenChange: mean probability lost.")
+    alpha: float = Field(default=0.0, description="Multiple of the direction added for TokenChange.")
+    note: str | None = Field(default=None, description="Why a part is missing (e.g. an encoder has no unembedding).")
+
+
+def residual_direction(subject: SubjectModel, site: HookSite, dictionary: Dictionary, unit: int) -> torch.Tensor | None:
+    """What the unit adds to the residual stream: its direction, through the MLP's down projection for neurons."""
+    vec = unit_direction(dictionary, unit)
+    if site.kind != "mlp":
+        return vec.float()
+    tap = site.tap(subject)
+    if tap.side != "input" or not isinstance(tap.module, torch.nn.Linear):
+        return None
+    return (tap.module.weight.float() @ vec.float().to(tap.module.weight.device)).cpu()
+
+
+def _names(subject: SubjectModel, values: torch.Tensor, ids: torch.Tensor) -> tuple[TokenScore, ...]:
+    return tuple(TokenScore(token=subject.tokenizer.decode([int(i)]), value=float(values[i])) for i in ids)
+
+
+def vocab_proj(
+    subject: SubjectModel, site: HookSite, dictionary: Dictionary, unit: int, n: int = 10
+) -> tuple[tuple[TokenScore, ...], tuple[TokenScore, ...]]:
+    """(promoted, suppressed): the n tokens whose logits the unit's residual direction raises / lowers most."""
+    if subject.unembed is None:
+        return (), ()
+    vec = residual_direction(subject, site, dictionary, unit)
+    if vec is None:
+        return (), ()
+    with torch.no_grad():
+        logits = vec.to(subject.unembed.device) @ subject.unembed.float()
+    logits = logits.cpu()
+    return _names(subject, logits, logits.topk(n).indices), _names(subject, logits, (-logits).topk(n).indices)
+
+
+def token_change(
+    subject: SubjectModel,
+    site: HookSite,
+    dictionary: Dictionary,
+    unit: int,
+    alpha: float,
+    prompts: Sequence[str] | None = None,
+    n: int = 10,
+) -> tuple[tuple[TokenScore, ...], tuple[TokenScore, ...]]:
+    """(raised, lowered): mean change of next-token probability over all prompt positions when amplified."""
+    prompts = list(prompts if prompts is not None else neutral_prompts())
+    tok = subject.tokenizer
+    enc = tok(prompts, return_tensors="pt", padding=True)
+    ids, mask = enc["input_ids"].to(subject.device), enc["attention_mask"].to(subject.device)
+
+    def probs() -> torch.Tensor:
+        with torch.inference_mode():
+            logits = subject.model(input_ids=ids, attention_mask=mask).logits.float()
+        p = logits.softmax(-1) * mask.unsqueeze(-1)
+        return p.sum((0, 1)).cpu() / mask.sum().cpu()
+
+    base = probs()
+    with steering(subject, site, alpha * unit_direction(dictionary, unit)):
+        amplified = probs()
+    delta = amplified - base
+    return _names(subject, delta, delta.topk(n).indices), _names(subject, delta, (-delta).topk(n).indices)
+
+
+def output_evidence(
+    subject: SubjectModel,
+    site: HookSite,
+    dictionary: Dictionary,
+    unit: UnitId,
+    typical_activation: float,
+    alpha_scale: float = 4.0,
+    n: int = 10,
+    prompts: Sequence[str] | None = None,
+) -> OutputEvidence:
+    """VocabProj and TokenChange of one unit; TokenChange needs a decoder and a unit that fired."""
+    promoted, suppressed = vocab_proj(subject, site, dictionary, unit.index, n)
+    notes = [] if subject.unembed is not None else ["no unembedding (encoder model)"]
+    raised = lowered = ()
+    alpha = alpha_scale * float(typical_activation)
+    if not subject.is_decoder:
+        notes.append("TokenChange needs a decoder model")
+    elif alpha <= 0:
+        notes.append("TokenChange skipped: the unit never fired, so there is no typical activation to scale by")
+    else:
+        raised, lowered = token_change(subject, site, dictionary, unit.index, alpha, prompts, n)
+    return OutputEvidence(unit=unit, site=str(site), promoted=promoted, suppressed=suppressed, raised=raised,
+                          lowered=lowered, alpha=alpha if raised else 0.0, note="; ".join(notes) or None)  # fmt: skip
+
+
+OUTPUT_EVIDENCE_FILE = "output_evidence.json"
+
+
+def run_output_evidence(subject: SubjectModel, bases: Sequence, units: Sequence, alpha_scale: float, n: int = 10):
+    """unit key -> OutputEvidence for every sampled unit of a run (bases: RunBasis; units: UnitSamples)."""
+    by_name = {rb.name: rb for rb in bases}
+    out = {}
+    for us in units:
+        rb = by_name.get(us.unit.basis)
+        if rb is not None:
+            out[us.unit.key] = output_evidence(subject, rb.basis.site, rb.basis.dictionary, us.unit,
+                                               us.stats.max_activation, alpha_scale, n)  # fmt: skip
+    return out
+
+
+def write_output_evidence(run_dir, evidence: dict[str, OutputEvidence]) -> Path:
+    """``<run>/output_evidence.json``: unit key -> VocabProj and TokenChange tokens (for the unit report cards)."""
+    path = Path(run_dir) / OUTPUT_EVIDENCE_FILE
+    tmp = path.with_suffix(".json.tmp")
+    data = {k: v.model_dump(mode="json") for k, v in evidence.items()}
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
