@@ -15,12 +15,12 @@ Mapping (``i`` is the block index; TransformerLens and HF count blocks the same 
     blocks.i.ln2.hook_normalized             layers.i.mlp_in       (what enters the MLP, after its pre-norm)
     blocks.i.hook_resid_mid, hook_mlp_in, mlp.hook_pre, attn.hook_z/q/k/v/result/pattern, hook_embed, ...
                                              refused: no autointerp site reads them
+    layers.i.<kind> (autointerp's own saves) layers.i.<kind>
 
     sparsify hookpoint (an HF module name; sparsify reads the module's output, transcoders its input)
     [model.|transformer.|gpt_neox.]layers.i / h.i          layers.i.resid_post   (transcode: layers.i.resid_pre)
     [...]layers.i.mlp / h.i.mlp                            layers.i.mlp_out      (transcode: layers.i.mlp_in)
     [...]layers.i.self_attn / h.i.attn / attention         layers.i.attn_out
-    autointerp's own names (layers.i.<kind>) map to themselves.
 
 Gemma 2/3 and OLMo 2 apply a norm to each sub-block's output before the residual add; autointerp's
 ``attn_out``/``mlp_out`` include it, a sparsify module hookpoint does not, so those are refused there.
@@ -76,11 +76,19 @@ class HookMapping:
     reason: str = ""  # why there is no site
 
 
-def map_hook(hook: str, *, transcode: bool = False, model_type: str | None = None) -> HookMapping:
-    """Translate a TransformerLens/SAELens hook name, a sparsify hookpoint or an autointerp site name."""
+def map_hook(hook: str, *, modules: bool = False, transcode: bool = False,
+             model_type: str | None = None) -> HookMapping:
+    """Translate a hook name onto an autointerp site.
+
+    ``modules=False``: a TransformerLens/SAELens hook name or an autointerp site name (what SAELens configs
+    and autointerp's own saves hold); ``modules=True``: a sparsify hookpoint, i.e. an HF module path
+    (``layers.6.mlp`` is then the MLP module's output, not autointerp's ``mlp`` neurons site)."""
     name = str(hook).strip()
-    own = _OWN.match(name)
-    if own:
+    return _map_module(name, transcode, model_type) if modules else _map_named(name)
+
+
+def _map_named(name: str) -> HookMapping:
+    if _OWN.match(name):
         return HookMapping(name, name)
     tl = _TL.match(name)
     if tl:
@@ -89,19 +97,23 @@ def map_hook(hook: str, *, transcode: bool = False, model_type: str | None = Non
             return HookMapping(name, f"layers.{layer}.{_TL_SITES[rest]}")
         why = _TL_UNSUPPORTED.get(rest, "an unknown TransformerLens hook")
         return HookMapping(name, None, f"{why}, which no autointerp site reads")
-    hf = _HF.match(name)
-    if hf and hf.group(2) in _HF_SITES:
-        layer, module = int(hf.group(1)), hf.group(2)
-        kind = _HF_SITES[module][1 if transcode else 0]
-        if kind is None:
-            return HookMapping(name, None, "the input of an attention module, which no autointerp site reads")
-        if module is not None and not transcode and model_type in _POST_NORM_MODELS:
-            return HookMapping(name, None, f"the {module} module's output before {model_type}'s post-norm")
-        return HookMapping(name, f"layers.{layer}.{kind}")
     return HookMapping(name, None, "not a hook name autointerp knows")
 
 
-def check_hook(hook: str | None, site: str, *, source: str, transcode: bool = False,
+def _map_module(name: str, transcode: bool, model_type: str | None) -> HookMapping:
+    hf = _HF.match(name)
+    if not (hf and hf.group(2) in _HF_SITES):
+        return HookMapping(name, None, "not a module path autointerp knows")
+    layer, module = int(hf.group(1)), hf.group(2)
+    kind = _HF_SITES[module][1 if transcode else 0]
+    if kind is None:
+        return HookMapping(name, None, "the input of an attention module, which no autointerp site reads")
+    if module is not None and not transcode and model_type in _POST_NORM_MODELS:
+        return HookMapping(name, None, f"the {module} module's output before {model_type}'s post-norm")
+    return HookMapping(name, f"layers.{layer}.{kind}")
+
+
+def check_hook(hook: str | None, site: str, *, source: str, modules: bool = False, transcode: bool = False,
                model_type: str | None = None, allow_mismatch: bool = False) -> str:
     """One line describing the check; raises ConfigError when the checkpoint's hook is not ``site``.
 
@@ -109,7 +121,7 @@ def check_hook(hook: str | None, site: str, *, source: str, transcode: bool = Fa
     a note in the returned line."""
     if not hook:
         return f"hook: not stated in the checkpoint; reading {site} as asked"
-    m = map_hook(hook, transcode=transcode, model_type=model_type)
+    m = map_hook(hook, modules=modules, transcode=transcode, model_type=model_type)
     if m.site == str(site):
         return f"hook: {hook} = {site}"
     found = f"maps to {m.site}" if m.site else f"is {m.reason}"

@@ -335,6 +335,7 @@ class SparseAutoencoder:
         self.transcoder = transcoder  # decode predicts another site (the module's output), not x
         self.hook_name: str | None = None  # the hook the checkpoint says it was trained on (library notation)
         self.hook_layer: int | None = None  # the layer only, when that is all the checkpoint states
+        self.format: str | None = None  # the checkpoint format it was read from (sae_formats)
         self.summary = f"{architecture} d_in {self.d_in} d_sae {self.d_sae}"  # readers add what they read/assumed
         _check_finite(self)
 

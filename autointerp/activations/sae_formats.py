@@ -104,8 +104,8 @@ def check_sae_site(sae, site: str, *, model_type: str | None = None, allow_misma
                 "choose that layer or allow the mismatch (sae_site_override: true / --allow-hook-mismatch)"
             )
         return f"hook: layer {layer} (submodule not stated); reading {site}"
-    return check_hook(sae.hook_name, str(site), source=source, transcode=sae.transcoder, model_type=model_type,
-                      allow_mismatch=allow_mismatch)
+    return check_hook(sae.hook_name, str(site), source=source, modules=sae.format == "sparsify",
+                      transcode=sae.transcoder, model_type=model_type, allow_mismatch=allow_mismatch)
 
 
 _TO_SAELENS_ARCH = {"relu": "standard", "topk": "topk", "jumprelu": "jumprelu"}
