@@ -147,7 +147,7 @@ def test_expected_average_only_in_uses_the_activation_scaler(tmp_path):
 
 def test_pre6_boolean_normalize_activations(tmp_path):
     write_saelens(tmp_path, saelens_v5_cfg(normalize_activations=True), saelens_tensors("standard", weights()))
-    with pytest.raises(ConfigError, match="expected_average_only_in"):
+    with pytest.raises(ConfigError, match="'expected_average_only_in' but the dataset scaling factor"):
         load_sae(tmp_path)
 
 
