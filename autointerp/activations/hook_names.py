@@ -76,8 +76,9 @@ class HookMapping:
     reason: str = ""  # why there is no site
 
 
-def map_hook(hook: str, *, modules: bool = False, transcode: bool = False,
-             model_type: str | None = None) -> HookMapping:
+def map_hook(
+    hook: str, *, modules: bool = False, transcode: bool = False, model_type: str | None = None
+) -> HookMapping:
     """Translate a hook name onto an autointerp site.
 
     ``modules=False``: a TransformerLens/SAELens hook name or an autointerp site name (what SAELens configs
@@ -113,8 +114,16 @@ def _map_module(name: str, transcode: bool, model_type: str | None) -> HookMappi
     return HookMapping(name, f"layers.{layer}.{kind}")
 
 
-def check_hook(hook: str | None, site: str, *, source: str, modules: bool = False, transcode: bool = False,
-               model_type: str | None = None, allow_mismatch: bool = False) -> str:
+def check_hook(
+    hook: str | None,
+    site: str,
+    *,
+    source: str,
+    modules: bool = False,
+    transcode: bool = False,
+    model_type: str | None = None,
+    allow_mismatch: bool = False,
+) -> str:
     """One line describing the check; raises ConfigError when the checkpoint's hook is not ``site``.
 
     ``allow_mismatch`` (config ``sae_site_override`` / ``--allow-hook-mismatch``) turns the refusal into

@@ -327,7 +327,9 @@ class SparseAutoencoder:
         if gate is not None:
             W_gate, b_gate = gate
             if tuple(W_gate.shape) != (self.d_in, self.d_sae):
-                raise InputError(f"{source}: gate weights have shape {tuple(W_gate.shape)}, expected {tuple(W_enc.shape)}")
+                raise InputError(
+                    f"{source}: gate weights have shape {tuple(W_gate.shape)}, expected {tuple(W_enc.shape)}"
+                )
             self.gate = (W_gate.float(), _vec(b_gate, self.d_sae, "b_gate", source))
         if W_skip is not None and tuple(W_skip.shape) != (self.d_in, self.d_in):
             raise InputError(f"{source}: W_skip has shape {tuple(W_skip.shape)}, expected {(self.d_in, self.d_in)}")

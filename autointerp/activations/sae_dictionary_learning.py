@@ -67,12 +67,32 @@ TRAINER_KEYS = KeyPolicy(
     ignored={
         **dict.fromkeys(["wandb_name", "device", "seed"], _META),
         **dict.fromkeys(
-            (
-                "lr steps warmup_steps decay_start sparsity_warmup_steps l1_penalty resample_steps threshold_beta "
-                "threshold_start_step sparsity_penalty auxk_alpha top_k_aux sparsity_queue_length sparsity_function "
-                "p_start p_end n_sparsity_updates anneal_start target_l0 group_weights group_fractions group_sizes "
-                "bandwidth k_anneal_steps"
-            ).split(),
+            [
+                "lr",
+                "steps",
+                "warmup_steps",
+                "decay_start",
+                "sparsity_warmup_steps",
+                "l1_penalty",
+                "resample_steps",
+                "threshold_beta",
+                "threshold_start_step",
+                "sparsity_penalty",
+                "auxk_alpha",
+                "top_k_aux",
+                "sparsity_queue_length",
+                "sparsity_function",
+                "p_start",
+                "p_end",
+                "n_sparsity_updates",
+                "anneal_start",
+                "target_l0",
+                "group_weights",
+                "group_fractions",
+                "group_sizes",
+                "bandwidth",
+                "k_anneal_steps",
+            ],
             _TRAINING_ONLY,
         ),
         "norm_factor": "dictionary_learning's training folds it into the saved biases (scale_biases), so raw "
@@ -114,8 +134,10 @@ def _infer_class(sd: dict, weights: Path) -> str:
         return "JumpReluAutoEncoder"
     if "bias" in sd and "encoder.weight" in sd:
         return "AutoEncoder"
-    raise ConfigError(f"SAE {weights}: no config.json names its dictionary class and the tensors are ambiguous "
-                      f"({', '.join(sorted(sd))}); put the trainer's config.json beside it")
+    raise ConfigError(
+        f"SAE {weights}: no config.json names its dictionary class and the tensors are ambiguous "
+        f"({', '.join(sorted(sd))}); put the trainer's config.json beside it"
+    )
 
 
 def load_dictionary_learning(path: Path, k: int | None = None, architecture: str | None = None) -> SparseAutoencoder:
@@ -125,10 +147,15 @@ def load_dictionary_learning(path: Path, k: int | None = None, architecture: str
     trainer, buffer = cfg.get("trainer") or {}, cfg.get("buffer") or {}
     sd = read_state_dict(weights)
     if "ae" in sd and "optimizer" in sd:
-        raise InputError(f"SAE weights {weights} are a dictionary_learning training backup (weights at the training "
-                         "scale, before norm_factor is folded in); use the final ae.pt")
-    cls = trainer.get("dict_class") or _BY_TRAINER.get(trainer.get("trainer_class", "")) or (
-        None if trainer else _infer_class(sd, weights))
+        raise InputError(
+            f"SAE weights {weights} are a dictionary_learning training backup (weights at the training "
+            "scale, before norm_factor is folded in); use the final ae.pt"
+        )
+    cls = (
+        trainer.get("dict_class")
+        or _BY_TRAINER.get(trainer.get("trainer_class", ""))
+        or (None if trainer else _infer_class(sd, weights))
+    )
     if cls not in _CLASSES:
         raise ConfigError(
             f"SAE config {cfg_path}: unsupported dictionary_learning trainer "
@@ -182,23 +209,43 @@ def _relu(sd, weights, trainer, k, architecture, src):
 
 def _gated(sd, weights, trainer, k, architecture, src):
     enc = take(sd, "encoder.weight", weights).float().T
-    sae = make_sae("gated", enc * take(sd, "r_mag", weights).float().exp(), take(sd, "mag_bias", weights),
-                   take(sd, "decoder.weight", weights).float().T, take(sd, "decoder_bias", weights),
-                   gate=(enc, take(sd, "gate_bias", weights)), source=src)
+    sae = make_sae(
+        "gated",
+        enc * take(sd, "r_mag", weights).float().exp(),
+        take(sd, "mag_bias", weights),
+        take(sd, "decoder.weight", weights).float().T,
+        take(sd, "decoder_bias", weights),
+        gate=(enc, take(sd, "gate_bias", weights)),
+        source=src,
+    )
     return sae, ""
 
 
 def _jumprelu(sd, weights, trainer, k, architecture, src):
-    sae = make_sae(architecture or "jumprelu", take(sd, "W_enc", weights), take(sd, "b_enc", weights),
-                   take(sd, "W_dec", weights), take(sd, "b_dec", weights), threshold=take(sd, "threshold", weights),
-                   k=k, subtract_b_dec=False, source=src)
+    sae = make_sae(
+        architecture or "jumprelu",
+        take(sd, "W_enc", weights),
+        take(sd, "b_enc", weights),
+        take(sd, "W_dec", weights),
+        take(sd, "b_dec", weights),
+        threshold=take(sd, "threshold", weights),
+        k=k,
+        subtract_b_dec=False,
+        source=src,
+    )
     return sae, "b_dec not subtracted (JumpReluAutoEncoder.apply_b_dec_to_input=False)"
 
 
 def _topk(sd, weights, trainer, k, architecture, src):
-    sae = make_sae(architecture or "topk", take(sd, "encoder.weight", weights).float().T,
-                   take(sd, "encoder.bias", weights), take(sd, "decoder.weight", weights).float().T,
-                   take(sd, "b_dec", weights), k=_k(sd, trainer, k, weights), source=src)
+    sae = make_sae(
+        architecture or "topk",
+        take(sd, "encoder.weight", weights).float().T,
+        take(sd, "encoder.bias", weights),
+        take(sd, "decoder.weight", weights).float().T,
+        take(sd, "b_dec", weights),
+        k=_k(sd, trainer, k, weights),
+        source=src,
+    )
     return sae, "top-k per token (encode's default; the learned threshold is not used)"
 
 
@@ -206,8 +253,10 @@ def _thresholded(matryoshka: bool):
     def build(sd, weights, trainer, k, architecture, src):
         threshold = take(sd, "threshold", weights).float().reshape(-1)
         if architecture is None and float(threshold.min()) < 0:
-            raise InputError(f"SAE {weights}: threshold={float(threshold.min())} was never learned; "
-                             "dictionary_learning would encode it as a plain ReLU; refusing")
+            raise InputError(
+                f"SAE {weights}: threshold={float(threshold.min())} was never learned; "
+                "dictionary_learning would encode it as a plain ReLU; refusing"
+            )
         _k(sd, trainer, None, weights)
         if matryoshka:
             W_enc, W_dec = take(sd, "W_enc", weights), take(sd, "W_dec", weights)
@@ -215,8 +264,16 @@ def _thresholded(matryoshka: bool):
         else:
             W_enc, W_dec = take(sd, "encoder.weight", weights).float().T, take(sd, "decoder.weight", weights).float().T
             b_enc = take(sd, "encoder.bias", weights)
-        sae = make_sae(architecture or "jumprelu", W_enc, b_enc, W_dec, take(sd, "b_dec", weights),
-                       threshold=threshold, k=k, source=src)
+        sae = make_sae(
+            architecture or "jumprelu",
+            W_enc,
+            b_enc,
+            W_dec,
+            take(sd, "b_dec", weights),
+            threshold=threshold,
+            k=k,
+            source=src,
+        )
         return sae, "global threshold (encode's default use_threshold=True)"
 
     return build

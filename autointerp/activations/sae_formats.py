@@ -104,8 +104,15 @@ def check_sae_site(sae, site: str, *, model_type: str | None = None, allow_misma
                 "choose that layer or allow the mismatch (sae_site_override: true / --allow-hook-mismatch)"
             )
         return f"hook: layer {layer} (submodule not stated); reading {site}"
-    return check_hook(sae.hook_name, str(site), source=source, modules=sae.format == "sparsify",
-                      transcode=sae.transcoder, model_type=model_type, allow_mismatch=allow_mismatch)
+    return check_hook(
+        sae.hook_name,
+        str(site),
+        source=source,
+        modules=sae.format == "sparsify",
+        transcode=sae.transcoder,
+        model_type=model_type,
+        allow_mismatch=allow_mismatch,
+    )
 
 
 _TO_SAELENS_ARCH = {"relu": "standard", "topk": "topk", "jumprelu": "jumprelu"}
@@ -123,12 +130,19 @@ def save_saelens(
     from safetensors.torch import save_file
 
     unsupported = [n for n in ("gate", "W_skip", "dec_scale") if getattr(sae, n) is not None]
-    if sae.architecture not in _TO_SAELENS_ARCH or unsupported or sae.transcoder or sae.input_norm.name not in (
-        "none", "constant_norm_rescale", "layer_norm"
+    if (
+        sae.architecture not in _TO_SAELENS_ARCH
+        or unsupported
+        or sae.transcoder
+        or sae.input_norm.name not in ("none", "constant_norm_rescale", "layer_norm")
     ):
         raise ConfigError(f"cannot write {sae!r} ({sae.summary}) as a SAELens checkpoint")
     rescale = sae.pre_scale is not None
-    if rescale and (not isinstance(sae.activation, TopK) or sae.W_dec is None or not torch.equal(sae.pre_scale, decoder_row_norms(sae.W_dec))):
+    if rescale and (
+        not isinstance(sae.activation, TopK)
+        or sae.W_dec is None
+        or not torch.equal(sae.pre_scale, decoder_row_norms(sae.W_dec))
+    ):
         raise ConfigError(f"cannot write {sae!r}: its pre-activation scale is not its decoder norms")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,7 +164,9 @@ def save_saelens(
         "device": "cpu",
         "hook_name": hook_name,
         "model_name": model_name,
-        **({"k": sae.activation.k, "rescale_acts_by_decoder_norm": rescale} if isinstance(sae.activation, TopK) else {}),
+        **(
+            {"k": sae.activation.k, "rescale_acts_by_decoder_norm": rescale} if isinstance(sae.activation, TopK) else {}
+        ),
         **(extra or {}),
     }
     (out / "cfg.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")

@@ -75,7 +75,7 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
     try:
         return load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for a bad header
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for a bad header
         raise InputError(
             f"cannot read SAE weights {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from None
@@ -85,7 +85,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A torch state dict, loaded with ``weights_only=True``: no arbitrary object is unpickled."""
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # an unsafe pickle or a corrupt file
+    except Exception as exc:  # noqa: BLE001 - an unsafe pickle or a corrupt file: one line either way
         raise InputError(f"cannot read SAE weights {path} as a plain tensor state dict: {type(exc).__name__}") from None
     if not isinstance(sd, dict):
         raise InputError(f"SAE weights {path} are not a state dict")

@@ -45,8 +45,16 @@ def load_plain(path: Path, k: int | None = None, architecture: str | None = None
             f"SAE {file}: bare JumpReLU tensors with a non-zero b_dec: whether b_dec is subtracted from the input "
             "is not stated (SAELens: yes, Gemma Scope: no); put a SAELens cfg.json beside it"
         )
-    sae = make_sae(arch, take(t, "W_enc", file), take(t, "b_enc", file), take(t, "W_dec", file, False), b_dec,
-                   k=k, threshold=threshold, source=f"SAE {file}")
+    sae = make_sae(
+        arch,
+        take(t, "W_enc", file),
+        take(t, "b_enc", file),
+        take(t, "W_dec", file, False),
+        b_dec,
+        k=k,
+        threshold=threshold,
+        source=f"SAE {file}",
+    )
     sae.summary = (
         f"bare safetensors {file.name}, no config: assumed {arch}{f' k={sae.k}' if sae.k else ''}, "
         "b_dec subtracted from the input, no input normalisation, no decoder-norm rescale, hook unknown"

@@ -73,37 +73,111 @@ SAELENS_KEYS = KeyPolicy(
     },
     ignored={
         **dict.fromkeys(
-            (
-                "model_name model_class_name context_size prepend_bos dataset_path dataset_trust_remote_code "
-                "seqpos_slice exclude_special_tokens hook_layer hook_point_layer hook_eval streaming "
-                "is_dataset_tokenized use_cached_activations cached_activations_path disable_concat_sequences "
-                "sequence_separator_token model_kwargs"
-            ).split(),
+            [
+                "model_name",
+                "model_class_name",
+                "context_size",
+                "prepend_bos",
+                "dataset_path",
+                "dataset_trust_remote_code",
+                "seqpos_slice",
+                "exclude_special_tokens",
+                "hook_layer",
+                "hook_point_layer",
+                "hook_eval",
+                "streaming",
+                "is_dataset_tokenized",
+                "use_cached_activations",
+                "cached_activations_path",
+                "disable_concat_sequences",
+                "sequence_separator_token",
+                "model_kwargs",
+            ],
             _DATA_SIDE,
         ),
         **dict.fromkeys(
-            (
-                "device sae_lens_version sae_lens_training_version neuronpedia_id run_name wandb_project wandb_id "
-                "wandb_entity wandb_log_frequency eval_every_n_wandb_logs log_to_wandb log_activations_store_to_wandb "
-                "log_optimizer_state_to_wandb verbose n_checkpoints checkpoint_path save_final_checkpoint output_path "
-                "resume resume_from_checkpoint logger n_eval_batches eval_batch_size_prompts act_store_device "
-                "compile_llm llm_compilation_mode compile_sae sae_compilation_mode autocast autocast_lm"
-            ).split(),
+            [
+                "device",
+                "sae_lens_version",
+                "sae_lens_training_version",
+                "neuronpedia_id",
+                "run_name",
+                "wandb_project",
+                "wandb_id",
+                "wandb_entity",
+                "wandb_log_frequency",
+                "eval_every_n_wandb_logs",
+                "log_to_wandb",
+                "log_activations_store_to_wandb",
+                "log_optimizer_state_to_wandb",
+                "verbose",
+                "n_checkpoints",
+                "checkpoint_path",
+                "save_final_checkpoint",
+                "output_path",
+                "resume",
+                "resume_from_checkpoint",
+                "logger",
+                "n_eval_batches",
+                "eval_batch_size_prompts",
+                "act_store_device",
+                "compile_llm",
+                "llm_compilation_mode",
+                "compile_sae",
+                "sae_compilation_mode",
+                "autocast",
+                "autocast_lm",
+            ],
             _META,
         ),
         **dict.fromkeys(
-            (
-                "decoder_init_norm use_sparse_activations aux_loss_coefficient l1_coefficient lp_norm l1_warm_up_steps "
-                "l0_coefficient l0_warm_up_steps jumprelu_init_threshold jumprelu_bandwidth jumprelu_sparsity_loss_mode "
-                "jumprelu_tanh_scale pre_act_loss_coefficient topk_threshold_lr matryoshka_widths b_dec_init_method "
-                "expansion_factor normalize_sae_decoder noise_scale from_pretrained_path decoder_orthogonal_init "
-                "decoder_heuristic_init decoder_heuristic_init_norm init_encoder_as_decoder_transpose "
-                "n_batches_in_buffer training_tokens finetuning_tokens store_batch_size_prompts seed "
-                "train_batch_size_tokens adam_beta1 adam_beta2 mse_loss_normalization "
-                "scale_sparsity_penalty_by_decoder_norm lr lr_scheduler_name lr_warm_up_steps lr_end lr_decay_steps "
-                "n_restart_cycles finetuning_method use_ghost_grads feature_sampling_window dead_feature_window "
-                "dead_feature_threshold"
-            ).split(),
+            [
+                "decoder_init_norm",
+                "use_sparse_activations",
+                "aux_loss_coefficient",
+                "l1_coefficient",
+                "lp_norm",
+                "l1_warm_up_steps",
+                "l0_coefficient",
+                "l0_warm_up_steps",
+                "jumprelu_init_threshold",
+                "jumprelu_bandwidth",
+                "jumprelu_sparsity_loss_mode",
+                "jumprelu_tanh_scale",
+                "pre_act_loss_coefficient",
+                "topk_threshold_lr",
+                "matryoshka_widths",
+                "b_dec_init_method",
+                "expansion_factor",
+                "normalize_sae_decoder",
+                "noise_scale",
+                "from_pretrained_path",
+                "decoder_orthogonal_init",
+                "decoder_heuristic_init",
+                "decoder_heuristic_init_norm",
+                "init_encoder_as_decoder_transpose",
+                "n_batches_in_buffer",
+                "training_tokens",
+                "finetuning_tokens",
+                "store_batch_size_prompts",
+                "seed",
+                "train_batch_size_tokens",
+                "adam_beta1",
+                "adam_beta2",
+                "mse_loss_normalization",
+                "scale_sparsity_penalty_by_decoder_norm",
+                "lr",
+                "lr_scheduler_name",
+                "lr_warm_up_steps",
+                "lr_end",
+                "lr_decay_steps",
+                "n_restart_cycles",
+                "finetuning_method",
+                "use_ghost_grads",
+                "feature_sampling_window",
+                "dead_feature_window",
+                "dead_feature_threshold",
+            ],
             _TRAINING_ONLY,
         ),
     },
@@ -151,8 +225,9 @@ def _normalisation(cfg: dict, folder: Path, where: Path) -> tuple[str, float | N
         value = "expected_average_only_in" if value else "none"
     value = value or "none"
     if value not in ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm"):
-        raise refuse_value(where, "normalize_activations", value,
-                           "none, expected_average_only_in, constant_norm_rescale or layer_norm")
+        raise refuse_value(
+            where, "normalize_activations", value, "none, expected_average_only_in, constant_norm_rescale or layer_norm"
+        )
     if value != "expected_average_only_in":
         return value, None
     scaler = folder / SCALER
@@ -192,42 +267,66 @@ def load_saelens(path: Path, k: int | None = None, architecture: str | None = No
     if act_fn == "tanh-relu" and arch != "standard":
         raise refuse_value(where, "activation_fn", act_fn, f"relu for architecture {arch!r}")
     hook = _get(cfg, "hook_name", "hook_point")
-    for key, old in (("hook_head_index", "hook_point_head_index"), ("hook_name_out", None), ("hook_head_index_out", None)):
+    for key, old in (
+        ("hook_head_index", "hook_point_head_index"),
+        ("hook_name_out", None),
+        ("hook_head_index_out", None),
+    ):
         value = _get(cfg, key, *([old] if old else []))
         if value is not None:
             raise refuse_value(where, key, value, "null (per-head SAEs and transcoders are not supported)")
     if cfg.get("reshape_activations", "none") not in (None, "none") or str(hook or "").endswith("_z"):
-        raise refuse_value(where, "reshape_activations", cfg.get("reshape_activations", hook),
-                           "none (hook_z SAEs read per-head attention values)")
+        raise refuse_value(
+            where,
+            "reshape_activations",
+            cfg.get("reshape_activations", hook),
+            "none (hook_z SAEs read per-head attention values)",
+        )
     extra = set(tensors) - _TENSORS[arch] - {"scaling_factor"}
     if extra:
-        raise InputError(f"SAE weights {weights}: tensor(s) {', '.join(sorted(extra))} are not part of a SAELens "
-                         f"{arch!r} SAE; refusing to guess what they do")
+        raise InputError(
+            f"SAE weights {weights}: tensor(s) {', '.join(sorted(extra))} are not part of a SAELens "
+            f"{arch!r} SAE; refusing to guess what they do"
+        )
     norm, scale = _normalisation(cfg, folder, where)
     rescale = bool(cfg.get("rescale_acts_by_decoder_norm", False))
     if rescale and arch not in _TOPK_FAMILY:
         raise refuse_value(where, "rescale_acts_by_decoder_norm", True, f"false for architecture {arch!r}")
 
     W_dec = take(tensors, "W_dec", weights, required=rescale)
-    common = dict(
-        subtract_b_dec=bool(cfg.get("apply_b_dec_to_input", True)),
-        input_norm=norm,
-        input_scale=scale,
-        pre_scale=decoder_row_norms(W_dec) if rescale else None,
-        dec_scale=_finetuning_scale(cfg, tensors, where),
-        source=f"SAE {folder}",
-    )
+    common = {
+        "subtract_b_dec": bool(cfg.get("apply_b_dec_to_input", True)),
+        "input_norm": norm,
+        "input_scale": scale,
+        "pre_scale": decoder_row_norms(W_dec) if rescale else None,
+        "dec_scale": _finetuning_scale(cfg, tensors, where),
+        "source": f"SAE {folder}",
+    }
     name = architecture or (_ACT_FNS[act_fn] if arch == "standard" else _ARCH[arch])
     threshold = _threshold(arch, tensors, weights)
     ckpt_k = cfg.get("k") if cfg.get("k") is not None else kwargs.get("k")
     if arch == "gated":
         W_enc = take(tensors, "W_enc", weights)
-        sae = make_sae(name, W_enc * take(tensors, "r_mag", weights).exp(), take(tensors, "b_mag", weights), W_dec,
-                       take(tensors, "b_dec", weights, False), gate=(W_enc, take(tensors, "b_gate", weights)), **common)
+        sae = make_sae(
+            name,
+            W_enc * take(tensors, "r_mag", weights).exp(),
+            take(tensors, "b_mag", weights),
+            W_dec,
+            take(tensors, "b_dec", weights, False),
+            gate=(W_enc, take(tensors, "b_gate", weights)),
+            **common,
+        )
     else:
-        sae = make_sae(name, take(tensors, "W_enc", weights), take(tensors, "b_enc", weights, False), W_dec,
-                       take(tensors, "b_dec", weights, False), k=k or (ckpt_k if arch == "topk" else None),
-                       threshold=threshold, **common)
+        sae = make_sae(
+            name,
+            take(tensors, "W_enc", weights),
+            take(tensors, "b_enc", weights, False),
+            W_dec,
+            take(tensors, "b_dec", weights, False),
+            k=k or (ckpt_k if arch == "topk" else None),
+            threshold=threshold,
+            **common,
+        )
     check_dims(cfg, sae, where)
     sae.hook_name = hook
     sae.summary = _summary(cfg, arch, sae, rescale, norm, dtype_name, k, ckpt_k, architecture)
@@ -249,8 +348,10 @@ def _finetuning_scale(cfg: dict, tensors: dict, where: Path) -> torch.Tensor | N
     if scale is None or torch.allclose(scale, torch.ones_like(scale)):
         return None  # SAELens drops an all-ones scaling_factor
     if not cfg.get("finetuning_scaling_factor"):
-        raise ConfigError(f"SAE config {where}: the weights have a non-unit 'scaling_factor' but "
-                          "finetuning_scaling_factor is false; SAELens refuses this too")
+        raise ConfigError(
+            f"SAE config {where}: the weights have a non-unit 'scaling_factor' but "
+            "finetuning_scaling_factor is false; SAELens refuses this too"
+        )
     return scale
 
 

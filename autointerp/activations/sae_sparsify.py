@@ -13,7 +13,15 @@ from pathlib import Path
 
 from autointerp.activations.hook_names import is_module_path
 from autointerp.activations.sae import SparseAutoencoder, make_sae
-from autointerp.activations.sae_io import KeyPolicy, SaeFormat, check_dims, read_json, read_safetensors, refuse_value, take
+from autointerp.activations.sae_io import (
+    KeyPolicy,
+    SaeFormat,
+    check_dims,
+    read_json,
+    read_safetensors,
+    refuse_value,
+    take,
+)
 from autointerp.errors import InputError
 
 WEIGHTS, CONFIG = "sae.safetensors", "cfg.json"
@@ -54,8 +62,10 @@ def load_sparsify(path: Path, k: int | None = None, architecture: str | None = N
     tensors = read_safetensors(weights)
     extra = set(tensors) - _TENSORS
     if extra:
-        raise InputError(f"SAE weights {weights}: tensor(s) {', '.join(sorted(extra))} are not part of a sparsify "
-                         "sparse coder; refusing to guess what they do")
+        raise InputError(
+            f"SAE weights {weights}: tensor(s) {', '.join(sorted(extra))} are not part of a sparsify "
+            "sparse coder; refusing to guess what they do"
+        )
     transcode = bool(cfg.get("transcode", False))
     skip = bool(cfg.get("skip_connection", False))
     W_skip = take(tensors, "W_skip", weights) if skip else None
@@ -76,10 +86,12 @@ def load_sparsify(path: Path, k: int | None = None, architecture: str | None = N
     )
     check_dims(cfg, sae, where, "d_in", "num_latents")
     check_dims(cfg, sae, where, "d_in", "d_sae")
-    if not cfg.get("num_latents") and not cfg.get("d_sae") and cfg.get("expansion_factor"):
-        if int(cfg["expansion_factor"]) * sae.d_in != sae.d_sae:
-            raise InputError(f"SAE config {where}: expansion_factor={cfg['expansion_factor']} x d_in={sae.d_in} "
-                             f"but the weights have {sae.d_sae} latents")
+    implied = int(cfg.get("expansion_factor") or 0) * sae.d_in
+    if not cfg.get("num_latents") and not cfg.get("d_sae") and implied and implied != sae.d_sae:
+        raise InputError(
+            f"SAE config {where}: expansion_factor={cfg['expansion_factor']} x d_in={sae.d_in} "
+            f"but the weights have {sae.d_sae} latents"
+        )
     sae.hook_name = folder.name if is_module_path(folder.name) else None
     parts = [f"sparsify {name} k={sae.k}", "b_dec not subtracted (transcoder)" if transcode else "b_dec subtracted"]
     if skip:

@@ -47,8 +47,9 @@ def inputs(seed: int = 1, n: int = 64, d_in: int = D_IN, scale: float = 3.0) -> 
 # ---------------------------------------------------------------- SAELens
 
 
-def saelens_v6_cfg(architecture: str, *, training: bool = False, hook_name: str = "blocks.1.hook_resid_post",
-                   **fields) -> dict:
+def saelens_v6_cfg(
+    architecture: str, *, training: bool = False, hook_name: str = "blocks.1.hook_resid_post", **fields
+) -> dict:
     """``SAEConfig.to_dict()`` (inference) or ``TrainingSAEConfig.to_dict()`` (training) of SAELens 6."""
     cfg = {
         "d_in": D_IN,
@@ -66,13 +67,23 @@ def saelens_v6_cfg(architecture: str, *, training: bool = False, hook_name: str 
         cfg |= {
             "standard": {"l1_coefficient": 1.0, "lp_norm": 1.0, "l1_warm_up_steps": 0},
             "gated": {"l1_coefficient": 1.0, "l1_warm_up_steps": 0},
-            "jumprelu": {"jumprelu_init_threshold": 0.01, "jumprelu_bandwidth": 0.05,
-                         "jumprelu_sparsity_loss_mode": "step", "l0_coefficient": 1.0, "l0_warm_up_steps": 0,
-                         "pre_act_loss_coefficient": None, "jumprelu_tanh_scale": 4.0},
+            "jumprelu": {
+                "jumprelu_init_threshold": 0.01,
+                "jumprelu_bandwidth": 0.05,
+                "jumprelu_sparsity_loss_mode": "step",
+                "l0_coefficient": 1.0,
+                "l0_warm_up_steps": 0,
+                "pre_act_loss_coefficient": None,
+                "jumprelu_tanh_scale": 4.0,
+            },
             "topk": {"use_sparse_activations": False, "aux_loss_coefficient": 1.0},
             "batchtopk": {"use_sparse_activations": False, "aux_loss_coefficient": 1.0, "topk_threshold_lr": 0.01},
-            "matryoshka_batchtopk": {"use_sparse_activations": False, "aux_loss_coefficient": 1.0,
-                                     "topk_threshold_lr": 0.01, "matryoshka_widths": [16, D_SAE]},
+            "matryoshka_batchtopk": {
+                "use_sparse_activations": False,
+                "aux_loss_coefficient": 1.0,
+                "topk_threshold_lr": 0.01,
+                "matryoshka_widths": [16, D_SAE],
+            },
         }[architecture]
     cfg["metadata"] = {
         "sae_lens_version": "6.5.1",
@@ -136,8 +147,14 @@ def saelens_tensors(arch: str, w: dict) -> dict:
         return base | {"topk_threshold": torch.tensor(0.4, dtype=torch.double)}
     if arch == "gated":
         g = torch.Generator().manual_seed(7)
-        return {"W_enc": w["W_enc"], "b_gate": w["b_enc"], "b_mag": torch.randn(D_SAE, generator=g) * 0.1,
-                "r_mag": torch.randn(D_SAE, generator=g) * 0.2, "W_dec": w["W_dec"], "b_dec": w["b_dec"]}
+        return {
+            "W_enc": w["W_enc"],
+            "b_gate": w["b_enc"],
+            "b_mag": torch.randn(D_SAE, generator=g) * 0.1,
+            "r_mag": torch.randn(D_SAE, generator=g) * 0.2,
+            "W_dec": w["W_dec"],
+            "b_dec": w["b_dec"],
+        }
     return base
 
 
@@ -146,16 +163,29 @@ def saelens_tensors(arch: str, w: dict) -> dict:
 
 def sparsify_cfg(**fields) -> dict:
     """``SparseCoderConfig().to_dict()`` + ``d_in``, as ``SparseCoder.save_to_disk`` writes it."""
-    cfg = {"activation": "topk", "expansion_factor": 32, "normalize_decoder": True, "num_latents": D_SAE, "k": 8,
-           "multi_topk": False, "skip_connection": False, "transcode": False, "d_in": D_IN}
+    cfg = {
+        "activation": "topk",
+        "expansion_factor": 32,
+        "normalize_decoder": True,
+        "num_latents": D_SAE,
+        "k": 8,
+        "multi_topk": False,
+        "skip_connection": False,
+        "transcode": False,
+        "d_in": D_IN,
+    }
     cfg.update(fields)
     return cfg
 
 
 def write_sparsify(folder: Path, cfg: dict, w: dict, *, W_skip: torch.Tensor | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {"encoder.weight": w["W_enc"].T.contiguous(), "encoder.bias": w["b_enc"], "W_dec": w["W_dec"],
-               "b_dec": w["b_dec"]}
+    tensors = {
+        "encoder.weight": w["W_enc"].T.contiguous(),
+        "encoder.bias": w["b_enc"],
+        "W_dec": w["W_dec"],
+        "b_dec": w["b_dec"],
+    }
     if W_skip is not None:
         tensors["W_skip"] = W_skip
     save_file(tensors, str(folder / "sae.safetensors"))
@@ -167,9 +197,20 @@ def write_sparsify(folder: Path, cfg: dict, w: dict, *, W_skip: torch.Tensor | N
 
 
 def dl_trainer_config(trainer_class: str, dict_class: str, **fields) -> dict:
-    cfg = {"dict_class": dict_class, "trainer_class": trainer_class, "activation_dim": D_IN, "dict_size": D_SAE,
-           "lr": 3e-4, "steps": 1000, "seed": 0, "device": "cpu", "layer": 1, "lm_name": "tiny-llama",
-           "wandb_name": trainer_class, "submodule_name": "resid_post_layer_1"}
+    cfg = {
+        "dict_class": dict_class,
+        "trainer_class": trainer_class,
+        "activation_dim": D_IN,
+        "dict_size": D_SAE,
+        "lr": 3e-4,
+        "steps": 1000,
+        "seed": 0,
+        "device": "cpu",
+        "layer": 1,
+        "lm_name": "tiny-llama",
+        "wandb_name": trainer_class,
+        "submodule_name": "resid_post_layer_1",
+    }
     cfg.update(fields)
     return cfg
 
@@ -181,21 +222,39 @@ def dl_state_dict(dict_class: str, w: dict, *, k: int = 8, threshold: float = 0.
         return {"bias": w["b_dec"], "encoder.weight": enc, "encoder.bias": w["b_enc"], "decoder.weight": dec}
     if dict_class == "GatedAutoEncoder":
         g = torch.Generator().manual_seed(7)
-        return {"decoder_bias": w["b_dec"], "r_mag": torch.randn(D_SAE, generator=g) * 0.2, "gate_bias": w["b_enc"],
-                "mag_bias": torch.randn(D_SAE, generator=g) * 0.1, "encoder.weight": enc, "decoder.weight": dec}
+        return {
+            "decoder_bias": w["b_dec"],
+            "r_mag": torch.randn(D_SAE, generator=g) * 0.2,
+            "gate_bias": w["b_enc"],
+            "mag_bias": torch.randn(D_SAE, generator=g) * 0.1,
+            "encoder.weight": enc,
+            "decoder.weight": dec,
+        }
     if dict_class == "JumpReluAutoEncoder":
         return {k2: w[k2] for k2 in ("W_enc", "b_enc", "W_dec", "b_dec", "threshold")}
     buffers = {"k": torch.tensor(k, dtype=torch.int), "threshold": torch.tensor(threshold, dtype=torch.float32)}
     if dict_class == "MatryoshkaBatchTopKSAE":
-        return buffers | {"group_sizes": torch.tensor([16, D_SAE - 16]), "W_enc": w["W_enc"], "b_enc": w["b_enc"],
-                          "W_dec": w["W_dec"], "b_dec": w["b_dec"]}
+        return buffers | {
+            "group_sizes": torch.tensor([16, D_SAE - 16]),
+            "W_enc": w["W_enc"],
+            "b_enc": w["b_enc"],
+            "W_dec": w["W_dec"],
+            "b_dec": w["b_dec"],
+        }
     return buffers | {"decoder.weight": dec, "encoder.weight": enc, "encoder.bias": w["b_enc"], "b_dec": w["b_dec"]}
 
 
 def write_dictionary_learning(folder: Path, trainer: dict, state_dict: dict, *, buffer: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(state_dict, folder / "ae.pt")
-    buf = buffer or {"d_submodule": D_IN, "io": "out", "n_ctxs": 3000, "ctx_len": 128, "refresh_batch_size": 512,
-                     "out_batch_size": 8192, "device": "cpu"}
+    buf = buffer or {
+        "d_submodule": D_IN,
+        "io": "out",
+        "n_ctxs": 3000,
+        "ctx_len": 128,
+        "refresh_batch_size": 512,
+        "out_batch_size": 8192,
+        "device": "cpu",
+    }
     (folder / "config.json").write_text(json.dumps({"trainer": trainer, "buffer": buf}, indent=4))
     return folder

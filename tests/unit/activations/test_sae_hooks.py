@@ -58,8 +58,17 @@ def test_transcoder_hookpoints_read_the_module_input():
     assert map_hook("layers.6", modules=True, transcode=True).site == "layers.6.resid_pre"
 
 
-@pytest.mark.parametrize("hook", ["blocks.6.attn.hook_z", "blocks.6.hook_resid_mid", "blocks.6.mlp.hook_pre",
-                                  "blocks.6.hook_mlp_in", "hook_embed", "blocks.6.attn.hook_nonsense"])
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "blocks.6.attn.hook_z",
+        "blocks.6.hook_resid_mid",
+        "blocks.6.mlp.hook_pre",
+        "blocks.6.hook_mlp_in",
+        "hook_embed",
+        "blocks.6.attn.hook_nonsense",
+    ],
+)
 def test_hooks_without_a_site_are_refused(hook):
     assert map_hook(hook).site is None
     with pytest.raises(ConfigError, match="which no autointerp site reads|not a hook name autointerp knows"):
@@ -81,8 +90,9 @@ def test_mismatch_refused_unless_allowed():
 
 def test_each_format_checks_its_hook(tmp_path):
     w = weights()
-    write_saelens(tmp_path / "a", saelens_v6_cfg("standard", hook_name="blocks.1.hook_mlp_out"),
-                  saelens_tensors("standard", w))
+    write_saelens(
+        tmp_path / "a", saelens_v6_cfg("standard", hook_name="blocks.1.hook_mlp_out"), saelens_tensors("standard", w)
+    )
     sae = load_sae(tmp_path / "a")
     assert check_sae_site(sae, "layers.1.mlp_out") == "hook: blocks.1.hook_mlp_out = layers.1.mlp_out"
     with pytest.raises(ConfigError, match="hook 'blocks.1.hook_mlp_out'"):
@@ -104,11 +114,13 @@ def test_run_config_refuses_a_mismatched_sae(tiny_llama, tiny_llama_dir, tmp_pat
 
     W = torch.randn(10, 32, generator=torch.Generator().manual_seed(0))
     cfg = saelens_v6_cfg("standard", hook_name="blocks.1.hook_resid_post") | {"d_in": 32, "d_sae": 10}
-    write_saelens(tmp_path / "s", cfg, {"W_enc": W.T.clone(), "b_enc": torch.zeros(10), "W_dec": W,
-                                        "b_dec": torch.zeros(32)})
+    write_saelens(
+        tmp_path / "s", cfg, {"W_enc": W.T.clone(), "b_enc": torch.zeros(10), "W_dec": W, "b_dec": torch.zeros(32)}
+    )
     base = {"model": str(tiny_llama_dir), "sae": str(tmp_path / "s"), "features": 2, "neuron_site": None}
-    with pytest.raises(ConfigError, match="field 'sae': .*blocks.1.hook_resid_post.*not the requested site "
-                                          "layers.2.resid_post"):
+    with pytest.raises(
+        ConfigError, match="field 'sae': .*blocks.1.hook_resid_post.*not the requested site layers.2.resid_post"
+    ):
         build_bases(load_config(None, base | {"sae_site": "layers.2.resid_post"}), tiny_llama)
     assert build_bases(load_config(None, base | {"sae_site": "layers.1.resid_post"}), tiny_llama)
     over = load_config(None, base | {"sae_site": "layers.2.resid_post", "sae_site_override": True})

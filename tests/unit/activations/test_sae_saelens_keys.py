@@ -216,7 +216,8 @@ def test_unexpected_tensor_refused(tmp_path):
 
 
 def test_weights_file_is_read_with_its_sibling_config(tmp_path):
-    w, x = _write(tmp_path, "topk", training=True, k=6), inputs()
+    _write(tmp_path, "topk", training=True, k=6)
+    x = inputs()
     file = tmp_path / "sae_weights.safetensors"
     assert detect_format(file) == "saelens"
     from_file, from_folder = load_sae(file), load_sae(tmp_path)

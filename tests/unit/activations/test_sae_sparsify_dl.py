@@ -69,8 +69,9 @@ def test_sparsify_signed(tmp_path):
 def test_sparsify_transcode_and_skip_connection(tmp_path):
     w, x = weights(), inputs()
     W_skip = torch.randn(D_IN, D_IN, generator=torch.Generator().manual_seed(3)) * 0.1
-    folder = write_sparsify(tmp_path / "layers.1.mlp", sparsify_cfg(transcode=True, skip_connection=True, k=8), w,
-                            W_skip=W_skip)
+    folder = write_sparsify(
+        tmp_path / "layers.1.mlp", sparsify_cfg(transcode=True, skip_connection=True, k=8), w, W_skip=W_skip
+    )
     sae = load_sae(folder)
     f = _topk_dense(torch.relu(x @ w["W_enc"] + w["b_enc"]), 8)  # transcoders do not subtract b_dec
     _close(sae.encode(x), f)
@@ -100,8 +101,9 @@ def test_sparsify_keys(tmp_path):
 def test_dl_autoencoder_reproduces_from_pretrained_decoder_normalisation(tmp_path):
     w, x = weights(), inputs()  # decoder column norms in [0.05, 3]: from_pretrained normalises them
     sd = dl_state_dict("AutoEncoder", w)
-    sae = load_sae(write_dictionary_learning(tmp_path, dl_trainer_config("StandardTrainerAprilUpdate", "AutoEncoder"),
-                                             sd))
+    sae = load_sae(
+        write_dictionary_learning(tmp_path, dl_trainer_config("StandardTrainerAprilUpdate", "AutoEncoder"), sd)
+    )
     norms = sd["decoder.weight"].norm(dim=0)
     f = torch.relu((x - sd["bias"]) @ (sd["encoder.weight"] * norms[:, None]).T + sd["encoder.bias"] * norms)
     _close(sae.encode(x), f)
@@ -125,8 +127,11 @@ def test_dl_gated(tmp_path):
 def test_dl_jumprelu_does_not_subtract_b_dec(tmp_path):
     w, x = weights(), inputs()
     sd = dl_state_dict("JumpReluAutoEncoder", w)
-    sae = load_sae(write_dictionary_learning(tmp_path, dl_trainer_config("JumpReluTrainer", "JumpReluAutoEncoder",
-                                                                         bandwidth=0.001, target_l0=20), sd))
+    sae = load_sae(
+        write_dictionary_learning(
+            tmp_path, dl_trainer_config("JumpReluTrainer", "JumpReluAutoEncoder", bandwidth=0.001, target_l0=20), sd
+        )
+    )
     pre = x @ sd["W_enc"] + sd["b_enc"]
     _close(sae.encode(x), torch.relu(pre * (pre > sd["threshold"])))
 
@@ -141,8 +146,10 @@ def test_dl_topk_uses_topk_and_checks_k(tmp_path):
         load_sae(tmp_path)
 
 
-@pytest.mark.parametrize("dict_class, trainer", [("BatchTopKSAE", "BatchTopKTrainer"),
-                                                 ("MatryoshkaBatchTopKSAE", "MatryoshkaBatchTopKTrainer")])
+@pytest.mark.parametrize(
+    "dict_class, trainer",
+    [("BatchTopKSAE", "BatchTopKTrainer"), ("MatryoshkaBatchTopKSAE", "MatryoshkaBatchTopKTrainer")],
+)
 def test_dl_batchtopk_threshold(tmp_path, dict_class, trainer):
     w, x = weights(), inputs()
     sd = dl_state_dict(dict_class, w, threshold=0.4)
@@ -183,8 +190,10 @@ def test_bare_file_states_its_assumptions_or_is_refused(tmp_path):
     save_file({k: w[k] for k in ("W_enc", "b_enc", "W_dec", "b_dec", "threshold")}, str(tmp_path / "x.safetensors"))
     with pytest.raises(InputError, match="non-zero b_dec"):
         load_sae(tmp_path / "x.safetensors")
-    save_file({k: w[k] for k in ("W_enc", "b_enc", "W_dec", "b_dec")} | {"b_gate": w["b_enc"].clone()},
-              str(tmp_path / "x.safetensors"))
+    save_file(
+        {k: w[k] for k in ("W_enc", "b_enc", "W_dec", "b_dec")} | {"b_gate": w["b_enc"].clone()},
+        str(tmp_path / "x.safetensors"),
+    )
     with pytest.raises(InputError, match="b_gate"):
         load_sae(tmp_path / "x.safetensors")
 
