@@ -2,7 +2,8 @@
 
 With the true (oracle-explained) description the simulation must correlate >= 0.9 and the rubric must give 3 on
 activating and 0 on non-activating contexts; with another unit's description the correlation must be near 0 and
-the rubric mostly 0-1. Every simulator method is run.
+the rubric mostly 0-1. Every simulator method is run, on a sparse feature basis and on a dense signed-neuron basis
+(signed noise on every non-trigger token) sampled with the same rule; both get the same context mix.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from autointerp.explain import ExplainConfig, explain_unit
 from autointerp.rubric import RubricConfig, score_specificity
 from autointerp.simulate import SimulateConfig, simulate_unit
 from autointerp.types import Explanation
-from tests.support.planted import PlantedOracle, make_world, planted_samples
+from tests.support.planted import BOTH_BASES_CONFIG, PlantedOracle, make_world, planted_samples
 from tests.support.scripted_backend import CAPS_LOGPROBS, CAPS_PLAIN, CAPS_PROMPT_LOGPROBS, ScriptedBackend
 
 METHODS = {
@@ -30,9 +31,25 @@ def world():
     return make_world(n_units=4, seed=1)
 
 
-@pytest.fixture(scope="module")
-def units(world):
-    return planted_samples(world)
+@pytest.fixture(scope="module", params=["sparse", "dense"])
+def units(world, request):
+    return planted_samples(world, BOTH_BASES_CONFIG, dense=request.param == "dense")
+
+
+def mix(s):
+    """(split, kind, level) of every context: what the judges can be given."""
+    return sorted((split, c.kind, c.level) for split, cs in (("e", s.explain), ("h", s.heldout)) for c in cs)
+
+
+def test_dense_signed_basis_gets_the_same_context_mix_as_the_sparse_one(world):
+    sparse = planted_samples(world, BOTH_BASES_CONFIG)
+    dense = planted_samples(world, BOTH_BASES_CONFIG, dense=True)
+    for s, d in zip(sparse, dense, strict=True):
+        assert any(a < 0 for c in d.heldout for a in c.activations), "the dense basis is signed"
+        assert sum(a != 0 for c in d.heldout for a in c.activations) > 0.9 * sum(len(c.tokens) for c in d.heldout)
+        assert mix(s) == mix(d)
+        assert {c.kind for c in d.heldout} == {"top", "quantile", "random"}
+        assert sum(c.kind == "random" for c in d.heldout) == BOTH_BASES_CONFIG.n_random
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +98,7 @@ def test_rubric_true_vs_shuffled_description(units, explanations):
         assert true.ok and all(j.ok for j in true.judgements)
         assert -1 in {j.level for j in true.judgements} and len({j.level for j in true.judgements}) >= 3
         for j in true.judgements:
-            assert j.score == (3 if j.true_activation > 0 else 0), j
+            assert j.score == (3 if j.level >= 0 else 0), j
         other = wrong(explanations[u], explanations[(u + 1) % len(units)])
         shuffled = asyncio.run(score_specificity(s, other, backend, config, seed=u))
         low = [j.score <= 1 for j in shuffled.judgements]

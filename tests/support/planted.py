@@ -4,7 +4,9 @@
   for every unit 3-5 disjoint trigger words with a strength each (0 elsewhere), spaced so that
   each trigger is the strongest word of its own activation level.
 * :class:`PlantedSource` - an :class:`~autointerp.activations.source.ActivationSource`
-  over that world, so samples go through the real sampler (:func:`planted_samples`).
+  over that world, so samples go through the real sampler (:func:`planted_samples`). With ``dense_noise`` it is
+  a *dense signed-neuron basis*: every non-trigger token gets a small signed value (seeded by window and
+  position, like a SiLU*up or GELU neuron that is never exactly 0), the triggers stay as they are.
 * :class:`PlantedOracle` - test-only backend handlers that answer from what is in the
   prompt: the explainer names the highlighted words it sees most, the rater says 3
   when the highlighted token is a described word (else 0), the simulator predicts 10
@@ -80,14 +82,16 @@ def make_world(
 
 
 class PlantedSource:
-    """Unit activations = the planted strength of each token's word for each unit."""
+    """Unit activations = the planted strength of each token's word for each unit (+ signed noise off-trigger)."""
 
-    def __init__(self, world: PlantedWorld):
+    def __init__(self, world: PlantedWorld, dense_noise: float = 0.0, seed: int = 0):
         self.n_units = world.n_units
         self.table = torch.zeros(len(world.vocab), world.n_units)
         for u, trig in enumerate(world.triggers):
             for t, s in trig.items():
                 self.table[t, u] = s
+        self.scale = self.table.amax(dim=0)  # per unit
+        self.dense_noise, self.seed = dense_noise, seed
 
     def batches(self, windows: Iterable[TokenWindow], batch_size: int) -> Iterator[ActivationBatch]:
         batch: list[TokenWindow] = []
@@ -99,6 +103,12 @@ class PlantedSource:
         if batch:
             yield self._batch(batch)
 
+    def _noise(self, w: TokenWindow, width: int) -> torch.Tensor:
+        """[width, U] signed values in (-dense_noise, dense_noise) * unit scale, a pure function of the window."""
+        rng = np.random.default_rng([self.seed, w.index])
+        x = rng.uniform(-1.0, 1.0, (width, self.n_units)) * self.dense_noise
+        return torch.from_numpy(x).to(torch.float32) * self.scale
+
     def _batch(self, windows: list[TokenWindow]) -> ActivationBatch:
         width = max(len(w.token_ids) for w in windows)
         ids = torch.zeros(len(windows), width, dtype=torch.long)
@@ -106,15 +116,28 @@ class PlantedSource:
         for i, w in enumerate(windows):
             ids[i, : len(w.token_ids)] = torch.tensor(w.token_ids)
             mask[i, : len(w.token_ids)] = True
-        acts = self.table[ids] * mask.unsqueeze(-1)
+        acts = self.table[ids]
+        if self.dense_noise:
+            noise = torch.stack([self._noise(w, width) for w in windows])
+            acts = torch.where(acts != 0, acts, noise)
+        acts = acts * mask.unsqueeze(-1)
         return ActivationBatch(window_indices=np.array([w.index for w in windows]), activations=acts, mask=mask)
 
 
-def planted_samples(world: PlantedWorld, config: SamplerConfig | None = None, window: int = 16) -> list[UnitSamples]:
-    """UnitSamples of every planted unit, through the real streaming sampler."""
+# The threshold puts the dense basis's off-trigger noise below threshold and every trigger above it.
+DENSE_NOISE = 0.04  # below half a 0-10 step of the max, so noise renders as level 0
+BOTH_BASES_CONFIG = SamplerConfig(top_k=10, n_bins=5, per_bin=3, n_random=8, seed=0, threshold=0.1)
+
+
+def planted_samples(
+    world: PlantedWorld, config: SamplerConfig | None = None, window: int = 16, dense: bool = False
+) -> list[UnitSamples]:
+    """UnitSamples of every planted unit, through the real streaming sampler; ``dense``: the signed-neuron basis."""
     config = config or SamplerConfig(top_k=10, n_bins=5, per_bin=3, n_random=8, seed=0)
-    sset = sample(PlantedSource(world), world.windows(window), config, basis="sae:planted",
-                  unit_ids=list(range(world.n_units)), progress=False)
+    source = PlantedSource(world, dense_noise=DENSE_NOISE if dense else 0.0)
+    basis = "neurons:planted" if dense else "sae:planted"
+    sset = sample(source, world.windows(window), config, basis=basis, unit_ids=list(range(world.n_units)),
+                  progress=False)
     return [sset.unit_samples(u, list(world.vocab)) for u in range(world.n_units)]
 
 
