@@ -32,4 +32,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'autointerp.scorers' has no attribute {name!r}")
 
 
-__all__ = sorted(_LAZY)
+__all__ = ["SCORERS", "ScoreInput", "ScoreResult", "ScoreSummary", "Scorer", "summarise"]

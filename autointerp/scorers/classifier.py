@@ -9,7 +9,6 @@ import numpy as np
 from pydantic import Field
 
 from autointerp.backends.base import Backend
-from autointerp.errors import BudgetExceeded
 from autointerp.prompts import load_prompt, provenance
 from autointerp.scorers import metrics
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig
@@ -77,11 +76,8 @@ class ClassifierScorer(Scorer):
         if not any(s.label for s in shown) or all(s.label for s in shown):
             return ScoreResult(ok=False, error="needs held-out items of both classes", explanation=text,
                                provenance=prov, **base)
-        try:
-            out = await judge_all(backend, spec, text, shown, per_prompt=config.contexts_per_prompt,
-                                  max_retries=config.max_retries, temperature=config.temperature)
-        except BudgetExceeded:
-            raise
+        out = await judge_all(backend, spec, text, shown, per_prompt=config.contexts_per_prompt,
+                              max_retries=config.max_retries, temperature=config.temperature)
         items = tuple(out.items)
         error = None
         if out.backend_error:

@@ -24,7 +24,7 @@ from autointerp.backends.base import Backend
 from autointerp.scorers.base import ScoreInput, Scorer
 from autointerp.scorers.catalog import SCORERS
 from autointerp.scorers.records import ForeignContexts
-from autointerp.types import Explanation, Record, UnitSamples
+from autointerp.types import Explanation, UnitSamples
 
 
 def selected(config: Any) -> list[Scorer]:
@@ -185,7 +185,7 @@ def ensure_foreign(config: Any, store: Any, subject: Any, bases: list, units: li
                 dirs.append(d if d is not None else torch.zeros(subject.d_model))
             directions = torch.stack([d.float() for d in dirs])
         pool = foreign_contexts(mine, sset.windows, batches, directions, batch_size=config.sampler.batch_size)
-        for key, fc in pool.items():
+        for fc in pool.values():
             store.append("foreign", fc, params)
         out |= pool
     return out
