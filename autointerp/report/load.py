@@ -164,8 +164,9 @@ def load_run(run_dir: str | Path) -> RunData:
                 latest_by_stage[stage] = {}
             continue
         lines = read_stage(path, spec.record_type)
-        usage[stage] = _usage(lines)  # money spent in this folder, every attempt and config included
-        attempts[stage] = (len(lines), sum(not ln.ok for ln in lines))
+        if "usage" in spec.record_type.model_fields:  # LLM stages: money spent in this folder, every attempt
+            usage[stage] = _usage(lines)
+            attempts[stage] = (len(lines), sum(not ln.ok for ln in lines))
         if stage in current:  # records of an earlier config of this run folder are not reported
             lines = [ln for ln in lines if ln.params == current[stage]]
         if wanted is not None:

@@ -3,16 +3,11 @@
 The report never hard-codes a list of stages: it asks for the :class:`MetricSpec` of every scorer that
 left records in the run and compares features vs neurons (or run A vs run B) on each one.
 
-Contract for a scorer's records (duck-typed, so a scorer package need not import the report):
-
-* the record has ``unit: UnitId`` and ``ok: bool`` (a failed record: every metric of the unit is 'failed');
-* ``metric_values() -> Mapping[str, float | None]``: the per-unit value of each metric (None: undefined,
-  e.g. no negatives to compute an AUROC);
-* the record class has ``report_metrics() -> Iterable[Mapping]`` (classmethod or staticmethod) giving, per
-  metric, ``name`` (unique across scorers, e.g. 'detection_balanced_accuracy'), ``label``, and optionally
-  ``limits`` (lo, hi), ``chance`` (the score of a judge that guesses), ``description``;
-* optionally ``level_hits() -> Mapping[int, tuple[int, int]]``: per activation level, (hits, total) of the
-  activating contexts the judge recognised (recall per level, shown beside the specificity histogram).
+A scorer's records are read through their generic shape (:class:`autointerp.scorers.records.ScoreResult`,
+duck-typed so this module needs no scorer code): ``unit``, ``ok``, ``primary`` (the headline metric's
+name) and ``metrics``, each with ``name``, ``value`` (None: undefined), ``chance`` and ``n``. Every metric
+becomes a column ``<scorer>_<metric>`` of the units table, the primary one first; ``recall_level_<L>``
+metrics are not columns but the recall-per-level figure (beside the specificity histogram).
 
 Built in: the specificity rubric (mean 0-3 rating over activating held-out contexts) and the simulation
 score (Pearson r), read by :func:`autointerp.report.load.units_frame`.
@@ -21,7 +16,7 @@ score (Pearson r), read by :func:`autointerp.report.load.units_frame`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import pandas as pd
 from pydantic import Field
@@ -65,25 +60,51 @@ BUILTIN = (SIMULATION, SPECIFICITY)
 BUILTIN_STATUS = {"simulation_score": "simulation_status", "mean_specificity": "specificity_status"}
 
 
-def _specs_of(record_type: type, scorer: str) -> list[MetricSpec]:
-    described = getattr(record_type, "report_metrics", None)
-    if described is None:
-        return []
-    out = []
-    for item in described():
-        data = dict(item) if isinstance(item, Mapping) else item.model_dump()
-        data.pop("scorer", None)
-        limits = data.get("limits")
-        out.append(MetricSpec(scorer=scorer, **{**data, "limits": tuple(limits) if limits is not None else None}))
-    return out
+PROBABILITY_METRICS = ("accuracy", "balanced_accuracy", "auroc", "f1", "recall", "precision")
+RECALL_PREFIX = "recall_level_"
+
+
+def is_scorer_record(record: object) -> bool:
+    """Records with the generic scorer shape (metrics + primary), as opposed to scorer inputs (foreign contexts,
+    steered continuations) that share the store."""
+    return hasattr(record, "metrics") and hasattr(record, "primary")
+
+
+def _description(scorer: str) -> str:
+    try:  # the registry's one-line description, when the scorer package is installed
+        from autointerp.scorers.catalog import SCORERS
+
+        return SCORERS.get(scorer).description if scorer in SCORERS else ""
+    except ImportError:
+        return ""
+
+
+def _specs_of(scorer: str, records: Iterable) -> list[MetricSpec]:
+    names: dict[str, float | None] = {}
+    primary = None
+    for rec in records:
+        primary = primary or getattr(rec, "primary", None)
+        for m in rec.metrics:
+            if not m.name.startswith(RECALL_PREFIX) and (m.name not in names or names[m.name] is None):
+                names[m.name] = m.chance
+    order = sorted(names, key=lambda n: n != primary)  # stable: the primary metric first
+    about = _description(scorer)
+    specs = []
+    for name in order:
+        bounded = any(name == p or name.endswith("_" + p) for p in PROBABILITY_METRICS)
+        specs.append(MetricSpec(scorer=scorer, name=f"{scorer}_{name}", label=f"{scorer} {name.replace('_', ' ')}",
+                                limits=(0.0, 1.0) if bounded else None, chance=names[name],
+                                description=about if name == primary else ""))  # fmt: skip
+    return specs
 
 
 def extra_metric_specs(run: RunData) -> list[MetricSpec]:
     """Specs of every scorer beyond the built-in two that left records in the run, in store order."""
     specs: list[MetricSpec] = []
     for stage, records in run.extra.items():
-        if records:
-            specs += _specs_of(type(next(iter(records.values()))), stage)
+        scored = [r for r in records.values() if is_scorer_record(r)]
+        if scored:
+            specs += _specs_of(stage, scored)
     return specs
 
 
@@ -117,7 +138,8 @@ def add_extra_scores(units: pd.DataFrame, run: RunData, specs: Iterable[MetricSp
                 values.append(None)
                 statuses.append("failed")
             else:
-                value = _finite(rec.metric_values().get(spec.name))
+                wanted = spec.name[len(spec.scorer) + 1:]
+                value = _finite(next((m.value for m in rec.metrics if m.name == wanted), None))
                 values.append(value)
                 statuses.append("ok" if value is not None else "undefined")
         out[spec.name] = pd.Series(values, index=out.index, dtype="float64")
@@ -126,19 +148,20 @@ def add_extra_scores(units: pd.DataFrame, run: RunData, specs: Iterable[MetricSp
 
 
 def level_hits(run: RunData) -> pd.DataFrame:
-    """Recall per activation level of every scorer whose records give ``level_hits()``.
+    """Recall per activation level of every scorer whose records carry ``recall_level_<L>`` metrics.
 
     Columns: scorer, kind, level, hits, total, recall (hits / total over the ok records of the kind).
     """
     rows = []
     for stage, records in run.extra.items():
         for rec in records.values():
-            hits_of = getattr(rec, "level_hits", None)
-            if hits_of is None or not getattr(rec, "ok", True):
+            if not is_scorer_record(rec) or not getattr(rec, "ok", True):
                 continue
-            for level, (hits, total) in hits_of().items():
-                rows.append({"scorer": stage, "kind": rec.unit.kind, "level": int(level), "hits": int(hits),
-                             "total": int(total)})  # fmt: skip
+            for m in rec.metrics:
+                if m.name.startswith(RECALL_PREFIX) and m.value is not None and m.n > 0:
+                    level = int(m.name[len(RECALL_PREFIX):])
+                    rows.append({"scorer": stage, "kind": rec.unit.kind, "level": level,
+                                 "hits": round(m.value * m.n), "total": int(m.n)})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["scorer", "kind", "level", "hits", "total"])
     if frame.empty:
         return frame.assign(recall=pd.Series(dtype="float64"))
