@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from autointerp import __version__
 from autointerp.activations.corpus import stream_corpus, token_windows
 from autointerp.activations.device import resolve_device, resolve_dtype
+from autointerp.sampling.shards import broadcast_from_rank0, merge_on_rank0, torchrun_shard
 from autointerp.activations.model_source import MultiSource
 from autointerp.activations.models import SubjectModel, load_subject
 from autointerp.activations.source import TokenWindow
@@ -79,12 +80,33 @@ class StageProgress:
 def _sample_pass(
     subject: SubjectModel, bases: list[RunBasis], windows: Iterable[TokenWindow], config: RunConfig, progress: bool
 ) -> list[SampleSet]:
-    """One forward pass over the corpus feeding one sampler state per basis."""
+    """One forward pass over the corpus feeding one sampler state per basis.
+
+    Under ``torchrun`` each rank reads its shard of the windows and rank 0 merges every rank's states exactly
+    (the other ranks get None and are done)."""
+    shard = torchrun_shard()
+    if shard:
+        windows = shard.take(windows)
     source = MultiSource(subject, [rb.basis for rb in bases], device=config.device)
-    states = run_passes(
-        source.batches, source.n_units, windows, config.sampler, progress=progress, total_tokens=config.max_tokens
-    )
+    total = config.max_tokens if not shard else -(-config.max_tokens // shard.count)
+    states = run_passes(source.batches, source.n_units, windows, config.sampler, progress=progress, total_tokens=total)
+    if shard:
+        states = merge_on_rank0(states)
+        if states is None:
+            return None
     return [state.finalize(basis=rb.name, unit_ids=list(rb.unit_ids)) for state, rb in zip(states, bases)]
+
+
+def sample_worker(config: RunConfig) -> int:
+    """A torchrun rank other than 0: sample this rank's shard for rank 0 when it needs samples; no store, no LLM."""
+    if not broadcast_from_rank0(None):
+        return 0
+    subject = load_subject(config.model, device=resolve_device(config.device), dtype=resolve_dtype(config.dtype))
+    bases = build_bases(config, subject)
+    windows = token_windows(stream_corpus(config.corpus, config.text_field), subject.tokenizer, config.window,
+                            config.max_tokens)
+    _sample_pass(subject, bases, windows, config, progress=False)
+    return 0
 
 
 def ensure_samples(
@@ -94,7 +116,10 @@ def ensure_samples(
     params = config.part_hash(*SAMPLING_FIELDS)
     wanted = [f"{rb.name}#{u}" for rb in bases for u in rb.unit_ids]
     have = store.latest("units", params)
-    if all(k in have for k in wanted):
+    cached = all(k in have for k in wanted)
+    if torchrun_shard():  # tell the other ranks whether to sample
+        broadcast_from_rank0(not cached)
+    if cached:
         return [have[k] for k in wanted]  # type: ignore[misc]
     with config_field("corpus"):
         docs = stream_corpus(config.corpus, config.text_field, progress=say)

@@ -136,9 +136,28 @@ def _dry_run(config: RunConfig, progress: bool, check: bool) -> int:
 def execute(config: RunConfig, args: argparse.Namespace) -> int:
     """Run (or dry-run) ``config``; the exit code says how it ended (README: 'Exit codes')."""
     from autointerp import pipeline
-    from autointerp.report import summary_line, write_report
+    from autointerp.sampling.shards import finish_distributed, init_distributed, torchrun_shard
 
     progress = not args.no_progress
+    ranks = torchrun_shard()
+    if ranks:  # torchrun: every rank samples its shard; rank 0 merges and runs everything else alone
+        init_distributed()
+        if ranks.index > 0:
+            try:
+                return pipeline.sample_worker(config)
+            finally:
+                finish_distributed()
+        try:
+            return _execute(config, args, progress)
+        finally:
+            finish_distributed()
+    return _execute(config, args, progress)
+
+
+def _execute(config: RunConfig, args: argparse.Namespace, progress: bool) -> int:
+    from autointerp import pipeline
+    from autointerp.report import summary_line, write_report
+
     if args.dry_run:
         return _dry_run(config, progress, args.check)
     outcome = pipeline.run(config, progress=progress, check=args.check)

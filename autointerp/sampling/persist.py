@@ -89,8 +89,8 @@ def load_state(path: str | os.PathLike) -> tuple[SamplerState, dict]:
         raise InputError(f"sampler state {p}: {exc}") from None
 
 
-def state_bytes(state: SamplerState, meta: dict | None = None) -> bytes:
-    """The same encoding in memory (what torch.distributed ranks send to rank 0)."""
+def state_bytes(state: SamplerState | list[SamplerState], meta: dict | None = None) -> bytes:
+    """The same encoding in memory (what torch.distributed ranks send to rank 0; a list of states is allowed)."""
     buf = io.BytesIO()
     torch.save({"format": FORMAT, "meta": meta or {}, "state": _encode(state)}, buf)
     return buf.getvalue()

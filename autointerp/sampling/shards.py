@@ -75,9 +75,32 @@ def gather_states(payload: bytes) -> list[bytes] | None:
     return received
 
 
+def broadcast_from_rank0(value):
+    """Rank 0's ``value`` on every rank (e.g. whether the run still needs sampling)."""
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def merge_on_rank0(states: list) -> list | None:
+    """Every rank's per-basis sampler states folded exactly on rank 0 (in rank order); other ranks get None."""
+    from autointerp.sampling.persist import state_bytes, state_from_bytes
+
+    received = gather_states(state_bytes(states))
+    if received is None:
+        return None
+    merged = state_from_bytes(received[0])[0]
+    for payload in received[1:]:
+        for mine, theirs in zip(merged, state_from_bytes(payload)[0], strict=True):
+            mine.merge(theirs)
+    return merged
+
+
 def finish_distributed() -> None:
+    """Leave the job (after the last collective call, so no rank waits on another's LLM stages)."""
     import torch.distributed as dist
 
     if dist.is_initialized():
-        dist.barrier()
         dist.destroy_process_group()

@@ -99,3 +99,26 @@ def test_torchrun_two_gloo_processes_equal_one_process(tiny_llama_dir, corpus, o
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "merged 2 ranks" in proc.stderr
     assert_same_sample_set(one_process, out)
+
+
+def test_torchrun_run_dry_run_samples_like_one_process(tiny_llama_dir, corpus, tmp_path):
+    """`torchrun -m autointerp run`: both ranks sample their shard, rank 0 merges and alone writes the run folder."""
+    import yaml
+
+    cfg = {"model": str(tiny_llama_dir), "corpus": str(corpus), "max_tokens": 700, "window": 12,
+           "neuron_site": "layers.1.mlp", "neurons": 6, "sae": None,
+           "backends": {s: "openai-compatible:m@http://127.0.0.1:9/v1" for s in ("explain", "rubric", "simulate")}}
+    outs = {}
+    for name, launcher in (("one", []), ("two", ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"])):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**cfg, "results_dir": str(tmp_path / name)}))
+        proc = subprocess.run(
+            [sys.executable, *launcher, *([] if launcher else ["-m"]), *(["-m"] if launcher else []), "autointerp",
+             "run", "--config", str(path), "--dry-run", "--no-progress"],
+            env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600,
+        )
+        errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+        assert proc.returncode == 0, errors[:5]
+        assert proc.stdout.count("nothing will be sent") == 1  # rank 0 alone plans
+        (outs[name],) = (tmp_path / name / "run" / "samples").iterdir()
+    assert_same_sample_set(outs["one"], outs["two"])
