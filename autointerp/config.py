@@ -98,7 +98,7 @@ class RunConfig(_Strict):
     scorers: list[str] = Field(
         default_factory=lambda: ["specificity", "simulation"],
         description="Scorers to run (autointerp scorers list): specificity, simulation, detection, fuzzing, embedding, "
-        "intruder, saebench; a flag takes a comma-separated list.",
+        "intruder, saebench, intervention; a flag takes a comma-separated list.",
     )
     negatives: Literal["random", "neighbours"] = Field(
         default="random",
