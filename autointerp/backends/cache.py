@@ -5,9 +5,11 @@ from the request only: an API key is never part of a spec, request or cache
 entry. A hit sends no request and returns ``cached=True`` with zero usage and
 cost. Errors are never cached.
 
-Safe for concurrent writers: WAL journal, a busy timeout, one writer thread
-per CacheBackend committing queued responses in batches (the event loop never
-waits for a commit); several processes may share one database file.
+An answer is committed before ``complete`` returns it, about a millisecond after it
+arrives, so a process killed at any later moment never pays for it again. Answers
+arriving together share one commit. Safe for concurrent writers: WAL journal and a
+busy timeout; several processes may share one file (while another process holds
+the write lock, commits wait on a writer thread, not on the event loop).
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from pathlib import Path
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.backends.wrapper import Wrapper
+from autointerp.errors import CacheError
 from autointerp.types import Usage
 
 DB_NAME = "responses.sqlite"
+BUSY_MS = 60_000  # how long the writer thread waits for another process's write lock
+QUICK_BUSY_MS = 5  # how long a commit on the event loop may wait for it before handing over to the thread
 
 
 def cache_key(spec: str, model: str, request: LLMRequest) -> str:
@@ -42,29 +47,42 @@ class ResponseStore:
     """The SQLite table ``responses(key, spec, response, created)``.
 
     Reads are point lookups on the primary key, done on the caller's thread with their own connection
-    (WAL readers never wait for writers). Writes are write-behind: queued in memory (visible to reads at
-    once) and committed in one transaction per flush by a single writer thread, so a burst of misses
-    costs one thread hop and one commit, not one per response. ``flush()``/``close()`` write everything.
+    (WAL readers never wait for writers). Writes are group commits: :meth:`put` queues a row (visible to
+    reads at once) and returns an awaitable that resolves once the row is committed; every row queued in
+    one event-loop iteration shares one transaction. WAL with ``synchronous=NORMAL``: a committed row
+    survives the process being killed (``kill -9``); only an OS crash or power loss can drop the last
+    commits. Any SQLite/OS failure (disk full, read-only folder) is a one-line :class:`CacheError`.
     """
 
-    def __init__(self, path: Path, flush_delay: float = 0.05):
+    def __init__(self, path: Path):
         self.path = Path(path)
-        self.flush_delay = flush_delay  # seconds a write may wait in memory (read-visible) before its commit
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"response cache folder {self.path.parent}: {exc.strerror or exc}") from None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autointerp-cache")
         self._writer: sqlite3.Connection | None = None
-        self._executor.submit(self._open_writer).result()
-        self._reader = self._connect(check_same_thread=False)
+        self._guarded(lambda: self._executor.submit(self._open_writer).result())
+        self._reader = self._guarded(lambda: self._connect(check_same_thread=False))
         self._pending: dict[str, tuple[str, str, float]] = {}
-        self._flushing: asyncio.Future | None = None
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self._committer: asyncio.Task | None = None  # the writer-thread loop, while the database is busy
+        self._scheduled = False  # a loop-thread commit is scheduled
+
+    def _guarded(self, fn):
+        """``fn()``; SQLite and OS errors become one-line CacheErrors naming the database file."""
+        try:
+            return fn()
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheError(f"response cache {self.path}: {exc}") from None
 
     def _connect(self, **kwargs) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, **kwargs)
-        conn.execute("PRAGMA busy_timeout=60000")
+        conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None, **kwargs)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         return conn
 
     def _open_writer(self) -> None:
-        conn = self._connect()
+        conn = self._connect(check_same_thread=False)  # used by the loop thread and, when busy, the writer thread
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(
@@ -73,7 +91,8 @@ class ResponseStore:
         )
         self._writer = conn
 
-    def _write(self, rows: list[tuple[str, str, str, float]]) -> None:
+    def _write(self, rows: list[tuple[str, str, str, float]], busy_ms: int = BUSY_MS) -> None:
+        self._writer.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         with self._writer:  # one transaction
             self._writer.execute("BEGIN IMMEDIATE")
             self._writer.executemany(
@@ -83,39 +102,89 @@ class ResponseStore:
     def get(self, key: str) -> str | None:
         if key in self._pending:
             return self._pending[key][1]
-        row = self._reader.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        row = self._guarded(
+            lambda: self._reader.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        )
         return row[0] if row else None
 
-    def put(self, key: str, spec: str, response: str) -> None:
-        """Queue a write; it is committed by the next flush (scheduled now if none is running)."""
+    def put(self, key: str, spec: str, response: str) -> asyncio.Future[None]:
+        """Queue a row; the returned future resolves when it is committed (or fails with a CacheError).
+
+        The commit runs at the end of this event-loop iteration, on the loop's thread (rows queued in the
+        same iteration share it): an answer is durable within about a millisecond of arriving, without
+        waiting for a thread to win the GIL. If another process holds the write lock, the rows go to the
+        writer thread instead, which waits for the lock without blocking the loop.
+        """
         self._pending[key] = (spec, response, time.time())
-        if self._flushing is None:
-            self._flushing = asyncio.ensure_future(self._flush_soon())
+        loop = asyncio.get_running_loop()
+        waiter = self._waiters.get(key)
+        if waiter is None or waiter.done():
+            waiter = self._waiters[key] = loop.create_future()
+            waiter.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" noise
+        if not self._scheduled and (self._committer is None or self._committer.done()):
+            self._scheduled = True
+            loop.call_soon(self._commit_here)
+        return waiter
 
-    async def _flush_soon(self) -> None:
+    def _settle(self, items, error: CacheError | None) -> None:
+        for key, value in items:
+            if self._pending.get(key) is not value:  # re-put meanwhile: its own round commits it
+                continue
+            del self._pending[key]
+            waiter = self._waiters.pop(key, None)
+            if waiter is not None and not waiter.done():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)
+
+    @staticmethod
+    def _rows(items) -> list[tuple[str, str, str, float]]:
+        return [(key, spec, response, created) for key, (spec, response, created) in items]
+
+    def _commit_here(self) -> None:
+        """One commit of everything queued, on the loop thread; busy database: hand over to the writer thread."""
+        self._scheduled = False
+        if not self._pending or (self._committer is not None and not self._committer.done()):
+            return
+        items = list(self._pending.items())
         try:
-            await asyncio.sleep(self.flush_delay)  # let more responses queue up: one commit for many
-            await self.flush()
-        finally:
-            self._flushing = None
+            self._write(self._rows(items), busy_ms=QUICK_BUSY_MS)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                self._committer = asyncio.ensure_future(self._commit_loop())
+                return
+            self._settle(items, CacheError(f"response cache {self.path}: {exc}"))
+            return
+        except Exception as exc:  # noqa: BLE001 - every waiter gets an answer, never a hang
+            self._settle(items, CacheError(f"response cache {self.path}: {exc}"))
+            return
+        self._settle(items, None)
 
-    async def flush(self) -> None:
-        """Commit every queued write."""
+    async def _commit_loop(self) -> None:
+        """On the writer thread: commit queued rows round by round until the queue is empty."""
+        loop = asyncio.get_running_loop()
         while self._pending:
             items = list(self._pending.items())
-            rows = [(key, spec, response, created) for key, (spec, response, created) in items]
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._write, rows)
-            for key, value in items:  # a newer put of the same key, queued meanwhile, stays queued
-                if self._pending.get(key) is value:
-                    del self._pending[key]
+            error: CacheError | None = None
+            try:
+                await loop.run_in_executor(self._executor, self._write, self._rows(items))
+            except Exception as exc:  # noqa: BLE001 - every waiter gets an answer, never a hang
+                error = CacheError(f"response cache {self.path}: {exc}")
+            self._settle(items, error)
+
+    async def flush(self) -> None:
+        """Wait until every queued row is committed."""
+        while self._committer is not None and not self._committer.done():
+            await asyncio.shield(self._committer)
 
     async def close(self) -> None:
-        if self._flushing is not None:
-            await self._flushing
-        await self.flush()
-        self._reader.close()
-        self._executor.submit(self._writer.close).result()
-        self._executor.shutdown(wait=True)
+        try:
+            await self.flush()
+        finally:
+            self._reader.close()
+            self._executor.submit(self._writer.close).result()
+            self._executor.shutdown(wait=True)
 
 
 class CacheBackend(Wrapper):
@@ -137,7 +206,8 @@ class CacheBackend(Wrapper):
             )
         self.misses += 1
         response = await self.inner.complete(request)
-        self.store.put(key, self.spec, response.model_dump_json())
+        # Durable before it is used: a kill after this line never pays for this answer again.
+        await asyncio.shield(self.store.put(key, self.spec, response.model_dump_json()))
         return response
 
     async def aclose(self) -> None:

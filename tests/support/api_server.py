@@ -298,6 +298,7 @@ class ApiServer:
         record_bodies: bool = True,
     ):
         self.handler = handler
+        self.on_answer: Callable[[RecordedRequest, Reply], None] | None = None  # runs once a reply is sent
         self.latency = latency
         self.overload = overload
         self.batch_polls_until_done = batch_polls_until_done
@@ -365,6 +366,7 @@ class ApiServer:
             return [r for r in self.requests if r.path.endswith(suffix)]
 
     def reset(self) -> None:
+        self.on_answer = None
         with self._lock:
             self.requests.clear()
             self._script.clear()
@@ -402,7 +404,7 @@ class ApiServer:
             return self._upload(request)
         if method == "GET" and path.startswith("/v1/files/") and path.endswith("/content"):
             return Reply(body=self._files.get(path.split("/")[3], b""))
-        if path.startswith("/v1/batches") or path.startswith("/v1/messages/batches"):
+        if path.startswith(("/v1/batches", "/v1/messages/batches")):
             return self._batch_route(request)
         return self.handler(request)
 
@@ -545,6 +547,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.flush_headers()
         except (BrokenPipeError, ConnectionResetError):  # client gave up (timeout)
             self.close_connection = True
+            return
+        if self.api.on_answer is not None:
+            self.api.on_answer(request, reply)
 
     do_GET = do_POST = do_DELETE = _handle
 
