@@ -100,7 +100,7 @@ def test_saelens_release_resolves_through_the_registry(hub_cache, tiny_sae_folde
     write_folder(hub_cache, SAE_REPO, tiny_sae_folder, prefix="layer_1/")
     found = hub.resolve_sae("saelens:tiny-res/blocks.1.hook_resid_post")
     assert found.repo_id == SAE_REPO and found.model == "tiny-llama" and found.path.name == "layer_1"
-    got, want = load_sae(found.path), load_sae(tiny_sae_folder)
+    got, want = load_sae("saelens:tiny-res/blocks.1.hook_resid_post"), load_sae(tiny_sae_folder)
     x = torch.randn(5, 32)
     torch.testing.assert_close(got.encode(x), want.encode(x))
     assert got.encode(x).count_nonzero() > 0
@@ -110,6 +110,7 @@ def test_hf_repo_path_resolves(hub_cache, tiny_sae_folder):
     write_folder(hub_cache, SAE_REPO, tiny_sae_folder, prefix="some/dir/")
     found = hub.resolve_sae(f"hf:{SAE_REPO}/some/dir")
     assert (found.path / "cfg.json").is_file()
+    assert load_sae(f"hf:{SAE_REPO}/some/dir").d_sae == 20
     with pytest.raises(InputError, match="'other' is not in Hub repository"):
         hub.resolve_sae(f"hf:{SAE_REPO}/other")
 
