@@ -14,6 +14,7 @@ token is never read, passed or written by autointerp.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import zipfile
@@ -123,6 +124,12 @@ def _resolve_saelens(spec: str, rest: str) -> HubSae:
         hint = f"; did you mean {', '.join(near)}?" if near else f" ({len(saes)} SAEs in it)"
         raise InputError(f"SAE {spec!r}: release {release!r} has no SAE {sae_id!r}{hint}")
     conversion = saes[sae_id].get("conversion_func", entry.get("conversion_func"))
+    if conversion in CONVERSIONS:
+        inner = saes[sae_id]["path"].strip("/")
+        folder = snapshot(entry["repo_id"], "SAE repository", [f"{inner}/*"])
+        _existing(HubSae(folder / inner, spec, entry["repo_id"]), spec)
+        converted = CONVERSIONS[conversion](folder / inner, entry["repo_id"], inner, entry.get("model"))
+        return HubSae(converted, spec, entry["repo_id"], entry.get("model"))
     if conversion:
         raise InputError(
             f"SAE {spec!r}: release {release!r} is stored in the {conversion!r} layout (SAELens converts it on load), "
@@ -160,3 +167,55 @@ def _registry_from_wheel() -> Path:
         (dest / "_download").rmdir()
 
     return cached_artifact("registries", "saelens", build, version=SAELENS_WHEEL) / "pretrained_saes.yaml"
+
+
+# ---------------------------------------------------------------- layouts SAELens converts on load
+
+
+def _gemma_scope_hook(repo_id: str, inner: str) -> str:
+    """The hook of a Gemma Scope (Gemma 2) SAE, from its repository and folder, as SAELens derives it."""
+    m = re.search(r"layer_(\d+)", inner)
+    kind = next((k for k in ("res", "mlp", "att") if f"-{k}" in repo_id), None)
+    if m is None or kind is None:
+        raise InputError(f"Gemma Scope SAE {repo_id}/{inner}: only layer_N folders of -res/-mlp repositories are read")
+    if kind == "att":
+        raise InputError(f"Gemma Scope SAE {repo_id}/{inner}: attention SAEs read hook_z (per head), not supported")
+    return f"blocks.{m.group(1)}.hook_resid_post" if kind == "res" else f"blocks.{m.group(1)}.hook_mlp_out"
+
+
+def convert_gemma_scope(folder: Path, repo_id: str, inner: str, model: str | None) -> Path:
+    """Gemma Scope's ``params.npz`` (JumpReLU: W_enc [d_in, d_sae], W_dec, b_enc, b_dec, threshold; no b_dec
+    subtraction, no input normalisation) rewritten once into the SAELens layout in autointerp's cache, then read by
+    the same SAELens reader as every other checkpoint."""
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+
+    hook = _gemma_scope_hook(repo_id, inner)
+    npz = folder / "params.npz"
+    if not npz.is_file():
+        raise InputError(f"Gemma Scope SAE {repo_id}/{inner}: params.npz missing")
+
+    def build(dest: Path) -> None:
+        with np.load(npz, allow_pickle=False) as data:
+            tensors = {("W_" + k[2:] if k.startswith("w_") else k): torch.tensor(data[k], dtype=torch.float32)
+                       for k in data.files}
+        missing = {"W_enc", "W_dec", "b_enc", "b_dec", "threshold"} - tensors.keys()
+        if missing:
+            raise InputError(f"Gemma Scope SAE {repo_id}/{inner}: params.npz lacks {', '.join(sorted(missing))}")
+        scale = tensors.pop("scaling_factor", None)
+        if scale is not None and not torch.allclose(scale, torch.ones_like(scale)):
+            raise InputError(f"Gemma Scope SAE {repo_id}/{inner}: a non-unit scaling_factor is not supported")
+        d_in, d_sae = tensors["W_enc"].shape
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(dest / "sae_weights.safetensors"))
+        cfg = {"architecture": "jumprelu", "d_in": d_in, "d_sae": d_sae, "dtype": "float32", "device": "cpu",
+               "apply_b_dec_to_input": False, "normalize_activations": "none", "hook_name": hook,
+               "model_name": model}
+        (dest / "cfg.json").write_text(json.dumps(cfg, indent=2))
+        (dest / "SOURCE.txt").write_text(f"converted from the gemma_2 params.npz of {repo_id}/{inner}\n")
+
+    name = re.sub(r"[^\w.-]+", "--", f"{repo_id}/{inner}")
+    return cached_artifact("saes", name, build, version="gemma_2-1")
+
+
+CONVERSIONS = {"gemma_2": convert_gemma_scope}  # SAELens conversion_func -> our converter

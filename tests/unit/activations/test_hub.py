@@ -66,7 +66,7 @@ def registry(tmp_path, monkeypatch):
         "tiny-converted": {
             "repo_id": SAE_REPO,
             "model": "tiny-llama",
-            "conversion_func": "gemma_2",
+            "conversion_func": "llama_scope",
             "saes": [{"id": "layer_1/width_16k", "path": "layer_1/width_16k"}],
         },
     }
@@ -120,7 +120,7 @@ def test_hf_repo_path_resolves(hub_cache, tiny_sae_folder):
     [
         ("saelens:tiny-rez/blocks.1.hook_resid_post", "unknown SAELens release 'tiny-rez'; did you mean tiny-res"),
         ("saelens:tiny-res/blocks.2.hook_resid_post", "has no SAE 'blocks.2.hook_resid_post'"),
-        ("saelens:tiny-converted/layer_1/width_16k", "stored in the 'gemma_2' layout"),
+        ("saelens:tiny-converted/layer_1/width_16k", "stored in the 'llama_scope' layout"),
         ("saelens:tiny-res", "expected saelens:RELEASE/SAE_ID"),
         ("hf:justone", "expected hf:OWNER/REPO"),
     ],
@@ -159,3 +159,31 @@ def test_real_saelens_registry_from_the_pinned_wheel(monkeypatch):
     entry = registry["gpt2-small-res-jb"]
     assert entry["repo_id"] == "jbloom/GPT2-Small-SAEs-Reformatted" and entry["model"] == "gpt2-small"
     assert any(s["id"] == "blocks.8.hook_resid_pre" for s in entry["saes"])
+
+
+def test_gemma_scope_params_npz_converted_and_encoded_as_jumprelu(hub_cache, tmp_path, monkeypatch):
+    """SAELens's gemma_2 layout: params.npz; encode = relu(pre) * (pre > threshold), pre = x W_enc + b_enc."""
+    import numpy as np
+
+    monkeypatch.setenv("AUTOINTERP_CACHE", str(tmp_path / "ai_cache"))
+    g = np.random.default_rng(0)
+    params = {"W_enc": g.normal(size=(32, 24)).astype(np.float32), "W_dec": g.normal(size=(24, 32)).astype(np.float32),
+              "b_enc": g.normal(size=24).astype(np.float32), "b_dec": g.normal(size=32).astype(np.float32),
+              "threshold": np.abs(g.normal(size=24)).astype(np.float32)}
+    npz = tmp_path / "params.npz"
+    np.savez(npz, **params)
+    repo = "google/gemma-scope-2b-pt-res"
+    write_repo(hub_cache, repo, {"layer_1/width_16k/average_l0_5/params.npz": npz})
+    path = tmp_path / "reg.yaml"
+    path.write_text(yaml.safe_dump({"gemma-scope-tiny": {
+        "repo_id": repo, "model": "gemma-2-2b", "conversion_func": "gemma_2",
+        "saes": [{"id": "layer_1/width_16k/canonical", "path": "layer_1/width_16k/average_l0_5"}]}}))
+    monkeypatch.setenv(hub.SAELENS_REGISTRY_ENV, str(path))
+    sae = load_sae("saelens:gemma-scope-tiny/layer_1/width_16k/canonical")
+    x = torch.randn(7, 32, generator=torch.Generator().manual_seed(2))
+    pre = x @ torch.tensor(params["W_enc"]) + torch.tensor(params["b_enc"])
+    want = torch.relu(pre) * (pre > torch.tensor(params["threshold"]))
+    torch.testing.assert_close(sae.encode(x), want)
+    torch.testing.assert_close(sae.decode(want), want @ torch.tensor(params["W_dec"]) + torch.tensor(params["b_dec"]))
+    assert sae.hook_name == "blocks.1.hook_resid_post"
+    assert 0 < int((want > 0).sum()) < want.numel()
