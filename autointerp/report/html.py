@@ -18,7 +18,7 @@ from autointerp.report.cost import StageCost
 from autointerp.report.load import RunData
 from autointerp.report.scores import MetricSpec
 from autointerp.report.stats import GroupStats, GroupTest, format_ci
-from autointerp.report.summary import CompareSummary, ReportSummary
+from autointerp.report.summary import CompareSummary, ReportSummary, compare_line
 from autointerp.secrets import redact_tree
 
 __all__ = ["esc", "render_compare_html", "render_context", "render_html"]
@@ -258,24 +258,31 @@ def _counts_section(summary: ReportSummary) -> str:
 # ---------------------------------------------------------------- units
 
 
-def _rating_summary(judgements: pd.DataFrame) -> str:
-    parts = []
-    activating = judgements["level"] >= 0
-    for name, sub in (("activating", judgements[activating]), ("random", judgements[~activating])):
-        ok = sub[sub["ok"]]
-        if len(sub):
-            counts = ok["score"].value_counts().to_dict()
-            mix = " ".join(f"{s}\u00d7{counts.get(s, 0)}" for s in range(4))
-            failed = f", {len(sub) - len(ok)} failed" if len(sub) > len(ok) else ""
-            parts.append(f"{name}: {mix}{failed}")
-    text = "; ".join(parts)
-    return f'<p class="muted">held-out ratings (score\u00d7count): {esc(text)}</p>' if text else ""
+def rating_summaries(judgements: pd.DataFrame) -> dict[str, str]:
+    """Per unit, its held-out ratings as 'activating: 0x1 1x0 2x4 3x3; random: ...' (+ failed counts), in one
+    pass over the judgements (a pandas filter per unit is far too slow for thousands of units)."""
+    counts: dict[str, dict[str, list[int]]] = {}
+    for unit, level, score, ok in zip(judgements["unit"], judgements["level"], judgements["score"], judgements["ok"]):
+        side = counts.setdefault(unit, {}).setdefault("activating" if level >= 0 else "random", [0, 0, 0, 0, 0])
+        if ok:
+            side[int(score)] += 1
+        else:
+            side[4] += 1
+    out = {}
+    for unit, sides in counts.items():
+        parts = []
+        for name in ("activating", "random"):
+            if name in sides:
+                c = sides[name]
+                failed = f", {c[4]} failed" if c[4] else ""
+                parts.append(f"{name}: " + " ".join(f"{s}\u00d7{c[s]}" for s in range(4)) + failed)
+        out[unit] = f'<p class="muted">held-out ratings (score\u00d7count): {esc("; ".join(parts))}</p>'
+    return out
 
 
 def _unit_cards(run: RunData, units: pd.DataFrame, judgements: pd.DataFrame, specs: Sequence[MetricSpec],
                 max_units: int, max_contexts: int) -> str:  # fmt: skip
-    by_unit = dict(tuple(judgements.groupby("unit"))) if len(judgements) else {}
-    empty = judgements.iloc[0:0]
+    ratings = rating_summaries(judgements)
     shown = units.head(max_units)
     cards = []
     for order, (_, row) in enumerate(shown.iterrows()):
@@ -286,7 +293,7 @@ def _unit_cards(run: RunData, units: pd.DataFrame, judgements: pd.DataFrame, spe
             top = sorted(pool, key=lambda c: c.max_activation, reverse=True)[:max_contexts]
             contexts = "".join(render_context(c, samples.stats.max_activation) for c in top)
         cards.append(unit_card(order, row, specs, stats=samples.stats if samples else None, contexts_html=contexts,
-                               ratings_html=_rating_summary(by_unit.get(row["unit"], empty)),
+                               ratings_html=ratings.get(row["unit"], ""),
                                logit_tokens=run.logit_tokens.get(row["unit"])))  # fmt: skip
     kinds = list(dict.fromkeys(units["kind"]))
     more = f'<p class="muted">{len(units) - len(shown)} more units in units.csv.</p>' if len(units) > len(shown) else ""
@@ -335,8 +342,6 @@ def render_html(
         + _contrast_section(summary)
         + _counts_section(summary)
         + "<h2>Specificity by activation level</h2>" + hist_block
-        + _figure("All score distributions", figures.get("comparison"),
-                  "Per-unit scores of every scorer; box: quartiles; diamond: median with 95% bootstrap CI.")
         + extra_sections
         + _unit_cards(run, units, judgements, specs, max_units, max_contexts)
     )  # fmt: skip
@@ -356,10 +361,8 @@ def render_compare_html(summary: CompareSummary, figures: dict[str, bytes]) -> s
     warn = "warn" if summary.sampling_note.startswith("sampling differs") else "muted"
     body = (
         f"<h1>autointerp comparison: A = {esc(a.name)} vs B = {esc(b.name)}</h1>"
-        f'<p class="headline" id="headline">{esc(how)}</p>{runs}'
+        f'<p class="headline" id="headline">{esc(how)} {esc(compare_line(summary))}.</p>{runs}'
         f'<p class="{warn}">{esc(summary.sampling_note)}</p>'
         + scorer_sections(list(summary.scorers), summary.metrics, summary.tests, figures, "A vs B")
-        + _figure("All score distributions", figures.get("comparison"),
-                  "Per-unit scores; diamond: median with 95% bootstrap CI; tests named with paired/unpaired.")
     )  # fmt: skip
     return _page(f"autointerp comparison: {a.name} vs {b.name}", body)

@@ -143,7 +143,6 @@ def write_report(
     comp_fig = plot_comparison(groups, comparison, seed=seed, title=f"Features vs neurons: {run.name}",
                                sampling_note=note)  # fmt: skip
     written += [out / "comparison.csv", out / "comparison_tests.csv", *save_figure(comp_fig, out / "comparison")]
-    figures["comparison"] = _png_bytes(comp_fig)
     figures |= _scorer_figures(groups, comparison, metrics, seed, "features vs neurons", note)
 
     written += write_per_unit(units, out, extra_columns=[m.name for m in metrics])
@@ -177,8 +176,10 @@ def write_report(
 
 
 def extra_report_sections(run: RunData, out: Path) -> str:
-    """HTML of further report sections contributed by other modules (none by default)."""
-    return ""
+    """HTML of further report sections contributed by other modules: the context mix per kind."""
+    from autointerp.report.mix import mix_section
+
+    return mix_section(run, out)
 
 
 def compare_runs(
@@ -201,7 +202,7 @@ def compare_runs(
     tests_table(comparison).to_csv(out / "compare_tests.csv", index=False)
     title = f"A = {data_a.name} vs B = {data_b.name}"
     fig = plot_comparison(groups, comparison, seed=seed, title=title, sampling_note=note)
-    figures = {"comparison": _png_bytes(fig)} | _scorer_figures(groups, comparison, metrics, seed, title, note)
+    figures = _scorer_figures(groups, comparison, metrics, seed, title, note)
     written = [out / "compare.csv", out / "compare_tests.csv", *save_figure(fig, out / "compare")]
     written += [out / "compare.json", out / "compare.schema.json", out / "compare.html"]
     summary = CompareSummary(
