@@ -157,6 +157,7 @@ def execute(config: RunConfig, args: argparse.Namespace) -> int:
 def _execute(config: RunConfig, args: argparse.Namespace, progress: bool) -> int:
     from autointerp import pipeline
     from autointerp.report import summary_line, write_report
+    from autointerp.report.summary import judgement_line
 
     if args.dry_run:
         return _dry_run(config, progress, args.check)
@@ -168,6 +169,7 @@ def _execute(config: RunConfig, args: argparse.Namespace, progress: bool) -> int
     print(f"{outcome.run_dir}:")
     for line in outcome.status_lines():
         print(f"  {line}")
+    print(f"  {judgement_line(summary)}")  # a rubric record can be ok while some of its judgements failed
     print(summary_line(summary))
     print(f"report: {outcome.run_dir / 'report' / 'report.html'}")
     for line in outcome.error_lines():
