@@ -72,6 +72,7 @@ SAELENS_KEYS = KeyPolicy(
         "metadata": "SAELens 6 metadata: audited key by key with the same table",
     },
     ignored={
+        "autointerp_training": "autointerp's own training record (the demo SAE): tokens, steps, FVU",
         **dict.fromkeys(
             [
                 "model_name",

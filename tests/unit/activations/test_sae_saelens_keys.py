@@ -249,3 +249,16 @@ def test_summary_states_model_loading_and_dims_are_checked(tmp_path):
     _write(tmp_path, "standard", d_sae=D_SAE + 1)
     with pytest.raises(InputError, match=f"d_sae={D_SAE + 1} but the weights have {D_SAE}"):
         load_sae(tmp_path)
+
+
+def test_autointerp_saves_load_back_including_the_demo_record(tmp_path):
+    from autointerp.activations.sae import make_sae
+    from autointerp.activations.sae_formats import save_saelens
+
+    w, x = weights(), inputs()
+    norms = w["W_dec"].norm(dim=-1)
+    sae = make_sae("topk", w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"], k=6, pre_scale=norms)
+    save_saelens(sae, tmp_path, hook_name="layers.6.resid_post", extra={"autointerp_training": {"fvu": 0.1}})
+    back = load_sae(tmp_path)
+    assert json.loads((tmp_path / "cfg.json").read_text())["rescale_acts_by_decoder_norm"] is True
+    assert torch.equal(back.encode(x), sae.encode(x))
