@@ -1,8 +1,10 @@
 """``local:MODEL`` - a transformers chat model on this machine (default ``smollm2-135m``).
 
 Concurrent ``complete()`` calls are collected by one worker thread into padded
-batches: generation (greedy, left padding, chat template, one ``generate``
-call per batch) and candidate scoring (right padding, one forward pass per
+batches: generation (greedy, chat template, one ``generate`` call per batch; the
+token prefix the batch shares - system text, few-shot turns - is run once and its
+KV cache (a transformers ``DynamicCache``) expanded to the batch, each row's own
+suffix left-padded after it) and candidate scoring (right padding, one forward pass per
 batch, the LM head applied only at the scored positions).
 
 Decoding is always greedy (``request.temperature`` is ignored) and
@@ -163,15 +165,19 @@ class LocalBackend:
                 for j, result in zip(group, results):
                     j.resolve(result)
 
+    @staticmethod
+    def _shared_prefix(rows: list[list[int]]) -> int:
+        """Length of the token prefix common to all rows (each row keeps >= 1 token of its own); 0 if not worth it."""
+        shared = min(map(len, rows)) - 1
+        for ids in rows[1:]:
+            shared = next((i for i in range(shared) if ids[i] != rows[0][i]), shared)
+        return 0 if len(rows) == 1 or shared < MIN_SHARED_PREFIX else shared
+
     def _forward_shared_prefix(self, rows: list[list[int]]) -> tuple[torch.Tensor, int]:
         """Hidden states of right-padded ``rows``; a token prefix common to all rows is run once and its
         KV cache shared (the system text and few-shot turns of one stage), so a batch pays for it once.
         Returns the hidden states of the positions after the shared prefix, and the prefix length."""
-        shared = min(map(len, rows)) - 1  # every row keeps at least one token of its own
-        for ids in rows[1:]:
-            shared = next((i for i in range(shared) if ids[i] != rows[0][i]), shared)
-        if len(rows) == 1 or shared < MIN_SHARED_PREFIX:
-            shared = 0
+        shared = self._shared_prefix(rows)
         width = max(map(len, rows)) - shared
         pad = self.tokenizer.pad_token_id
         suffix = torch.tensor([ids[shared:] + [pad] * (width - len(ids) + shared) for ids in rows])
@@ -179,10 +185,10 @@ class LocalBackend:
         base = self.lm.base_model
         if not shared:
             return base(input_ids=suffix, attention_mask=mask).last_hidden_state, 0  # right padding
-        cache = base(input_ids=torch.tensor([rows[0][:shared]]), use_cache=True).past_key_values
+        cache = base(input_ids=torch.tensor([rows[0][:shared]]), use_cache=True).cache
         cache.batch_repeat_interleave(len(rows))
         full_mask = torch.cat([torch.ones(len(rows), shared, dtype=mask.dtype), mask], dim=1)
-        out = base(input_ids=suffix, attention_mask=full_mask, past_key_values=cache, use_cache=True)
+        out = base(input_ids=suffix, attention_mask=full_mask, cache=cache, use_cache=True)
         return out.last_hidden_state, shared
 
     def _score(self, jobs: list[_Job]) -> list[LLMResponse | BaseException]:
@@ -206,17 +212,26 @@ class LocalBackend:
 
     def _generate(self, jobs: list[_Job]) -> list[LLMResponse | BaseException]:
         prompts = [self._encode(self.prompt_text(j.request) + "".join(j.request.prefill)) for j in jobs]
+        shared = self._shared_prefix(prompts)
         width = max(map(len, prompts))
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])  # left padding
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        # padding sits between the shared prefix and each row's own suffix (left padding of the suffix), so the
+        # prefix has the same positions in every row and its KV cache, computed once, serves the whole batch;
+        # position ids come from the attention mask, so the gap shifts nothing
+        input_ids = torch.tensor([p[:shared] + [pad] * (width - len(p)) + p[shared:] for p in prompts])
+        mask = torch.tensor([[1] * shared + [0] * (width - len(p)) + [1] * (len(p) - shared) for p in prompts])
+        extra = {}
+        if shared:
+            cache = self.lm(input_ids=torch.tensor([prompts[0][:shared]]), use_cache=True).cache
+            cache.batch_repeat_interleave(len(jobs))
+            extra["cache"] = cache
         want_logprobs = any(j.request.top_logprobs for j in jobs)
         out = self.lm.generate(
             input_ids=input_ids, attention_mask=mask, do_sample=False,
             max_new_tokens=max(j.request.max_tokens for j in jobs),
             pad_token_id=pad, eos_token_id=self.tokenizer.eos_token_id,
             return_dict_in_generate=True, output_logits=want_logprobs,
-            temperature=None, top_p=None, top_k=None,
+            temperature=None, top_p=None, top_k=None, **extra,
         )
         new = out.sequences[:, width:]
         eos = self.tokenizer.eos_token_id
