@@ -259,3 +259,22 @@ def test_threshold_marks_weak_windows_below_threshold():
 def test_quantile_needs_zero_threshold():
     with pytest.raises(ValueError, match="threshold must be 0"):
         SamplerConfig(bins="quantile", threshold=0.1)
+
+
+def test_mix_fields_round_trip_through_the_run_config(tmp_path):
+    from autointerp.config import load_config, parse_set, save_config
+    from autointerp.errors import ConfigError
+
+    cfg = load_config(None, parse_set(["sampler.bins=quantile", "sampler.signed=abs", "sampler.n_bins=4"]))
+    assert (cfg.sampler.bins, cfg.sampler.signed, cfg.sampler.threshold) == ("quantile", "abs", 0.0)
+    save_config(cfg, tmp_path / "config.yaml")
+    again = load_config(tmp_path / "config.yaml")
+    assert again.sampler == cfg.sampler
+    width = load_config(None, {"sampler.threshold": 0.2})
+    assert width.sampler.grid_bins == 25  # ceil(2 * 10 / 0.8): a grid cell is never wider than a level
+    for bad, field in (({"sampler.bins": "log"}, "sampler.bins"), ({"sampler.signed": "neg"}, "sampler.signed"),
+                       ({"sampler.threshold": 0.9}, "sampler.threshold"),
+                       ({"sampler.bins": "quantile", "sampler.threshold": 0.1}, "threshold must be 0")):
+        with pytest.raises(ConfigError, match=field) as err:
+            load_config(None, bad)
+        assert "\n" not in str(err.value)
