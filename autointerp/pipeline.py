@@ -47,8 +47,10 @@ from autointerp.scorers.orchestrate import (
     judge_stages,
     run_reseeds,
     score_unit,
+    spread_lines,
     stage_backend_spec,
     wants_foreign,
+    write_reseed_spread,
 )
 from autointerp.sampling import SampleSet, TokenDecoder
 from autointerp.sampling.stream import run_passes
@@ -344,8 +346,10 @@ async def _judge(
         judge.steering = ensure_steering(subject, bases, units, store, config.intervention.steer, params, progress)
     try:
         budget = await judge.run(units)
-        if budget is None:
+        if budget is None and config.reseeds > 1:
             await run_reseeds(judge, units)
+            spread = write_reseed_spread(store, config, judge.params, store.run_dir / "reseeds.json")
+            say("spread across seeds (reseeds.json):\n  " + "\n  ".join(spread_lines(spread)))
     finally:
         for b in {id(b): b for b in backends.values()}.values():
             await b.aclose()
