@@ -244,6 +244,22 @@ def _contrast_section(summary: ReportSummary) -> str:
             "random ones; means over units with percentile-bootstrap CIs (units rated on both sides).</p>")
 
 
+def _seed_section(summary: ReportSummary) -> str:
+    if not summary.seed_spread:
+        return ""
+    rows = []
+    for s in summary.seed_spread:
+        per_seed = ", ".join(_num(v) for v in s.mean_per_seed)
+        corrected = ", ".join(_num(v) for v in s.chance_corrected_per_seed) if s.chance_corrected_per_seed else ""
+        rows.append((s.scorer, s.metric, s.kind, len(s.seed_offsets), per_seed, _num(s.sd), _num(s.range),
+                     _num(s.chance, 2) if s.chance is not None else "", corrected))  # fmt: skip
+    return ("<h3>Spread across seeds</h3>" + _table(
+        ("scorer", "metric", "kind", "seeds", "mean per seed", "sd", "range", "chance", "chance-corrected per seed"),
+        rows, numeric=(False, False, False, True, False, True, True, True, False))
+        + '<p class="muted">Every seeded choice (contexts shown, order, negatives) repeated with seeds seed+k; '
+        "the spread of the per-seed means is the judging noise at this sample size.</p>")  # fmt: skip
+
+
 def _counts_section(summary: ReportSummary) -> str:
     return "<h3>Sample sizes and failures</h3>" + _table(
         ("kind", "units", "sampling failed", "explained", "explain failed", "rubric ok", "rubric failed",
@@ -340,6 +356,7 @@ def render_html(
         + "<h2>Features vs neurons, per scorer</h2>" + sampling
         + scorer_sections(specs, summary.metrics, summary.tests, figures, "features vs neurons")
         + _contrast_section(summary)
+        + _seed_section(summary)
         + _counts_section(summary)
         + "<h2>Specificity by activation level</h2>" + hist_block
         + extra_sections

@@ -15,6 +15,7 @@ import importlib
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,6 +64,7 @@ class RunData:
     usage: dict[str, Usage] = field(default_factory=dict)  # stage -> tokens and cost of every record in its file
     attempts: dict[str, tuple[int, int]] = field(default_factory=dict)  # stage -> (records, failed records) on disk
     logit_tokens: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # unit -> promoted/suppressed
+    reseeds: dict[str, dict[int, dict[str, Record]]] = field(default_factory=dict)  # stage -> k -> unit -> record
 
     @property
     def name(self) -> str:
@@ -155,6 +157,7 @@ def load_run(run_dir: str | Path) -> RunData:
     latest_by_stage: dict[str, dict[str, StageLine]] = {}
     usage: dict[str, Usage] = {}
     attempts: dict[str, tuple[int, int]] = {}
+    reseeds: dict[str, dict[int, dict[str, BaseModel]]] = {}
     stages = [*STAGE_NAMES, *(s for s in STAGES if s not in BUILTIN_STAGES)]
     for stage in stages:
         spec = STAGES.get(stage)
@@ -167,10 +170,14 @@ def load_run(run_dir: str | Path) -> RunData:
         if "usage" in spec.record_type.model_fields:  # LLM stages: money spent in this folder, every attempt
             usage[stage] = _usage(lines)
             attempts[stage] = (len(lines), sum(not ln.ok for ln in lines))
-        if stage in current:  # records of an earlier config of this run folder are not reported
-            lines = [ln for ln in lines if ln.params == current[stage]]
         if wanted is not None:
             lines = [ln for ln in lines if ln.unit in wanted]
+        if stage in current:  # records of an earlier config of this run folder are not reported
+            by_seed = _reseed_lines(lines, current[stage])
+            if by_seed:
+                reseeds[stage] = {k: {u: ln.record for u, ln in latest(ls).items() if ln.record is not None}
+                                  for k, ls in sorted(by_seed.items())}  # fmt: skip
+            lines = [ln for ln in lines if ln.params == current[stage]]
         latest_by_stage[stage] = latest(lines)
     if not any(latest_by_stage.values()):
         names = ", ".join(STAGES.get(s).filename for s in STAGE_NAMES)
@@ -209,7 +216,20 @@ def load_run(run_dir: str | Path) -> RunData:
         usage=usage,
         attempts=attempts,
         logit_tokens=_read_logit_tokens(run_dir / LOGIT_TOKENS_FILE),
+        reseeds=reseeds,  # type: ignore[arg-type]
     )
+
+
+RESEED_SUFFIX = re.compile(r"~s(\d+)$")
+
+
+def _reseed_lines(lines: list[StageLine], params: str) -> dict[int, list[StageLine]]:
+    """Lines of the repeated seeds (``--reseeds``: params ``<params>~s<k>``), by k; seed offset 0 is the run."""
+    out: dict[int, list[StageLine]] = {}
+    for ln in lines:
+        if ln.params.startswith(params) and (m := RESEED_SUFFIX.fullmatch(ln.params[len(params):])):
+            out.setdefault(int(m.group(1)), []).append(ln)
+    return out
 
 
 LOGIT_TOKENS_FILE = "logit_tokens.json"

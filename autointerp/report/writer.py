@@ -28,6 +28,7 @@ from autointerp.report.cost import stage_costs
 from autointerp.report.histograms import KIND_ORDER, level_infos, plot_level_recall, plot_specificity, specificity_table
 from autointerp.report.html import render_compare_html, render_html
 from autointerp.report.load import RunData, judgements_frame, load_run, units_frame
+from autointerp.report.reseeds import seed_spreads
 from autointerp.report.sampling import between_runs_note, within_run_note
 from autointerp.report.scores import BUILTIN, MetricSpec, add_extra_scores, extra_metric_specs, level_hits
 from autointerp.report.stats import N_RESAMPLES
@@ -166,6 +167,7 @@ def write_report(
         histogram=tuple(HistogramRow(**row) for row in hist.to_dict(orient="records")),
         level_recall=tuple(LevelRecall(**row) for row in recall.astype(object).where(recall.notna(), None)
                            .to_dict(orient="records")),
+        seed_spread=seed_spreads(run),
         files=tuple(p.relative_to(out).as_posix() for p in written),
     )
     _write_json(out / "summary.json", summary.model_dump_json(indent=2) + "\n")

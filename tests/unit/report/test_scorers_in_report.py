@@ -3,6 +3,8 @@ level in the report, from the generic record shape alone: no report code names d
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,3 +103,32 @@ def test_scorer_sections_and_card_attributes_in_the_page(scored_report):
     key = "sae:toy#4"
     card = page.split(f'id="{key}"', 1)[1].split('class="unit"', 1)[0]
     assert f'data-m-embedding-auroc="{truth["embedding"][key]!r}"' in card
+
+
+def test_spread_across_reseeds(tmp_path):
+    """Seeds repeated with ``reseeds`` (params '<p>~s<k>') give each scorer's per-seed mean, sd and the
+    chance-corrected score; the run's own tables use seed offset 0 only."""
+    run = tmp_path / "run_r"
+    make_run(run, seed=0, n_features=4, n_neurons=3)
+    meta = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**meta, "stage_params": {"detection": "P"}}))
+    store = RunStore(run)
+    values = {0: [0.9, 0.7, 0.8, 0.6], 1: [0.5, 0.7, 0.6, 0.6], 2: [1.0, 0.8, 0.9, 0.7]}
+    for k, vals in values.items():
+        for i, v in enumerate(vals):
+            rec = ScoreResult(unit=UnitId(basis="sae:toy", index=i), scorer="detection", ok=True,
+                              primary="balanced_accuracy", provenance=PROV,
+                              metrics=(Metric(name="balanced_accuracy", value=v, chance=0.5, n=10),))  # fmt: skip
+            store.append("detection", rec, "P" if k == 0 else f"P~s{k}")
+    store.append("detection", ScoreResult(unit=UnitId(basis="sae:toy", index=0), scorer="detection", ok=True,
+                                          primary="balanced_accuracy", provenance=PROV,
+                                          metrics=(Metric(name="balanced_accuracy", value=0.0, chance=0.5, n=1),)),
+                 "OLD")  # an earlier config's record: not reported  # fmt: skip
+    summary = write_report(run, seed=0, n_resamples=99)
+    spread = next(s for s in summary.seed_spread if s.scorer == "detection" and s.kind == "feature")
+    means = [float(np.mean(v)) for v in values.values()]
+    assert spread.seed_offsets == (0, 1, 2) and spread.mean_per_seed == pytest.approx(means)
+    assert spread.sd == pytest.approx(np.std(means, ddof=1)) and spread.range == pytest.approx(max(means) - min(means))
+    assert spread.chance_corrected_per_seed == pytest.approx([(m - 0.5) / 0.5 for m in means])
+    assert summary.metric("detection_balanced_accuracy", "feature").median == pytest.approx(np.median(values[0]))
+    assert "Spread across seeds" in (run / "report" / "report.html").read_text()
