@@ -83,6 +83,7 @@ class RunGuard:
         self.halted: RunHalted | None = None
         self.budget_hit = False
         self.probes: dict[str, Probe] = defaultdict(Probe)
+        self.scale: dict[str, float] = defaultdict(lambda: 1.0)  # per spec: largest actual / estimated cost seen
         self.unit_usage: dict[tuple[str, str], Usage] = defaultdict(Usage)
         self._settled = asyncio.Condition()
 
@@ -134,7 +135,11 @@ class GuardedBackend(Wrapper):
         self._cost = find_layer(inner, CostBackend)
 
     def estimate(self, request: LLMRequest) -> float:
-        """Upper-bound-ish dollar cost of ``request``: prompt chars/4 in, ``max_tokens`` out."""
+        """Dollar cost of ``request`` before it is sent: prompt chars/4 in, ``max_tokens`` out, scaled up by
+        the largest actual/estimated ratio this backend has shown (the probe answers first, so it calibrates)."""
+        return self.base_estimate(request) * self.guard.scale[self.spec]
+
+    def base_estimate(self, request: LLMRequest) -> float:
         layer = self._cost
         if layer is None or layer.free:
             return 0.0
@@ -158,9 +163,12 @@ class GuardedBackend(Wrapper):
         guard = self.guard
         if guard.halted is not None:
             raise guard.halted
-        reserved = await guard.admit(self.estimate(request))
+        base = self.base_estimate(request)
+        reserved = await guard.admit(base * guard.scale[self.spec])
         try:
             response = await self.inner.complete(request)
+            if not response.cached and base > 0 and response.usage.cost_usd > base * guard.scale[self.spec]:
+                guard.scale[self.spec] = response.usage.cost_usd / base
             unit = current_unit.get()
             if unit is not None:
                 key = (self.stage, unit)

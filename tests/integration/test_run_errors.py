@@ -81,7 +81,9 @@ def test_bad_flag_value(tmp_path, capsys, base):
     assert code != 0 and len(err.splitlines()) == 1 and "'sampler.n_bins'" in err
 
 
-def test_dry_run_plans_without_sending(tmp_path, capsys, base):
+def test_dry_run_plans_without_sending(tmp_path, capsys, monkeypatch, base):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # keys are checked before sampling, even for a dry run
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     cfg = {**base, "backends": {"explain": "openai:gpt-4.1-mini", "rubric": "openai:gpt-4.1-mini",
                                 "simulate": "anthropic:claude-sonnet-4-5"}}
     code = main(["run", "--config", _write(tmp_path, cfg), "--dry-run", "--no-progress"])
