@@ -25,11 +25,19 @@ _BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
 
 
 def stage_specs(config: RunConfig) -> dict[str, list[str]]:
-    """Distinct backend spec -> the stages using it (in stage order)."""
+    """Distinct backend spec -> the stages using it (in stage order; scorers without an LLM have none)."""
+    from autointerp.scorers.orchestrate import judge_stages, stage_backend_spec
+
     out: dict[str, list[str]] = {}
-    for stage in STAGES:
-        out.setdefault(getattr(config.backends, stage), []).append(stage)
+    for stage in judge_stages(config):
+        spec = stage_backend_spec(config, stage)
+        if spec is not None:
+            out.setdefault(spec, []).append(stage)
     return out
+
+
+def _field(stage: str) -> str:
+    return f"field 'backends.{stage}'" if stage in STAGES else f"the backend of scorer stage '{stage}'"
 
 
 def check_url(url: str, where: str) -> None:
@@ -71,7 +79,7 @@ def validate_spec(spec: str, where: str, api_key_env: str | None = None) -> None
 def validate_backends(config: RunConfig) -> None:
     """Every stage's backend spec, checked offline (raises a one-line ConfigError naming the field)."""
     for spec, stages in stage_specs(config).items():
-        validate_spec(spec, f"field 'backends.{stages[0]}'", config.llm.api_key_env)
+        validate_spec(spec, _field(stages[0]), config.llm.api_key_env)
 
 
 PROBE = LLMRequest(messages=(Message(role="user", content="Reply with the single word: ok"),), max_tokens=4)
