@@ -12,8 +12,8 @@ Mapping (``i`` is the block index; TransformerLens and HF count blocks the same 
     blocks.i.hook_mlp_out                    layers.i.mlp_out
     blocks.i.hook_attn_out                   layers.i.attn_out
     blocks.i.mlp.hook_post                   layers.i.mlp          (the MLP neurons, after the activation)
-    blocks.i.ln2.hook_normalized             layers.i.mlp_in       (what enters the MLP, after its pre-norm)
-    blocks.i.hook_resid_mid, hook_mlp_in, mlp.hook_pre, attn.hook_z/q/k/v/result/pattern, hook_embed, ...
+    blocks.i.hook_resid_mid, hook_mlp_in, ln2.hook_normalized (before the norm's weight, unlike mlp_in),
+    mlp.hook_pre, attn.hook_z/q/k/v/result/pattern, hook_embed, ...
                                              refused: no autointerp site reads them
     layers.i.<kind> (autointerp's own saves) layers.i.<kind>
 
@@ -40,7 +40,6 @@ _TL_SITES = {
     "hook_mlp_out": "mlp_out",
     "hook_attn_out": "attn_out",
     "mlp.hook_post": "mlp",
-    "ln2.hook_normalized": "mlp_in",
 }
 _TL_UNSUPPORTED = {
     "hook_resid_mid": "the residual stream between attention and MLP",
@@ -54,6 +53,9 @@ _TL_UNSUPPORTED = {
     "attn.hook_result": "per-head attention outputs",
     "attn.hook_pattern": "attention patterns",
     "ln1.hook_normalized": "the attention input after its pre-norm",
+    # TransformerLens hooks the norm before its weight (and folds the weight away by default); HF's MLP input
+    # (autointerp's mlp_in) is after it, so the two differ by the norm's per-dimension weight
+    "ln2.hook_normalized": "the MLP input after its norm but before the norm's weight",
 }
 _HF = re.compile(r"^(?:model\.|transformer\.|gpt_neox\.|base_model\.)*(?:layers|h|layer|blocks)\.(\d+)(?:\.(.+))?$")
 _HF_SITES = {  # module suffix -> (site read by an SAE, site read by a transcoder)

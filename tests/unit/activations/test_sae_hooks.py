@@ -29,7 +29,6 @@ from tests.support.peer_checkpoints import (
         ("blocks.6.hook_mlp_out", "layers.6.mlp_out"),
         ("blocks.6.hook_attn_out", "layers.6.attn_out"),
         ("blocks.6.mlp.hook_post", "layers.6.mlp"),
-        ("blocks.6.ln2.hook_normalized", "layers.6.mlp_in"),
         ("layers.6.resid_post", "layers.6.resid_post"),
         ("layers.6.mlp", "layers.6.mlp"),  # autointerp's own name (autointerp's saves): the neurons
     ],
