@@ -65,6 +65,7 @@ def test_transcoder_hookpoints_read_the_module_input():
         "blocks.6.mlp.hook_pre",
         "blocks.6.hook_mlp_in",
         "hook_embed",
+        "blocks.6.ln2.hook_normalized",
         "blocks.6.attn.hook_nonsense",
     ],
 )
