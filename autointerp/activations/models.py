@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -179,6 +180,12 @@ def load_subject(
             warnings.simplefilter("ignore")
             model = auto.from_pretrained(path, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(path)
+    except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused an arbitrary object
+        first = next((ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln), "not plain tensors")
+        raise InputError(
+            f"model folder {path}: refused to load its pickled weights ({first}); only plain tensors are "
+            "loaded - use a safetensors checkpoint"
+        ) from None
     except (ValueError, OSError) as exc:
         raise InputError(f"model folder {path}: cannot load weights/tokenizer: {str(exc).splitlines()[0]}") from None
     finally:

