@@ -145,7 +145,8 @@ def headline(run: RunData, summary: ReportSummary) -> str:
     corpus = f" on {cfg['corpus']} ({int(cfg['max_tokens']):,} tokens)" if cfg.get("corpus") and cfg.get(
         "max_tokens") else ""  # fmt: skip
     parts = [f"Compared {what} ({'; '.join(where) or 'bases from the run records'}){source}{corpus}."]
-    for spec in summary.scorers:
+    headline_specs = {s.scorer: s for s in reversed(summary.scorers)}  # each scorer's first (primary) metric
+    for spec in (s for s in summary.scorers if headline_specs[s.scorer] is s):
         stats = [m for m in summary.metrics if m.metric == spec.name and m.n > 0]
         if not stats:
             continue
@@ -162,6 +163,11 @@ def headline(run: RunData, summary: ReportSummary) -> str:
              (c.n_rubric_failed, "rubric records"), (c.n_simulation_failed, "simulations")) if n]  # fmt: skip
         total = c.n_judgements + c.n_judgements_failed
         f.append(f"{c.n_judgements_failed} of {total} rubric judgements")
+        for spec in summary.scorers:
+            if spec.scorer not in ("rubric", "simulate") and headline_specs[spec.scorer] is spec:
+                g = summary.metric(spec.name, c.kind)
+                if g is not None and g.n_failed:
+                    f.append(f"{g.n_failed} {spec.scorer} units")
         failures.append(f"{c.kind}s: {', '.join(f)}")
     parts.append("Failed: " + "; ".join(failures) + "." if failures else "")
     if summary.costs:

@@ -80,21 +80,23 @@ def _description(scorer: str) -> str:
 
 
 def _specs_of(scorer: str, records: Iterable) -> list[MetricSpec]:
-    names: dict[str, float | None] = {}
+    chances: dict[str, set[float]] = {}
     primary = None
     for rec in records:
         primary = primary or getattr(rec, "primary", None)
         for m in rec.metrics:
-            if not m.name.startswith(RECALL_PREFIX) and (m.name not in names or names[m.name] is None):
-                names[m.name] = m.chance
-    order = sorted(names, key=lambda n: n != primary)  # stable: the primary metric first
+            if not m.name.startswith(RECALL_PREFIX):
+                chances.setdefault(m.name, set()).update([round(m.chance, 12)] if m.chance is not None else [])
+    order = sorted(chances, key=lambda n: n != primary)  # stable: the primary metric first
     about = _description(scorer)
     specs = []
     for name in order:
         bounded = any(name == p or name.endswith("_" + p) for p in PROBABILITY_METRICS)
+        chance = next(iter(chances[name])) if len(chances[name]) == 1 else None  # one chance level for all units
+        varies = " (chance level differs between units)" if len(chances[name]) > 1 else ""
         specs.append(MetricSpec(scorer=scorer, name=f"{scorer}_{name}", label=f"{scorer} {name.replace('_', ' ')}",
-                                limits=(0.0, 1.0) if bounded else None, chance=names[name],
-                                description=about if name == primary else ""))  # fmt: skip
+                                limits=(0.0, 1.0) if bounded else None, chance=chance,
+                                description=(about if name == primary else "") + varies))  # fmt: skip
     return specs
 
 

@@ -226,8 +226,10 @@ def summary_line(summary: ReportSummary) -> str:
             f"specificity {format_ci(spec) if spec else 'n/a'}, "
             f"judgements {counts.n_judgements}/{total} ok ({counts.n_judgements_failed} failed)"
         )
-    for test in summary.tests:
-        parts.append(f"{_metric_short(summary, test.metric)} {test.group_a} vs {test.group_b}: {test.short}")
+    primary = {next(m.name for m in summary.scorers if m.scorer == s) for s in {m.scorer for m in summary.scorers}}
+    for test in summary.tests:  # one test per scorer, on its headline metric (the report has all of them)
+        if test.metric in primary or not summary.scorers:
+            parts.append(f"{_metric_short(summary, test.metric)} {test.group_a} vs {test.group_b}: {test.short}")
     body = "; ".join(parts) if parts else "no units"
     return f"{summary.run.name}: {body}; {cost_line(summary.costs)}"
 
