@@ -79,48 +79,47 @@ def _sorted_part(res: Reservoir, edges: torch.Tensor, split: int, kind: str, kee
     return _Part(res, unit, slot, unit, split, KINDS.index(kind), level, pos)
 
 
-def _rank_in_group(group: torch.Tensor) -> torch.Tensor:
-    """Rank of each column within its run of equal values along dim 1 (rows already sorted by group)."""
-    pos = torch.arange(group.shape[1]).expand_as(group)
-    starts = torch.ones_like(group, dtype=torch.bool)
-    starts[:, 1:] = group[:, 1:] != group[:, :-1]
-    return pos - torch.where(starts, pos, 0).cummax(dim=1).values
-
-
-def _sort_rows(key: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """Refine a per-row column order by a further (more significant) key, stably."""
-    return order.gather(1, key.gather(1, order).argsort(dim=1, stable=True))
-
-
 def _width_parts(state: SamplerState, split: int, edges: torch.Tensor) -> list[_Part]:
-    """Per level, per_bin cell entries: the cells' random samples first (by priority), then the cells' extremes."""
-    cfg, U = state.config, state.n_units
-    G, P, n_bins = cfg.grid_bins, cfg.per_bin, cfg.n_bins
+    """Per level, per_bin cell entries: the cells' random samples first (by priority), then the cells' extremes.
+
+    Works on the flat list of kept entries (most cells of most units are empty), sorted once with numpy.
+    """
+    cfg = state.config
+    G, P = cfg.grid_bins, cfg.per_bin
     blocks = (state.bins[split], state.low[split], state.high[split])
-    window = torch.cat([r.window.view(U, G * P) for r in blocks], dim=1)
-    value = torch.cat([r.value.view(U, G * P) for r in blocks], dim=1)
-    n_cols = window.shape[1]
-    cls = (torch.arange(n_cols) >= G * P).to(torch.int64).expand(U, -1)  # 0: random sample, 1: extreme
-    rand = reservoir_priority(cfg.seed, window.clamp(min=0).flatten().numpy()).view(U, n_cols)
-    # one copy per window: the same window can sit in a cell's sample and extremes (same random priority)
-    order = _sort_rows(torch.where(window < 0, EMPTY, rand), cls.argsort(dim=1, stable=True))
-    w_sorted = window.gather(1, order)
-    dup_sorted = torch.zeros_like(w_sorted, dtype=torch.bool)
-    dup_sorted[:, 1:] = w_sorted[:, 1:] == w_sorted[:, :-1]
-    dup = torch.zeros_like(dup_sorted).scatter_(1, order, dup_sorted)
-    lvl = assign_levels(value, edges)
-    lvl = torch.where((window < 0) | dup | (lvl < 0), n_bins, lvl)
-    order = _sort_rows(lvl, _sort_rows(cls, rand.argsort(dim=1, stable=True)))
-    lv = lvl.gather(1, order)
-    rank = _rank_in_group(lv)
-    unit, col = ((rank < P) & (lv < n_bins)).nonzero(as_tuple=True)
-    src, level = order[unit, col], lv[unit, col]
+    found = [res.entries() for res in blocks]
+    row = torch.cat([r for r, _ in found])
+    slot = torch.cat([s for _, s in found])
+    block = torch.cat([torch.full_like(r, b) for b, (r, _) in enumerate(found)])
+    window = torch.cat([res.window[r, s] for res, (r, s) in zip(blocks, found, strict=True)])
+    value = torch.cat([res.value[r, s] for res, (r, s) in zip(blocks, found, strict=True)])
+    unit = row // G
+    cls = (block > 0).to(torch.int64)  # 0: a cell's random sample, 1: a cell's extreme
+    u_np, w_np, c_np = unit.numpy(), window.numpy(), cls.numpy()
+    # one copy per (unit, window): the same window can sit in a cell's sample and its extremes; keep the sample's
+    order = np.lexsort((c_np, w_np, u_np))
+    dup_sorted = np.zeros(order.size, dtype=bool)
+    dup_sorted[1:] = (u_np[order][1:] == u_np[order][:-1]) & (w_np[order][1:] == w_np[order][:-1])
+    dup = np.empty_like(dup_sorted)
+    dup[order] = dup_sorted
+    level = assign_levels(value, edges[unit]).numpy()
+    keep = ~dup & (level >= 0)
+    idx = np.nonzero(keep)[0]
+    rand = reservoir_priority(cfg.seed, w_np[idx]).numpy()
+    order = idx[np.lexsort((rand, c_np[idx], level[idx], u_np[idx]))]
+    uu, lv = u_np[order], level[order]
+    starts = np.ones(order.size, dtype=bool)
+    starts[1:] = (uu[1:] != uu[:-1]) | (lv[1:] != lv[:-1])
+    pos = np.arange(order.size)
+    rank = pos - np.maximum.accumulate(np.where(starts, pos, 0))
+    chosen = torch.from_numpy(order[rank < P])
+    pos_t = torch.from_numpy(pos[rank < P])
     parts = []
     for b, res in enumerate(blocks):
-        sel = (src >= b * G * P) & (src < (b + 1) * G * P)
-        c = src[sel] - b * G * P
-        parts.append(_Part(res, unit[sel] * G + c // P, c % P, unit[sel], split, KINDS.index("quantile"),
-                           level[sel], col[sel]))
+        sel = block[chosen] == b
+        c = chosen[sel]
+        parts.append(_Part(res, row[c], slot[c], unit[c], split, KINDS.index("quantile"),
+                           torch.from_numpy(level)[c], pos_t[sel]))
     return parts
 
 
