@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 from autointerp import __version__
 from autointerp.activations.corpus import stream_corpus, token_windows
 from autointerp.activations.device import resolve_device, resolve_dtype
-from autointerp.sampling.shards import broadcast_from_rank0, merge_on_rank0, torchrun_shard
 from autointerp.activations.model_source import MultiSource
 from autointerp.activations.models import SubjectModel, load_subject
 from autointerp.activations.source import TokenWindow
@@ -37,10 +36,11 @@ from autointerp.explain import LogitTokens, explain_unit
 from autointerp.guard import RunGuard, current_unit
 from autointerp.outcome import RunOutcome, stage_statuses
 from autointerp.preflight import check_backends, validate_backends
-from autointerp.rundir import RunLock, open_run_dir, storage_errors
-from autointerp.secrets import redact_tree
-from autointerp.spend import Ledger
 from autointerp.report.logits import write_logit_tokens
+from autointerp.rundir import RunLock, open_run_dir, storage_errors
+from autointerp.sampling import SampleSet, TokenDecoder
+from autointerp.sampling.shards import broadcast_from_rank0, merge_on_rank0, torchrun_shard
+from autointerp.sampling.stream import run_passes
 from autointerp.scorers.orchestrate import (
     backend_for,
     ensure_foreign,
@@ -52,8 +52,8 @@ from autointerp.scorers.orchestrate import (
     wants_foreign,
     write_reseed_spread,
 )
-from autointerp.sampling import SampleSet, TokenDecoder
-from autointerp.sampling.stream import run_passes
+from autointerp.secrets import redact_tree
+from autointerp.spend import Ledger
 from autointerp.store import RunStore
 from autointerp.types import Explanation, Record, UnitSamples, Usage
 
