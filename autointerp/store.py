@@ -116,8 +116,6 @@ def pick_latest(items: Iterable[T], unit: Callable[[T], str], ok: Callable[[T], 
     return best
 
 
-def _unit_key(record: Record) -> str:
-    return record.unit.key  # type: ignore[attr-defined]
 def _redacted(data: dict) -> dict:
     """A record's JSON with any password in its backend URL or error text replaced by ``***``."""
     prov = data.get("provenance")
@@ -128,6 +126,8 @@ def _redacted(data: dict) -> dict:
     return data
 
 
+def _unit_key(record: Record) -> str:
+    return record.unit.key  # type: ignore[attr-defined]
 
 
 class RunStore:
