@@ -84,8 +84,9 @@ def stage_statuses(
     wanted = set(unit_keys)
     for stage, params in stages.items():
         latest = {k: r for k, r in store.latest(stage, params).items() if k in wanted}
-        st = StageStatus(stage, len(unit_keys), spent_now=spent_now.get(stage, Usage()),
-                         spent_total=spent_total.get(stage, Usage()))
+        st = StageStatus(
+            stage, len(unit_keys), spent_now=spent_now.get(stage, Usage()), spent_total=spent_total.get(stage, Usage())
+        )
         for key, rec in latest.items():
             if getattr(rec, "ok", True):
                 st.ok += 1
@@ -143,6 +144,8 @@ class RunOutcome:
         lines = [c for s in self.stages.values() for c in s.cause_lines()]
         if self.budget is not None:
             missing = sum(s.missing for s in self.stages.values())
-            lines.append(f"{self.budget}; {missing} unit-stages not done; finished records are saved; "
-                         "raise llm.max_cost (--max-cost) and rerun the same command to continue")
+            lines.append(
+                f"{self.budget}; {missing} unit-stages not done; finished records are saved; "
+                "raise llm.max_cost (--max-cost) and rerun the same command to continue"
+            )
         return lines

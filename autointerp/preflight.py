@@ -55,7 +55,7 @@ def check_url(url: str, where: str) -> None:
 
 def validate_spec(spec: str, where: str, api_key_env: str | None = None) -> None:
     """Known kind, model named, key present, base URL well-formed — without building anything."""
-    prefix, sep, rest = spec.strip().partition(":")
+    prefix, _, rest = spec.strip().partition(":")
     if prefix not in BACKENDS:
         raise ConfigError(f"{where}: unknown backend {prefix!r} in {spec!r}; expected one of: {', '.join(BACKENDS)}")
     kind = BACKENDS.get(prefix)
@@ -64,7 +64,9 @@ def validate_spec(spec: str, where: str, api_key_env: str | None = None) -> None
     if prefix == "openai-compatible":
         m = re.fullmatch(r"(?P<model>[^@]+)@(?P<url>\S+)", rest)
         if not m:
-            raise ConfigError(f"{where}: backend spec {redact_url(spec)!r}: expected 'openai-compatible:MODEL@http://HOST:PORT/v1'")
+            raise ConfigError(
+                f"{where}: backend spec {redact_url(spec)!r}: expected 'openai-compatible:MODEL@http://HOST:PORT/v1'"
+            )
         check_url(m["url"], where)
     elif prefix in _BASE_URL_ENV and os.environ.get(_BASE_URL_ENV[prefix], "").strip():
         check_url(os.environ[_BASE_URL_ENV[prefix]].strip(), f"{where} (environment {_BASE_URL_ENV[prefix]})")
@@ -104,8 +106,9 @@ async def _check(config: RunConfig, run_dir: Path) -> list[str]:
         finally:
             current_unit.reset(token)
             await backend.aclose()
-        lines.append(f"check {redact_url(spec)}: ok (model {response.model or backend.model}, "
-                     f"${response.usage.cost_usd:.6f})")
+        lines.append(
+            f"check {redact_url(spec)}: ok (model {response.model or backend.model}, ${response.usage.cost_usd:.6f})"
+        )
     return lines
 
 

@@ -18,13 +18,23 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 from autointerp.errors import RunLocked, StorageError
 
 LOCK_FILE = ".lock"
 
-_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR,
-                   errno.EEXIST, errno.EISDIR}
+_STORAGE_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EFBIG,
+    errno.ENOTDIR,
+    errno.EEXIST,
+    errno.EISDIR,
+}
 
 
 def check_name(name: str) -> str:
@@ -92,7 +102,9 @@ def storage_errors(where: str) -> Iterator[None]:
             raise
         path = getattr(exc, "filename", None)
         at = f" ({path})" if path else ""
-        raise StorageError(f"cannot write to {where}{at}: {describe_os_error(exc)}; finished records are saved") from None
+        raise StorageError(
+            f"cannot write to {where}{at}: {describe_os_error(exc)}; finished records are saved"
+        ) from None
 
 
 class RunLock:
@@ -102,7 +114,7 @@ class RunLock:
         self.path = Path(run_dir) / LOCK_FILE
         self._fd: int | None = None
 
-    def acquire(self) -> RunLock:
+    def acquire(self) -> Self:
         with storage_errors(f"run folder {self.path.parent}"):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -128,7 +140,7 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> Self:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

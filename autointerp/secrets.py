@@ -13,7 +13,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 REDACTED = "***"
 
 # query parameters whose values are credentials
-_SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "api-key", "token", "access_token", "secret", "password", "sig"})
+_SECRET_PARAMS = frozenset(
+    {"key", "api_key", "apikey", "api-key", "token", "access_token", "secret", "password", "sig"}
+)
 
 # scheme://user:password@ or scheme://token@ inside free text
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@'\"]+)@")

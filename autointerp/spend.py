@@ -38,8 +38,13 @@ class Ledger:
 
     def add(self, stage: str, unit: str | None, backend: str, model: str, usage: Usage) -> None:
         """Persist one answered request (written and flushed before returning)."""
-        entry = {"t": round(time.time(), 3), "stage": stage, "unit": unit, "backend": redact_url(backend),
-                 "model": model}
+        entry = {
+            "t": round(time.time(), 3),
+            "stage": stage,
+            "unit": unit,
+            "backend": redact_url(backend),
+            "model": model,
+        }
         entry |= {f: getattr(usage, f) for f in _USAGE_FIELDS}
         entry["requests"] = max(usage.requests, 1)
         line = (json.dumps(entry) + "\n").encode()

@@ -19,6 +19,7 @@ import yaml
 
 from autointerp.backends import PriceTable
 from autointerp.cli import main
+from autointerp.errors import RunLocked
 from autointerp.rundir import RunLock
 from autointerp.spend import spend_by_stage
 from autointerp.store import RunStore
@@ -42,8 +43,14 @@ def corpus(tmp_path_factory):
 def base(tmp_path, tiny_llama_dir, corpus):
     """Neurons only (4 MLP neurons of a tiny LLaMA): small, and independent of SAE readers."""
     return {
-        "results_dir": str(tmp_path / "results"), "model": str(tiny_llama_dir), "corpus": str(corpus),
-        "max_tokens": 400, "window": 16, "sae": None, "neuron_site": "layers.1.mlp", "neurons": N_NEURONS,
+        "results_dir": str(tmp_path / "results"),
+        "model": str(tiny_llama_dir),
+        "corpus": str(corpus),
+        "max_tokens": 400,
+        "window": 16,
+        "sae": None,
+        "neuron_site": "layers.1.mlp",
+        "neurons": N_NEURONS,
         "explain": {"n_top": 3, "n_quantile": 2, "n_logit_tokens": 0, "max_retries": 0},
         "rubric": {"per_level": 1, "n_random": 1, "contexts_per_prompt": 4, "max_retries": 0},
         "simulate": {"method": "json-list", "n_top": 1, "n_random": 1, "contexts_per_prompt": 2, "max_retries": 0},
@@ -74,8 +81,14 @@ def answering(request: RecordedRequest):
     """Stage answers in both wire formats (the OpenAI handler of test_run_pipeline, plus Anthropic)."""
     body = request.json
     if request.path.endswith("/messages"):
-        msgs = [{"role": "system", "content": body.get("system", "") if isinstance(body.get("system"), str)
-                 else " ".join(b.get("text", "") for b in body.get("system") or [])}]
+        msgs = [
+            {
+                "role": "system",
+                "content": body.get("system", "")
+                if isinstance(body.get("system"), str)
+                else " ".join(b.get("text", "") for b in body.get("system") or []),
+            }
+        ]
         for m in body["messages"]:
             content = m["content"]
             text = content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
@@ -128,7 +141,7 @@ def test_backend_specs_are_validated_before_sampling(tmp_path, capsys, monkeypat
     for k, v in env.items():
         monkeypatch.setenv(k, v) if v else monkeypatch.delenv(k, raising=False)
     argv = ["run", "--config", _write(tmp_path, _with_backend(base, spec))] + (["--dry-run"] if dry else [])
-    code, out, err = _run(capsys, argv)
+    code, _, err = _run(capsys, argv)
     assert code == 2 and len(err.splitlines()) == 1 and words in err and "'backends.explain'" in err, err
     assert not (tmp_path / "results" / "run" / "units.jsonl").exists()  # nothing was sampled
 
@@ -252,7 +265,7 @@ def test_second_invocation_on_a_folder_in_use_refuses(tmp_path, capsys, base):
     run_dir = tmp_path / "results" / "run"
     run_dir.mkdir(parents=True)
     with RunLock(run_dir):
-        code, out, err = _run(capsys, ["run", "--config", _write(tmp_path, base)])
+        code, _, err = _run(capsys, ["run", "--config", _write(tmp_path, base)])
     assert code == 6 and len(err.splitlines()) == 1 and "in use by another autointerp process" in err, err
     assert f"pid {os.getpid()}" in err
     assert not (run_dir / "units.jsonl").exists()
@@ -261,12 +274,16 @@ def test_second_invocation_on_a_folder_in_use_refuses(tmp_path, capsys, base):
 def test_kill_9_leaves_no_stale_lock(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    code = f"from autointerp.rundir import RunLock; RunLock({str(run_dir)!r}).acquire(); print('locked', flush=True); " \
-           "import time; time.sleep(60)"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        f"from autointerp.rundir import RunLock; RunLock({str(run_dir)!r}).acquire(); print('locked', flush=True); "
+        "import time; time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
     try:
         assert proc.stdout.readline().strip() == b"locked"
-        with pytest.raises(Exception, match="in use"):
+        with pytest.raises(RunLocked, match="in use"):
             RunLock(run_dir).acquire()
         proc.kill()  # SIGKILL
         proc.wait(10)
@@ -275,7 +292,7 @@ def test_kill_9_leaves_no_stale_lock(tmp_path):
             try:
                 RunLock(run_dir).acquire().release()
                 break
-            except Exception:
+            except RunLocked:
                 assert time.time() < deadline, "lock still held after kill -9"
                 time.sleep(0.05)
     finally:
@@ -295,7 +312,7 @@ def test_kill_9_leaves_no_stale_lock(tmp_path):
 def test_bad_results_folder_is_one_line(tmp_path, capsys, base, setup, argv, words):
     setup(tmp_path)
     before = sorted(p.name for p in tmp_path.parent.iterdir())
-    code, out, err = _run(capsys, ["run", "--config", _write(tmp_path, base), *argv])
+    code, _, err = _run(capsys, ["run", "--config", _write(tmp_path, base), *argv])
     assert code in (2, 7) and len(err.splitlines()) == 1 and words in err and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.parent.iterdir()) == before  # nothing written outside
 
@@ -305,12 +322,13 @@ def small_disk(tmp_path):
     """A 4 MB tmpfs (needs root / CAP_SYS_ADMIN; skipped elsewhere)."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True).returncode:
+    mount = ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)]
+    if subprocess.run(mount, capture_output=True, check=False).returncode:
         pytest.skip("cannot mount a small tmpfs here")
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
 
 
 def _fill(folder: Path) -> None:
@@ -327,8 +345,10 @@ def test_disk_full_is_one_line(tmp_path, capsys, base, small_disk):
     """The disk fills up between runs: the next run's first write (records, ledger, SQLite cache) fails with
     one line and exit 7, and the finished records of the first run are intact."""
     with ApiServer(handler=answering) as server:
-        cfg = _with_backend({**base, "results_dir": str(small_disk / "results")},
-                            f"openai-compatible:fake-model@{server.openai_base_url}")
+        cfg = _with_backend(
+            {**base, "results_dir": str(small_disk / "results")},
+            f"openai-compatible:fake-model@{server.openai_base_url}",
+        )
         path = _write(tmp_path, cfg)
         code, out, err = _run(capsys, ["run", "--config", path])
         assert code == 0, (out, err)
@@ -347,12 +367,11 @@ def test_sqlite_disk_full_is_a_storage_error(tmp_path):
 
     db = sqlite3.connect(tmp_path / "c.sqlite")
     db.execute("PRAGMA max_page_count=2")
-    with pytest.raises(StorageError, match=r"cannot write to the cache: disk full"):
-        with storage_errors("the cache"):
-            db.execute("CREATE TABLE t (x BLOB)")
-            for _ in range(50):
-                db.execute("INSERT INTO t VALUES (?)", (b"x" * 4096,))
-            db.commit()
+    with pytest.raises(StorageError, match=r"cannot write to the cache: disk full"), storage_errors("the cache"):
+        db.execute("CREATE TABLE t (x BLOB)")
+        for _ in range(50):
+            db.execute("INSERT INTO t VALUES (?)", (b"x" * 4096,))
+        db.commit()
 
 
 # ------------------------------------------------------------------------------------------ secrets

@@ -29,8 +29,14 @@ def evil_model(tmp_path):
     from transformers import LlamaConfig
 
     folder = tmp_path / "evil"
-    cfg = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1)
+    cfg = LlamaConfig(
+        vocab_size=50,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
     cfg.architectures = ["LlamaForCausalLM"]
     cfg.save_pretrained(folder)
     marker = tmp_path / "PWNED"

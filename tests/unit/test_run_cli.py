@@ -99,7 +99,7 @@ def test_run_name_must_be_a_plain_folder_name(name):
 
 def test_demo_config_file_is_honoured_under_flags(tmp_path, monkeypatch):
     """demo --config FILE: the demo's settings < the file < flags; a file that sets 'sae' skips the demo SAE."""
-    import autointerp.demo as demo
+    from autointerp import demo
 
     monkeypatch.setattr(demo, "demo_sae", lambda *a, **k: pytest.fail("the demo SAE must not be trained"))
     path = tmp_path / "d.yaml"
@@ -123,4 +123,6 @@ def test_redaction():
     assert redact_url("https://tok@host/v1?api_key=abc&x=1") == "https://***@host/v1?api_key=***&x=1"
     assert redact_url("https://api.openai.com/v1") == "https://api.openai.com/v1"
     assert redact_text("failed: http://u:pw@h/v1 down") == "failed: http://u:***@h/v1 down"
-    assert redact_tree({"b": ["openai-compatible:m@http://u:pw@h/v1"]}) == {"b": ["openai-compatible:m@http://u:***@h/v1"]}
+    assert redact_tree({"b": ["openai-compatible:m@http://u:pw@h/v1"]}) == {
+        "b": ["openai-compatible:m@http://u:***@h/v1"]
+    }
