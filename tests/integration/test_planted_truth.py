@@ -15,10 +15,12 @@ import pytest
 from autointerp.explain import ExplainConfig, explain_unit
 from autointerp.rubric import RubricConfig, score_specificity
 from autointerp.simulate import SimulateConfig, simulate_unit
-from autointerp.types import Explanation
+from autointerp.types import Explanation, Provenance
 from tests.support.planted import BOTH_BASES_CONFIG, PlantedOracle, make_world, planted_samples
 from tests.support.scripted_backend import CAPS_LOGPROBS, CAPS_PLAIN, CAPS_PROMPT_LOGPROBS, ScriptedBackend
 
+PROV = Provenance(backend="scripted", model="m", prompt_id="p", prompt_version="1", prompt_hash="h",
+                  config_hash="c", seed=0)
 METHODS = {
     "logprobs-all-at-once": (CAPS_PROMPT_LOGPROBS, PlantedOracle.simulate_prompt_logprobs),
     "logprobs-generated": (CAPS_LOGPROBS, PlantedOracle.simulate_generated),
@@ -50,6 +52,23 @@ def test_dense_signed_basis_gets_the_same_context_mix_as_the_sparse_one(world):
         assert mix(s) == mix(d)
         assert {c.kind for c in d.heldout} == {"top", "quantile", "random"}
         assert sum(c.kind == "random" for c in d.heldout) == BOTH_BASES_CONFIG.n_random
+
+
+def test_both_bases_are_simulated_and_rated_on_the_same_mix(world):
+    """The demo's failure: features simulated on 2 top + 2 random contexts, neurons on 2 top only."""
+    sim_backend = ScriptedBackend(PlantedOracle.simulate_json, capabilities=CAPS_PLAIN)
+    rater = ScriptedBackend(PlantedOracle.rater)
+    used = {}
+    for dense in (False, True):
+        rows = []
+        for u, s in enumerate(planted_samples(world, BOTH_BASES_CONFIG, dense=dense)):
+            expl = Explanation(unit=s.unit, ok=True, text=world.description(u), provenance=PROV)
+            sim = asyncio.run(simulate_unit(s, expl, sim_backend, SimulateConfig(n_top=2, n_random=2), seed=u))
+            rub = asyncio.run(score_specificity(s, expl, rater, RubricConfig(per_level=2, n_random=4), seed=u))
+            rows.append((sorted(c.kind for c in sim.contexts), sorted(j.kind for j in rub.judgements)))
+        used[dense] = rows
+    assert used[False] == used[True]
+    assert all(sim == ["random", "random", "top", "top"] for sim, _ in used[True])
 
 
 @pytest.fixture(scope="module")

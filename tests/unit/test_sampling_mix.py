@@ -200,11 +200,18 @@ def test_levels_with_top_windows_still_get_their_other_windows():
 
 
 def test_straddling_cell_fills_both_levels():
-    # values 0.49..0.51 sit in one grid cell cut by the level edge at 0.5 of the max: both sides must fill
-    rows = [[1.0]] * 2 + [[0.45 + 0.001 * i] for i in range(100)] + [[0.5 + 0.0001 * i] for i in range(8)]
+    # max 1.5: grid cells of 0.5, so the cell [0.5, 1.0) is cut by the level edge at 0.75. 100 windows below the
+    # edge, 12 above: the cell's random sample of 5 mostly falls below; the old sampler then gave the upper
+    # level only the cell's single highest window. Both sides must fill to min(per_bin, eligible).
+    rows = [[1.5]] * 2 + [[0.70 + 0.0005 * i] for i in range(100)] + [[0.751 + 0.001 * i] for i in range(12)]
     cfg = SamplerConfig(top_k=1, n_bins=2, per_bin=5, acts_dtype="float32")
     src = _source(rows)
-    check_unit(run_all(src, cfg), src, cfg, 0)
+    sset = run_all(src, cfg)
+    check_unit(sset, src, cfg, 0)
+    s = sset.unit_samples(0, str)
+    assert s.bin_edges == (0.0, 0.75, 1.5)
+    for split in (s.explain, s.heldout):
+        assert sum(c.kind == "quantile" and c.level == 1 for c in split) == cfg.per_bin
 
 
 @pytest.mark.parametrize("bins", ["width", "quantile"])
