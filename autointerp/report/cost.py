@@ -1,11 +1,13 @@
-"""Tokens and money per stage, from the usage every record carries (all attempts, failed ones included)."""
+"""Tokens and money per stage: from the run's spending ledger (``spend.jsonl``: every answered request, written
+before the answer is used, so requests of a killed invocation count too) when it exists, else from the usage every
+record carries (all attempts, failed ones included)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from autointerp.report.load import RunData
-from autointerp.types import Frozen
+from autointerp.types import Frozen, Usage
 
 
 class StageCost(Frozen):
@@ -19,18 +21,25 @@ class StageCost(Frozen):
     output_tokens: int
     cache_read_tokens: int = 0
     cost_usd: float = Field(description="Dollar cost at the backend's price table (0 for local/unpriced models).")
+    source: str = Field(default="records", description="'ledger' (spend.jsonl) or 'records' (usage in the records).")
 
 
 def stage_costs(run: RunData) -> tuple[StageCost, ...]:
-    """One row per stage that has records, sampling ('units') excluded: it sends no LLM request."""
+    """One row per stage that spent or wrote records, sampling ('units') excluded: it sends no LLM request."""
+    from autointerp.spend import LEDGER_FILE, spend_by_stage
+
+    ledger = spend_by_stage(run.run_dir) if (run.run_dir / LEDGER_FILE).exists() else None
+    spent = ledger if ledger is not None else run.usage
     out = []
-    for stage, usage in run.usage.items():
+    for stage in [*run.usage, *(s for s in spent if s not in run.usage)]:
         if stage == "units":
             continue
+        usage = spent.get(stage, Usage())
         records, failed = run.attempts.get(stage, (0, 0))
         out.append(StageCost(stage=stage, records=records, failed_records=failed, requests=usage.requests,
                              input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                             cache_read_tokens=usage.cache_read_tokens, cost_usd=usage.cost_usd))  # fmt: skip
+                             cache_read_tokens=usage.cache_read_tokens, cost_usd=usage.cost_usd,
+                             source="ledger" if ledger is not None else "records"))  # fmt: skip
     return tuple(out)
 
 

@@ -121,8 +121,15 @@ def _cost_table(costs: Sequence[StageCost]) -> str:
                  f"${sum(c.cost_usd for c in costs):.4f}"))  # fmt: skip
     return _table(("stage", "records", "failed records", "requests", "input tokens", "output tokens",
                    "cache-read tokens", "cost"), rows, numeric=(False, *[True] * 7)) + (
-        '<p class="muted">Every record written to this run folder counts, failed attempts and retries included; '
-        "cache hits cost nothing. Prices from the backend's price table (local models: $0).</p>")  # fmt: skip
+        f'<p class="muted">{esc(_cost_source(costs))} Cache hits cost nothing. Prices from the backend\'s price '
+        "table (local models: $0).</p>")  # fmt: skip
+
+
+def _cost_source(costs: Sequence[StageCost]) -> str:
+    if all(c.source == "ledger" for c in costs):
+        return ("Tokens and cost from the run's spending ledger (spend.jsonl): every answered request of every "
+                "invocation, failed units and killed invocations included.")
+    return "Tokens and cost from the records in this run folder, failed attempts and retries included."
 
 
 # ---------------------------------------------------------------- headline

@@ -116,3 +116,26 @@ def test_comparison_figure_names_statistic_effect_size_n_and_sampling(report_a):
     assert "rank-biserial" in raw and "Mann-Whitney (unpaired)" in raw and "r=+" not in raw
     sim = summary.metric("simulation_score", "feature")
     assert f"n={sim.n}" in raw and "sampling: same held-out mix" in raw
+
+
+def test_cost_comes_from_the_spend_ledger_when_the_run_has_one(tmp_path):
+    """Requests answered before a kill have no record but are in spend.jsonl: the ledger is the run's spend."""
+    from autointerp.report import write_report
+    from autointerp.spend import Ledger
+    from autointerp.types import Usage
+    from tests.unit.report.synthetic import make_run
+
+    run = tmp_path / "run_l"
+    make_run(run, n_features=3, n_neurons=3)
+    ledger = Ledger(run)
+    for k in range(5):
+        ledger.add("rubric", f"sae:toy#{k % 3}", "openai:gpt-4.1-mini", "gpt-4.1-mini",
+                   Usage(input_tokens=200, output_tokens=20, requests=1, cost_usd=0.01))
+    ledger.add("explain", "sae:toy#0", "openai:gpt-4.1-mini", "gpt-4.1-mini", Usage(requests=1, cost_usd=0.5))
+    summary = write_report(run, n_resamples=99)
+    costs = {c.stage: c for c in summary.costs}
+    assert {c.source for c in summary.costs} == {"ledger"}
+    assert (costs["rubric"].requests, costs["rubric"].input_tokens) == (5, 1000)
+    assert costs["rubric"].cost_usd == pytest.approx(0.05) and costs["simulate"].cost_usd == 0
+    assert summary.total_cost == pytest.approx(0.55)
+    assert "spending ledger" in (run / "report" / "report.html").read_text()
