@@ -56,9 +56,9 @@ class Context(Record):
     doc_id: str = Field(default="", description="Id of the corpus document the window comes from.")
     tokens: tuple[str, ...] = Field(description="Decoded token strings, in order.")
     activations: tuple[float, ...] = Field(description="The unit's activation on each token (same length as tokens).")
-    kind: ContextKind = Field(description="Why it was sampled: top-k, an activation-level bin, or random non-activating.")
+    kind: ContextKind = Field(description="Why it was sampled: top-k, an activation-level sample, or a uniformly random window.")
     level: int = Field(
-        description="Activation-level bin of the window's max activation (0..n_bins-1); -1 for non-activating windows."
+        description="Activation-level bin of the window's max activation (0..n_bins-1); -1 below the sampler's threshold."
     )
 
     @property
@@ -158,7 +158,7 @@ class RubricJudgement(Record):
     window_index: int
     kind: ContextKind
     true_activation: float = Field(description="Max activation of the unit in the context.")
-    level: int = Field(description="Activation-level bin (-1 for non-activating).")
+    level: int = Field(description="Activation-level bin (-1 below the sampler's threshold).")
     score: int | None = Field(default=None, ge=0, le=3, description="0-3 rating; None when it failed.")
     ok: bool = True
     error: str | None = None

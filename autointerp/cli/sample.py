@@ -60,7 +60,8 @@ def sampler_config(args: argparse.Namespace):
     from autointerp.sampling import SamplerConfig
 
     fields = {"top_k": args.top_k, "n_bins": args.n_bins, "per_bin": args.per_bin, "n_random": args.n_random,
-              "heldout_fraction": args.heldout_fraction, "seed": args.seed, "batch_size": args.batch_size}
+              "heldout_fraction": args.heldout_fraction, "seed": args.seed, "batch_size": args.batch_size,
+              "bins": args.bins, "signed": args.signed, "threshold": args.threshold}
     try:
         return SamplerConfig(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
@@ -207,7 +208,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=None, help="Top contexts per unit and split (default 20).")
     p.add_argument("--n-bins", type=int, default=None, help="Activation-level bins (default 10).")
     p.add_argument("--per-bin", type=int, default=None, help="Contexts per level bin and split (default 5).")
-    p.add_argument("--n-random", type=int, default=None, help="Random non-activating held-out contexts (default 10).")
+    p.add_argument("--n-random", type=int, default=None,
+                   help="Random held-out windows, uniform whatever the activation (default 10).")
+    p.add_argument("--bins", choices=("width", "quantile"), default=None,
+                   help="Levels of equal width over [threshold*max, max] or of equal count (default width).")
+    p.add_argument("--signed", choices=("relu", "abs"), default=None,
+                   help="Negative activations: relu (active means > 0) or abs (read |a|) (default relu).")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="Windows at or below threshold*max are 'below threshold', level -1 (default 0).")
     p.add_argument("--heldout-fraction", type=float, default=None, help="Fraction of windows held out (default 0.5).")
     p.add_argument("--device", default=None, help="Torch device (default: the model's).")
     p.add_argument("--cache-dir", default=None, help="Cache folder (default: $AUTOINTERP_CACHE, ~/.cache/autointerp).")

@@ -109,5 +109,5 @@ class SamplerConfig(BaseModel):
         return math.ceil(self.top_k / (1.0 - self.heldout_fraction))
 
     def random_slots(self, split: int) -> int:
-        """Random non-activating contexts kept in split 0 (explain) or 1 (held-out)."""
+        """Random windows kept in split 0 (explain) or 1 (held-out)."""
         return self.n_random if split == 1 else self.n_random_explain
