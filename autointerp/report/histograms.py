@@ -1,8 +1,8 @@
 """Specificity histograms (the Scaling Monosemanticity figure): rubric score mix per activation level.
 
 For each group (features / neurons, or one unit), the fraction of 0-3 ratings
-in each activation-level bin of the held-out contexts: "none" (random
-non-activating contexts, level -1) then the bins by their activation range as a
+in each activation-level bin of the held-out contexts: "below threshold" (windows
+whose max is at or below the sampler's threshold x the unit's max, level -1) then the bins by their activation range as a
 fraction of the unit's max activation. Failed judgements are left out (and
 counted in the summary).
 """
@@ -22,6 +22,7 @@ SCORES = (0, 1, 2, 3)
 SCORE_COLORS = ("#d0d0d0", "#9ecae1", "#3d8bc4", "#08306b")
 KIND_ORDER = ("feature", "neuron")
 TABLE_COLUMNS = ["kind", "level", "score", "count", "fraction", "n_in_level"]
+BELOW_THRESHOLD = "below threshold"  # the label of level -1
 
 
 class LevelInfo(BaseModel):
@@ -29,14 +30,14 @@ class LevelInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    level: int = Field(description="Level bin (-1 = random non-activating contexts).")
-    label: str = Field(description="Axis label, e.g. 'none' or '20-40%'.")
+    level: int = Field(description="Level bin (-1 = below the sampler's threshold).")
+    label: str = Field(description="Axis label, e.g. 'below threshold' or '20-40%'.")
     frac_low: float | None = Field(default=None, description="Median over units of the bin's lower edge / max act.")
     frac_high: float | None = Field(default=None, description="Median over units of the bin's upper edge / max act.")
 
 
 def level_infos(levels: Iterable[int], units: Iterable[UnitSamples]) -> list[LevelInfo]:
-    """Labels for the levels present: 'none' for -1, else the bin's range as a fraction of max activation."""
+    """Labels for the levels present: 'below threshold' for -1, else the bin's range as a fraction of max activation."""
     fractions: dict[int, list[tuple[float, float]]] = {}
     for u in units:
         edges = np.asarray(u.bin_edges, dtype=float)
@@ -48,7 +49,7 @@ def level_infos(levels: Iterable[int], units: Iterable[UnitSamples]) -> list[Lev
     infos = []
     for level in sorted(set(levels)):
         if level < 0:
-            infos.append(LevelInfo(level=level, label="none"))
+            infos.append(LevelInfo(level=level, label=BELOW_THRESHOLD))
         elif level in fractions:
             lo, hi = np.median(np.asarray(fractions[level]), axis=0)
             label = f"{lo * 100:.0f}-{hi:.0%}"
@@ -111,7 +112,7 @@ def plot_specificity(
             if not sub.empty:
                 ax.text(xi, 1.01, f"n={int(n)}", ha="center", va="bottom", fontsize=7, color="#444444")
         rotate = len(x) > panel_size[0] * 1.1  # labels collide on narrow panels
-        ax.set_xticks(x, [labels.get(lv, "none" if lv < 0 else str(lv)) for lv in level_list], rotation=40 if rotate else 0,
+        ax.set_xticks(x, [labels.get(lv, BELOW_THRESHOLD if lv < 0 else str(lv)) for lv in level_list], rotation=40 if rotate else 0,
                       ha="right" if rotate else "center", rotation_mode="anchor", fontsize=8)  # fmt: skip
         if sub.empty:
             ax.text(0.5, 0.5, "no specificity ratings", transform=ax.transAxes, ha="center", color="#888888")

@@ -352,8 +352,8 @@ def render_html(
     'scorer:<name>' -> PNG bytes; ``extra_sections``: further HTML placed after the comparison."""
     specs = list(summary.scorers)
     hist = _figure("Specificity by activation level", figures.get("specificity"),
-                   "Fraction of held-out contexts per 0-3 specificity rating, per activation-level bin ('none': random "
-                   "non-activating contexts). Failed ratings are excluded.", level=3)  # fmt: skip
+                   "Fraction of held-out contexts per 0-3 specificity rating, per activation-level bin ('below threshold': "
+                   "windows at or below the sampler's threshold, level -1). Failed ratings are excluded.", level=3)  # fmt: skip
     recall = _figure("Recall per activation level", figures.get("recall"),
                      "Fraction of the activating held-out contexts of each level that a classifier scorer "
                      "recognised, per kind.", level=3)  # fmt: skip

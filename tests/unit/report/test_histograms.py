@@ -52,7 +52,7 @@ def test_level_labels(run_a):
     path, _ = run_a
     run = load_run(path)
     infos = level_infos([-1, 0, 3, 9], run.units.values())
-    assert [i.label for i in infos] == ["none", "0-25%", "75-100%", "bin 9"]
+    assert [i.label for i in infos] == ["below threshold", "0-25%", "75-100%", "bin 9"]
     assert infos[2].frac_low == pytest.approx(0.75) and infos[2].frac_high == pytest.approx(1.0)
 
 
