@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from autointerp.secrets import redact_url
-from autointerp.store import read_lines
+from autointerp.store import cut_torn_tail, read_lines
 from autointerp.types import Usage
 
 LEDGER_FILE = "spend.jsonl"
@@ -49,7 +49,8 @@ class Ledger:
         entry["requests"] = max(usage.requests, 1)
         line = (json.dumps(entry) + "\n").encode()
         with self._lock:
-            with open(self.path, "ab") as fh:
+            with open(self.path, "a+b") as fh:
+                cut_torn_tail(fh)  # a line torn by a kill would otherwise glue onto this one
                 fh.write(line)
                 fh.flush()  # in the OS page cache: survives kill -9 (not power loss), without an fsync per request
             self.now[stage] += _usage(entry)

@@ -82,7 +82,7 @@ def read_lines(path: Path) -> list[tuple[int, Any]]:
     return out
 
 
-def _cut_torn_tail(fh: Any) -> None:
+def cut_torn_tail(fh: Any) -> None:
     """Truncate an unterminated last line (a write torn by a kill) so the next record starts a fresh line."""
     end = fh.seek(0, os.SEEK_END)
     if end == 0:
@@ -157,7 +157,7 @@ class RunStore:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.path(stage)
         with self._lock, open(path, "a+b") as fh:
-            _cut_torn_tail(fh)
+            cut_torn_tail(fh)
             fh.write(line.encode("utf-8") + b"\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -82,3 +82,18 @@ def test_complete_corrupt_line_ending_in_brace_is_still_an_error(tmp_path):
     store.append("explain", _exp(3, True, "birds"), "p")
     with pytest.raises(InputError, match=r"explanations.jsonl:2: not valid JSON"):
         store.records("explain")
+
+
+def test_spend_ledger_survives_a_torn_line(tmp_path):
+    from autointerp.spend import Ledger, spend_by_stage
+    from autointerp.types import Usage
+
+    ledger = Ledger(tmp_path)
+    ledger.add("explain", "u#1", "openai:m", "m", Usage(input_tokens=10, requests=1, cost_usd=0.5))
+    with open(ledger.path, "a", encoding="utf-8") as fh:
+        fh.write('{"stage": "explain", "cost_usd": 9, "x": {"a": 1}')  # killed mid-line, ends in '}'
+    again = Ledger(tmp_path)
+    assert again.spent == 0.5
+    again.add("rubric", "u#1", "openai:m", "m", Usage(input_tokens=5, requests=1, cost_usd=0.25))
+    totals = spend_by_stage(tmp_path)
+    assert totals["explain"].cost_usd == 0.5 and totals["rubric"].cost_usd == 0.25 and Ledger(tmp_path).spent == 0.75
