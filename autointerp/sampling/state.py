@@ -45,8 +45,9 @@ Design (a unit's max activation is only known at the end of the pass):
   ``O(units x kept contexts x window)`` and does not grow with the corpus; the
   tokens of windows that hold any kept entry are kept too, pruned as entries
   are evicted. Measured (benchmarks/sampling.py, 16,384 TopK features, 64-token
-  windows, 100k tokens): 813 MiB of state, about 0.1 s CPU per 1,024-token
-  batch for the update, against a re-gathering second pass that would re-run
+  windows): 1,573 MiB of state (813 MiB before each grid cell kept its per_bin
+  lowest and highest windows, the price of exact level fill), about 0.2 s CPU
+  per 1,024-token batch for the update, against a re-gathering second pass that would re-run
   the forward on nearly every window (with that many units, the kept windows
   cover almost the whole corpus).
 
