@@ -50,3 +50,44 @@ def test_mann_whitney_matches_scipy_and_effect_sizes():
 def test_mann_whitney_all_tied():
     t = mann_whitney("m", "a", np.ones(4), "b", np.ones(3))
     assert t.rank_biserial == 0 and t.p_value == 1.0
+
+
+def test_wilcoxon_paired_matches_scipy_and_brute_force_effect_size():
+    from autointerp.report.stats import wilcoxon_paired
+
+    rng = np.random.default_rng(4)
+    a = rng.normal(0.4, 0.2, 40)
+    b = a - rng.normal(0.1, 0.15, 40)
+    t = wilcoxon_paired("m", "A", a, "B", b, seed=2, n_resamples=999)
+    ref = stats.wilcoxon(a, b)
+    assert t.paired and t.test == "wilcoxon-signed-rank" and (t.n_a, t.n_b) == (40, 40)
+    assert (t.statistic, t.p_value) == pytest.approx((ref.statistic, ref.pvalue))
+    d = a - b
+    ranks = stats.rankdata(np.abs(d))
+    assert t.rank_biserial == pytest.approx((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+    assert t.common_language == pytest.approx(np.mean(d > 0))
+    boot = stats.bootstrap((d,), np.median, n_resamples=999, method="percentile", rng=np.random.default_rng(2))
+    assert (t.diff_ci_low, t.diff_ci_high) == pytest.approx((boot.confidence_interval.low, boot.confidence_interval.high))
+    assert "paired" in t.label and "rank-biserial" in t.short
+    flipped = wilcoxon_paired("m", "B", b, "A", a, seed=2, n_resamples=999)
+    assert flipped.rank_biserial == pytest.approx(-t.rank_biserial) and flipped.p_value == pytest.approx(t.p_value)
+
+
+def test_wilcoxon_paired_degenerate_cases():
+    from autointerp.report.stats import wilcoxon_paired
+
+    same = wilcoxon_paired("m", "A", np.ones(5), "B", np.ones(5))
+    assert (same.p_value, same.rank_biserial, same.median_difference) == (1.0, 0.0, 0.0)
+    assert wilcoxon_paired("m", "A", np.array([]), "B", np.array([])) is None
+    with pytest.raises(ValueError, match="equal lengths"):
+        wilcoxon_paired("m", "A", np.ones(3), "B", np.ones(2))
+
+
+def test_mean_ci_matches_scipy_bootstrap():
+    from autointerp.report.stats import mean_ci
+
+    x = np.random.default_rng(8).normal(size=30)
+    m, lo, hi = mean_ci(x, seed=1, n_resamples=999)
+    ref = stats.bootstrap((x,), np.mean, n_resamples=999, method="percentile", rng=np.random.default_rng(1))
+    assert m == pytest.approx(x.mean()) and (lo, hi) == pytest.approx(ref.confidence_interval)
+    assert mean_ci(np.array([])) is None and mean_ci(np.array([2.0])) == (2.0, 2.0, 2.0)
