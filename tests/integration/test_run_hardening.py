@@ -358,6 +358,20 @@ def test_disk_full_is_one_line(tmp_path, capsys, base, small_disk):
     assert len(RunStore(small_disk / "results" / "run").done("explain")) == N_NEURONS
 
 
+def test_unwritable_results_folder_is_one_line(tmp_path, capsys, base):
+    """A read-only file system under the results folder (EROFS; root ignores permission bits) is one line."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)]
+    if subprocess.run(mount, capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a read-only tmpfs here")
+    try:
+        code, _, err = _run(capsys, ["run", "--config", _write(tmp_path, {**base, "results_dir": str(ro / "results")})])
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], capture_output=True, check=False)
+    assert code == 7 and len(err.splitlines()) == 1 and "read-only file system" in err, err
+
+
 def test_sqlite_disk_full_is_a_storage_error(tmp_path):
     """SQLite's own 'database or disk is full' (a real one: max_page_count reached) becomes one line."""
     import sqlite3
