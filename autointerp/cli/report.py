@@ -22,16 +22,17 @@ def _compare(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.run_a) / "report" / f"compare_{Path(args.run_b).resolve().name}"
     summary = compare_runs(args.run_a, args.run_b, out, seed=args.seed)
     print(compare_line(summary))
-    print(f"comparison: {out / 'compare.png'} ({len(summary.files)} files in {out})")
+    print(f"comparison: {out / 'compare.html'} ({len(summary.files)} files in {out})")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser(
         "report",
-        help="Write a run's report: specificity histograms, features vs neurons, tables, HTML.",
-        description="Write <RUN>/report/: specificity.{csv,png,svg}, comparison.*, units.{csv,parquet}, "
-        "summary.json and a self-contained report.html.",
+        help="Write a run's report: every scorer's features-vs-neurons table and figure, histograms, unit browser.",
+        description="Write <RUN>/report/: specificity.{csv,png,svg}, comparison.* (every scorer's metrics, "
+        "Mann-Whitney U), units.{csv,parquet}, summary.json and a self-contained report.html (headline, cost "
+        "per stage, unit cards to sort, filter and search).",
     )
     report.add_argument("run", metavar="RUN", help="Run folder (results/<run>).")
     report.add_argument("--per-unit", action="store_true", help="Also write one specificity plot + table per unit.")
@@ -41,9 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     compare = subparsers.add_parser(
         "compare",
-        help="Compare two runs per unit kind: medians with CIs, Mann-Whitney U, plot and tables.",
-        description="Compare the simulation and specificity scores of two runs (e.g. two SAEs or two explainer "
-        "models): features of A vs features of B, neurons of A vs neurons of B.",
+        help="Compare two runs per unit kind: medians with CIs, paired or unpaired tests, figures, tables, HTML.",
+        description="Compare every scorer's metrics of two runs (e.g. two SAEs or two explainer models): "
+        "features of A vs features of B, neurons of A vs neurons of B. Units shared by both runs are compared "
+        "unit by unit (Wilcoxon signed-rank, paired bootstrap); disjoint units with Mann-Whitney U. Writes "
+        "compare.{csv,json,png,svg,html}.",
     )
     compare.add_argument("run_a", metavar="RUN_A", help="First run folder.")
     compare.add_argument("run_b", metavar="RUN_B", help="Second run folder.")
