@@ -133,6 +133,8 @@ class GuardedBackend(Wrapper):
         self.stage = stage
         self.guard = guard
         self._cost = find_layer(inner, CostBackend)
+        prefix = self.spec.partition(":")[0]
+        self._probe = BACKENDS.get(prefix).remote if prefix in BACKENDS else True  # a local model has no key
 
     def estimate(self, request: LLMRequest) -> float:
         """Dollar cost of ``request`` before it is sent: prompt chars/4 in, ``max_tokens`` out, scaled up by
@@ -151,7 +153,7 @@ class GuardedBackend(Wrapper):
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         probe = self.guard.probes[self.spec]
-        if not probe.verified:
+        if self._probe and not probe.verified:
             async with probe.lock:
                 if not probe.verified:
                     response = await self._send(request)
