@@ -155,8 +155,10 @@ def unit_card(
     contexts_html: str,
     ratings_html: str,
     logit_tokens: dict[str, list[str]] | None,
+    extra_html: str = "",
 ) -> str:
-    """One unit's card with its scores as data attributes (for sorting/filtering) and its text (for search)."""
+    """One unit's card with its scores as data attributes (for sorting/filtering) and its text (for search).
+    ``extra_html``: further evidence (TokenChange, attribution heat map) placed before the contexts."""
     key = row["unit"]
     explanation = row["explanation"] if isinstance(row["explanation"], str) else ""
     attrs = [f'data-order="{order}"', f'data-kind="{esc(row["kind"])}"', f'data-text="{esc(explanation.lower())}"']
@@ -178,7 +180,7 @@ def unit_card(
         f'<h3>{esc(key)} <span class="muted">({esc(row["kind"])})</span>{flags}</h3>{expl}'
         f'<div class="row"><div>{_scores_table(row, specs)}</div>'
         f'<div class="hist">{hist}<div class="muted">{esc(density)}</div></div>{_logits_html(logit_tokens)}</div>'
-        f"{ratings_html}{errors}{contexts_html}</div>"
+        f"{ratings_html}{errors}{extra_html}{contexts_html}</div>"
     )
 
 

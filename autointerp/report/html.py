@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import yaml
 
+from autointerp.dictionaries.card import unit_card_extras
 from autointerp.report.cards import BROWSER_JS, CARD_CSS, browser_controls, esc, fmt, render_context, unit_card
 from autointerp.report.cost import StageCost
 from autointerp.report.load import RunData
@@ -323,7 +324,8 @@ def _unit_cards(run: RunData, units: pd.DataFrame, judgements: pd.DataFrame, spe
             contexts = "".join(render_context(c, samples.stats.max_activation) for c in top)
         cards.append(unit_card(order, row, specs, stats=samples.stats if samples else None, contexts_html=contexts,
                                ratings_html=ratings.get(row["unit"], ""),
-                               logit_tokens=run.logit_tokens.get(row["unit"])))  # fmt: skip
+                               logit_tokens=run.logit_tokens.get(row["unit"]),
+                               extra_html=unit_card_extras(run.run_dir, row["unit"])))  # fmt: skip
     kinds = list(dict.fromkeys(units["kind"]))
     more = f'<p class="muted">{len(units) - len(shown)} more units in units.csv.</p>' if len(units) > len(shown) else ""
     return (f"<h2>Units ({len(units)})</h2>{browser_controls(specs, kinds, len(shown))}"

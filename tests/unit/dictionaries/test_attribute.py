@@ -91,6 +91,23 @@ def test_attribute_cli_on_a_sampled_run(planted, tmp_path, capsys):
     assert (out / "heatmap.png").stat().st_size > 0 and (out / "heatmap.svg").is_file()
     assert "top ' yak'" in capsys.readouterr().out
 
+    assert main(["report", run]) == 0  # the unit's card embeds the heat map and links the CSV
+    html = (config.run_dir / "report" / "report.html").read_text()
+    assert "context attribution" in html and "data:image/png;base64," in html
+    assert 'href="attribution/sae_sae_0/attribution.csv"' in html
+    capsys.readouterr()
+
     assert main(["attribute", run, "--unit", "neuron#0"]) == 2
     assert "no matching basis" in capsys.readouterr().err
     assert main(["attribute", run, "--unit", "feature0"]) == 2
+
+
+def test_card_extras_show_token_change(tmp_path):
+    from autointerp.dictionaries.card import unit_card_extras
+
+    ev = {"sae:x#3": {"raised": [{"token": " zebra", "value": 0.9}], "lowered": [{"token": "<b>", "value": -0.1}],
+                      "alpha": 4.0}}  # fmt: skip
+    (tmp_path / "output_evidence.json").write_text(json.dumps(ev))
+    html = unit_card_extras(tmp_path, "sae:x#3")
+    assert "TokenChange (alpha 4)" in html and "&#x27; zebra&#x27;" in html and "&lt;b&gt;" in html
+    assert unit_card_extras(tmp_path, "sae:x#4") == ""
