@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -28,9 +29,14 @@ SCRIPT = "<script>alert('x')</script>"
 WORDS = ("the", " cat", " sat", " on", " a", " mat", " and", " then", " it", " slept")
 
 
+def prompt_hash(stage: str) -> str:
+    """A full 64-hex SHA-256, as real records carry (long unbroken strings must wrap in the page)."""
+    return hashlib.sha256(stage.encode()).hexdigest()
+
+
 def _prov(stage: str) -> Provenance:
     return Provenance(backend="fake:model-1", model="model-1", prompt_id=f"{stage}-v1", prompt_version="1",
-                      prompt_hash=f"hash-{stage}", config_hash="cfg123", seed=0)  # fmt: skip
+                      prompt_hash=prompt_hash(stage), config_hash="cfg123", seed=0)  # fmt: skip
 
 
 def _usage(facts: dict, stage: str) -> Usage:

@@ -12,6 +12,7 @@ import pytest
 
 from autointerp.report import summary_line
 from autointerp.report.summary import judgement_line
+from tests.unit.report.synthetic import prompt_hash
 
 
 def _latest_rubric(run_dir) -> dict:
@@ -103,7 +104,7 @@ def test_run_table_has_no_repeats_nor_python_dicts_and_hashes_wrap(report_a):
     assert {"backend (explain)", "backend (rubric)", "backend (simulate)"} <= set(fields)
     assert "{" not in run_table and "&#x27;explain&#x27;" not in run_table
     prov = page.split("<h3>Provenance</h3>", 1)[1].split("</table>", 1)[0]
-    assert '<code class="hash">hash-rubric</code>' in prov
+    assert f'<code class="hash">{prompt_hash("rubric")}</code>' in prov
     assert "code.hash{font-size:.85em;word-break:break-all}" in page
 
 
