@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from autointerp.backends.base import Backend, LLMRequest
 from autointerp.dictionaries.records import SteeredSet
 from autointerp.registry import Registry
-from autointerp.scorers.records import ForeignContexts, Metric, ScoreResult, ScoreSummary
+from autointerp.scorers.records import ForeignContext, ForeignContexts, Metric, ScoreResult, ScoreSummary
 from autointerp.types import Explanation, Record, UnitSamples
 
 Negatives = Literal["random", "neighbours"]
@@ -103,6 +103,19 @@ SCORERS: Registry[Scorer] = Registry("scorer")
 def register(cls: type[Scorer]) -> type[Scorer]:
     SCORERS.add(cls.name, cls())
     return cls
+
+
+def stand_in_foreign(samples: UnitSamples, n: int = 20) -> ForeignContexts:
+    """For dry-run pricing before the foreign pool exists: n contexts shaped like the unit's own held-out ones."""
+    own = [c for c in samples.heldout_contexts() if c.tokens]
+    stand_ins = tuple(
+        ForeignContext(
+            context=own[k % len(own)].model_copy(update={"window_index": -(k + 1), "context_id": f"s{k}"}),
+            source_unit=-1, similarity=0.0, source_active=(0,),
+        )
+        for k in range(n if own else 0)
+    )
+    return ForeignContexts(unit=samples.unit, contexts=stand_ins)
 
 
 def unit_rng(seed: int, unit_index: int, salt: int) -> np.random.Generator:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from pydantic import Field
@@ -11,7 +12,7 @@ from pydantic import Field
 from autointerp.backends.base import Backend
 from autointerp.prompts import load_prompt, provenance
 from autointerp.scorers import metrics
-from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig
+from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, stand_in_foreign
 from autointerp.scorers.judging import Shown, chunk_request, chunks, judge_all
 from autointerp.scorers.records import ScoreResult
 from autointerp.types import Context
@@ -57,6 +58,8 @@ class ClassifierScorer(Scorer):
     def plan(self, inp: ScoreInput, config: ClassifierConfig, seed: int, capabilities=None) -> list[PlannedCall]:
         spec = load_prompt(self.prompt_id, stage=self.stage)
         text = inp.explanation_text or "x" * 60
+        if inp.foreign is None and self.wants_foreign(inp.negatives):  # dry run: no pool yet
+            inp = replace(inp, foreign=stand_in_foreign(inp.samples))
         logprobs = bool(capabilities and capabilities.logprobs)
         return [
             PlannedCall(chunk_request(spec, text, ch, logprobs=logprobs, max_retries=config.max_retries,

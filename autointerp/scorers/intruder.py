@@ -20,10 +20,10 @@ from autointerp import render
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.errors import BackendError, BudgetExceeded
 from autointerp.prompts import PromptSpec, ask, build_request, load_prompt, provenance
-from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register
+from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register, stand_in_foreign
 from autointerp.scorers.classifier import by_level
 from autointerp.scorers.fuzzing import active_positions
-from autointerp.scorers.records import ForeignContext, ForeignContexts, Metric, ScoreItem, ScoreResult
+from autointerp.scorers.records import ForeignContext, Metric, ScoreItem, ScoreResult
 from autointerp.types import Context, Usage
 
 SALT = 505
@@ -105,12 +105,8 @@ class Intruder(Scorer):
 
     def plan(self, inp: ScoreInput, config: IntruderConfig, seed: int, capabilities=None) -> list[PlannedCall]:
         spec = load_prompt(config.prompt, stage="intruder")
-        if inp.foreign is None:  # a dry run has no pool yet: stand-ins of the same length (the unit's own windows)
-            stand_ins = tuple(
-                ForeignContext(context=c, source_unit=-1, similarity=0.0, source_active=(0,))
-                for c in inp.samples.heldout_contexts(("random",)) if c.tokens
-            )
-            inp = replace(inp, foreign=ForeignContexts(unit=inp.samples.unit, contexts=stand_ins))
+        if inp.foreign is None:  # a dry run has no pool yet: stand-ins shaped like the unit's own contexts
+            inp = replace(inp, foreign=stand_in_foreign(inp.samples))
         return [PlannedCall(trial_request(spec, t, config), 30) for t in trials(inp, config, seed)]
 
     async def _one(self, backend: Backend, spec: PromptSpec, k: int, trial: Trial, config: IntruderConfig):

@@ -1,0 +1,215 @@
+"""All seven scorers in one `autointerp run` on a real model (minilm-l6) through the loopback API server.
+
+The judge is the real ``openai-compatible`` stack pointed at a handler that answers every scorer's
+format deterministically from the prompt. Checks: every scorer writes an ok typed record per unit
+with its generic summary; the dry-run estimate has the request count the run really sends; a run
+killed with SIGKILL mid-way resumes without re-sending any answered request; reseeds write the spread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from autointerp.activations.sae import make_sae
+from autointerp.activations.sae_formats import save_saelens
+from autointerp.cli import main
+from autointerp.scorers.catalog import summarise
+from autointerp.scorers.orchestrate import scorer_of_stage
+from autointerp.store import RunStore
+from tests.support.api_server import ApiServer, RecordedRequest, openai_chat
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+SEVEN = ["specificity", "simulation", "detection", "fuzzing", "embedding", "intruder", "saebench"]
+STAGES = ("explain", "rubric", "simulate", "detection", "fuzzing", "embedding", "intruder", "saebench")
+
+
+def _bit(*parts: str) -> int:
+    return hashlib.sha256("|".join(parts).encode()).digest()[0] % 2
+
+
+def answer(body: dict) -> str:
+    system = " ".join(m["content"] for m in body["messages"] if m["role"] == "system")
+    user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
+    ids = re.findall(r'<context id="(c\d+)">', user)
+    if "You judge how well" in system:
+        return "\n".join(f"{cid}: {_bit(cid, user) * 3}" for cid in ids)
+    if "You predict how strongly" in system:
+        blocks = re.findall(r'<context id="(c\d+)">\n\d+ tokens: (\[.*?\])\n</context>', user, re.DOTALL)
+        return json.dumps({cid: [len(t.strip()) % 11 for t in json.loads(b)] for cid, b in blocks})
+    if "arbitrary tokens" in system or "from the description alone" in system:  # fuzzing, detection
+        return "\n".join(f"{cid}: {'yes' if _bit(cid, user) else 'no'}" for cid in ids)
+    if "Exactly one excerpt" in system:  # intruder
+        return f"Answer: {ids[_bit(user) % len(ids)]}"
+    if "Say in one plain sentence" in system:  # saebench explainer
+        return "words near the start of a sentence"
+    if "Return the numbers of the" in system:  # saebench judge
+        return "1, 4" if _bit(user) else "None"
+    first = user.split("\n")[0][:30]
+    return f"Explanation: text resembling {first!r}"
+
+
+def handler(request: RecordedRequest):
+    body = request.json
+    return openai_chat(answer(body), model=body.get("model", "fake"))
+
+
+@pytest.fixture(scope="module")
+def sae_dir(tmp_path_factory):
+    g = torch.Generator().manual_seed(0)
+    d_in, d_sae = 384, 48
+    W_dec = torch.randn(d_sae, d_in, generator=g)
+    W_dec /= W_dec.norm(dim=-1, keepdim=True)
+    sae = make_sae("topk", W_dec.T.clone(), torch.zeros(d_sae), W_dec, torch.zeros(d_in), k=6)
+    return save_saelens(sae, tmp_path_factory.mktemp("sae") / "tiny_topk", hook_name="layers.2.resid_post")
+
+
+def _config(tmp: Path, name: str, sae: Path, url: str, **extra) -> Path:
+    backend = f"openai-compatible:fake-model@{url}"
+    cfg = {
+        "name": name, "results_dir": str(tmp / "results"), "model": "minilm-l6", "corpus": "brown",
+        "max_tokens": 3000, "window": 16, "sae": str(sae), "sae_site": "layers.2.resid_post", "features": 4,
+        "neuron_site": "layers.2.mlp", "neurons": 4, "seed": 3,
+        "sampler": {"top_k": 6, "per_bin": 2, "n_random": 10, "batch_size": 8},
+        "explain": {"n_top": 4, "n_quantile": 3, "n_logit_tokens": 0},
+        "rubric": {"per_level": 1, "n_random": 2, "contexts_per_prompt": 3},
+        "simulate": {"method": "json-list", "n_top": 2, "n_random": 2, "contexts_per_prompt": 2},
+        "scorers": SEVEN, "negatives": "neighbours",
+        "detection": {"per_level": 1, "n_negatives": 3},
+        "fuzzing": {"per_level": 1},
+        "intruder": {"n_activating": 2, "n_trials": 2},
+        "backends": {"explain": backend, "rubric": backend, "simulate": backend},
+        "llm": {"max_concurrency": 2, "max_retries": 1, "retry_wait": 0.01, "cache_dir": str(tmp / f"cache_{name}")},
+        **extra,
+    }
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+# what a dense unit (BERT's GELU neurons fire somewhere in almost every window) honestly cannot be scored on
+DATA_LIMITS = ("needs held-out items of both classes", "needs activating and non-activating held-out contexts",
+               "no intruder trial possible: no other unit's context is silent for this unit")
+
+
+def _check(store: RunStore) -> dict[str, set[str]]:
+    """Every stage has a record per unit; a failure is only one of the data limits above. Returns ok units."""
+    ok = {}
+    for stage in STAGES:
+        latest = store.latest(stage)
+        assert len(latest) == 8, stage
+        bad = {k: r.error for k, r in latest.items() if not r.ok and r.error not in DATA_LIMITS}
+        assert not bad, (stage, bad)
+        ok[stage] = {k for k, r in latest.items() if r.ok}
+        assert ok[stage], stage
+    return ok
+
+
+def test_all_scorers_run_estimate_and_resume_after_kill(tmp_path, sae_dir, capsys):
+    with ApiServer(handler=handler) as server:
+        # dry run: planned requests per stage
+        cfg = _config(tmp_path, "all", sae_dir, server.openai_base_url)
+        assert main(["run", "--config", str(cfg), "--no-progress", "--dry-run"]) == 0
+        planned = {line.split()[0]: int(re.search(r"requests\s+(\d+)", line).group(1))
+                   for line in capsys.readouterr().out.splitlines() if re.search(r"requests\s+\d+", line)
+                   and line.split()[0] in STAGES}
+        assert server.requests == []
+
+        # 1. uninterrupted run, in-process
+        rc = main(["run", "--config", str(cfg), "--no-progress"])
+        store = RunStore(tmp_path / "results" / "all")
+        ok_ref = _check(store)
+        assert rc == (0 if all(len(v) == 8 for v in ok_ref.values()) else 5)  # 5: some units failed (recorded)
+        for stage in STAGES[1:]:
+            rec = store.latest(stage)[min(ok_ref[stage])]
+            s = summarise(scorer_of_stage(stage).name, rec)
+            assert s.ok and s.metrics and s.primary in {m.name for m in s.metrics}
+        for sae_rec in store.latest("saebench").values():  # the floor: what answering "None" scores
+            acc = sae_rec.metric("accuracy")
+            assert acc.n == 14 and acc.chance == pytest.approx(sum(not i.label for i in sae_rec.items) / 14)
+        assert all(r.provenance.prompt_hash for r in store.latest("intruder").values())
+        assert any(i.source.startswith("neighbour:") for r in store.latest("detection").values() for i in r.items)
+        # the dry run counted exactly the first-attempt requests the scorers sent (no re-asks happen here)
+        sent_by_system = {}
+        for r in server.requests:
+            system = " ".join(m["content"] for m in r.json["messages"] if m["role"] == "system")
+            key = next((s for s, marker in (("intruder", "Exactly one excerpt"), ("fuzzing", "arbitrary tokens"),
+                                              ("detection", "from the description alone"),
+                                              ("saebench", "one plain sentence"), ("saebench", "Return the numbers"))
+                        if marker in system), None)
+            if key:
+                sent_by_system[key] = sent_by_system.get(key, 0) + 1
+        for stage in ("detection", "fuzzing", "saebench"):
+            assert planned[stage] == sent_by_system[stage], stage
+        # intruder: the dry run has no foreign pool yet; it prices n_trials per unit, units with no silent
+        # context of another unit then send nothing
+        n_trials = 2
+        assert sent_by_system["intruder"] == n_trials * len(ok_ref["intruder"]) <= planned["intruder"]
+        assert planned["embedding"] == 0
+        n_ref = len(server.requests)
+
+        # 2. the same run in a subprocess, killed with SIGKILL mid-way
+        server.reset()
+        cfg2 = _config(tmp_path, "resumed", sae_dir, server.openai_base_url)
+        answered: list[str] = []
+        kill_at = max(3, n_ref // 2)
+        gate, release = threading.Event(), threading.Event()
+
+        def gated(request: RecordedRequest):
+            reply = handler(request)
+            if len(answered) >= kill_at:
+                gate.set()
+                release.wait(30)
+                return reply
+            answered.append(request.body.decode())
+            return reply
+
+        server.handler = gated
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen([sys.executable, "-m", "autointerp", "run", "--config", str(cfg2), "--no-progress"],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert gate.wait(600), "the subprocess never reached the kill point"
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
+        run_dir = tmp_path / "results" / "resumed"
+        assert sum(len(RunStore(run_dir).done(s)) for s in STAGES) < 8 * len(STAGES), "killed after the end"
+
+        # 3. rerun: finishes, and no answered request is sent again
+        server.reset()
+        server.handler = handler
+        main(["run", "--config", str(cfg2), "--no-progress"])
+        assert [r for r in server.requests if r.body.decode() in set(answered)] == []
+        assert _check(RunStore(run_dir)) == ok_ref  # same units scored as the uninterrupted run
+
+        # 4. reseeds: seeds 4 and 5 repeat every scorer on the same explanations; the spread is written
+        server.reset()
+        cfg3 = _config(tmp_path, "all", sae_dir, server.openai_base_url, reseeds=3)
+        main(["run", "--config", str(cfg3), "--no-progress"])
+        systems = [" ".join(m["content"] for m in r.json["messages"] if m["role"] == "system") for r in server.requests]
+        assert systems and not any(s.startswith("You are studying one unit") for s in systems)  # explanations reused
+        assert any("Say in one plain sentence" in s for s in systems)  # saebench's own explainer is part of its seed
+        spread = json.loads((tmp_path / "results" / "all" / "reseeds.json").read_text())
+        assert set(spread) == set(SEVEN)
+        assert spread["detection"]["seeds"] == [3, 4, 5] and len(spread["detection"]["mean_per_seed"]) == 3
+        assert spread["detection"]["spread_sd"] is not None
+        assert spread["intruder"]["chance_corrected_per_seed"][0] is not None
