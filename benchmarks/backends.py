@@ -9,10 +9,14 @@ the official AsyncOpenAI SDK, one client on one event loop.
 
 Prints achieved requests/s, the ideal (32 / 0.1 s = 320/s), client CPU time per
 request, the same figure for the bare SDK with a semaphore (the floor any
-wrapper stack sits on, so a loaded machine can be told from a slow stack), and
-last ``backend_efficiency: achieved / ideal``.
+wrapper stack sits on, so a loaded machine can be told from a slow stack), then
+``capped_goodput``: completed requests/s against a second server that admits
+only 8 at a time and answers the rest at once with 429 + ``retry-after``, driven
+by a client allowed 32, as a fraction of that cap's ideal (8 / 0.1 s = 80/s);
+the adaptive concurrency limit and retry jitter are what keep it near 1. Last
+``backend_efficiency: achieved / ideal`` of the first (uncapped) run.
 
-    python benchmarks/backends.py [--requests 2000] [--sdk openai|anthropic]
+    python benchmarks/backends.py [--requests 2000] [--capped-requests 400] [--sdk openai|anthropic]
 """
 
 from __future__ import annotations
@@ -32,14 +36,31 @@ sys.path.insert(0, str(ROOT))
 from autointerp.backends import CacheBackend, LLMRequest, Message, build_backend, find_layer, usage_of  # noqa: E402
 
 LATENCY, CAP = 0.1, 32
+SERVER_CAP = 8  # the capped server admits this many at once, below the client's CAP
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(cap: int = CAP, overload: str = "queue") -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.api_server", "--latency", str(LATENCY), "--max-concurrency", str(CAP)],
+        [sys.executable, "-m", "tests.support.api_server", "--latency", str(LATENCY), "--max-concurrency", str(cap),
+         "--overload", overload],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     return proc, proc.stdout.readline().strip()
+
+
+async def drive_capped(spec: str, n: int) -> tuple[float, int, object]:
+    """``n`` requests with max_concurrency=CAP against a server admitting SERVER_CAP; (wall s, failures, limit)."""
+    from autointerp.backends import LimitBackend
+
+    backend = build_backend(spec, max_concurrency=CAP)
+    await backend.complete(LLMRequest(messages=(Message(role="user", content="warm-up"),)))
+    requests = [LLMRequest(messages=(Message(role="user", content=f"capped {i}"),), max_tokens=16) for i in range(n)]
+    t0 = time.perf_counter()
+    results = await asyncio.gather(*(backend.complete(r) for r in requests), return_exceptions=True)
+    wall = time.perf_counter() - t0
+    limit = find_layer(backend, LimitBackend).slots
+    await backend.aclose()
+    return wall, sum(isinstance(r, BaseException) for r in results), limit
 
 
 async def drive(spec: str, n: int, cache_dir: str) -> tuple[float, float, object]:
@@ -82,6 +103,7 @@ async def drive_raw_sdk(n: int, base_url: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--capped-requests", type=int, default=400)
     parser.add_argument("--sdk", choices=["openai", "anthropic"], default="openai")
     parser.add_argument("--no-floor", action="store_true", help="Skip the bare-SDK reference run.")
     args = parser.parse_args()
@@ -97,6 +119,14 @@ def main() -> None:
         proc.stdin.close()
         server_stats = proc.stdout.readline().strip()
         proc.wait(10)
+    proc, url = start_server(SERVER_CAP, overload="reject")
+    try:
+        os.environ["OPENAI_BASE_URL"], os.environ["ANTHROPIC_BASE_URL"] = url + "/v1", url
+        capped_wall, capped_failed, limit = asyncio.run(drive_capped(spec, args.capped_requests))
+    finally:
+        proc.stdin.close()
+        capped_stats = proc.stdout.readline().strip()
+        proc.wait(10)
     achieved, ideal = args.requests / wall, CAP / LATENCY
     print(f"spec: {spec}; requests: {args.requests}; cache misses/hits: {misses}/{hits}")
     print(f"server: {server_stats}")
@@ -110,6 +140,13 @@ def main() -> None:
     if floor is not None:
         print(f"reference, bare AsyncOpenAI + semaphore (no wrappers): {args.requests / floor:.1f} requests/s "
               f"= {args.requests / floor / ideal:.3f} of ideal")
+    capped_ideal = SERVER_CAP / LATENCY
+    goodput = (args.capped_requests - capped_failed) / capped_wall
+    print(f"capped server: admits {SERVER_CAP} at once, 429 + retry-after for the rest; client max_concurrency {CAP}; "
+          f"{args.capped_requests} requests, {capped_failed} given up; adaptive limit ended at {limit.limit:.1f} after "
+          f"{limit.cuts} cuts; server: {capped_stats}")
+    print(f"capped_goodput: {goodput:.1f} requests/s = {goodput / capped_ideal:.3f} of the cap's ideal "
+          f"({SERVER_CAP} / {LATENCY * 1000:.0f} ms = {capped_ideal:.0f}/s)")
     print(f"backend_efficiency: {achieved / ideal:.3f}")
 
 

@@ -3,7 +3,7 @@
 ``build_backend(spec, **options)`` parses a spec string, reads the API key from the
 environment (now, not at import), builds the raw backend and stacks the wrappers::
 
-    Cache -> Cost/budget -> Limit (concurrency, rpm, tpm) -> Retry -> raw backend
+    Cache -> Retry -> Cost/budget -> Limit (adaptive concurrency, rpm, tpm) -> raw backend
     Cache -> Cost/budget (batch discount) -> Batch (submit/poll/collect, retried) -> raw backend   [batch=True]
 
 Specs:
@@ -125,12 +125,14 @@ def build_backend(spec: str, **options: object) -> Backend:
         backend: Backend = BatchBackend(raw, state_dir=opts.cache_dir, batch_size=opts.batch_size,
                                         flush_s=opts.batch_flush_s, poll_s=opts.batch_poll_s, policy=policy)
     else:
-        backend = RetryBackend(raw, policy) if kind.remote else raw
-        backend = LimitBackend(backend, max_concurrency=opts.max_concurrency, rpm=opts.rpm, tpm=opts.tpm)
+        backend = LimitBackend(raw, max_concurrency=opts.max_concurrency, rpm=opts.rpm, tpm=opts.tpm)
+    # Cost sits below Retry: every attempt's answer is counted, also the paid ones a later failure discards.
     cost = backend = CostBackend(backend, max_cost=opts.max_cost, batch=opts.batch, free=kind.free)
     limit = find_layer(cost, LimitBackend)
     if limit is not None:
         limit.gate = cost.check_budget  # requests queued for a slot are refused once the budget is spent
+    if kind.remote and not opts.batch:  # (batch mode retries inside BatchBackend)
+        backend = RetryBackend(backend, policy)
     if opts.cache_dir is not None:
         backend = CacheBackend(backend, opts.cache_dir)
     return backend

@@ -1,9 +1,13 @@
 """RetryBackend: one retry policy for every backend (tenacity, exponential backoff with jitter).
 
 Retries TransientBackendError (408/409/429/5xx/529, timeouts, dropped connections,
-garbled bodies), waiting what the server asked for in ``retry-after-ms`` /
-``retry-after`` when it said, else exponential backoff with jitter. Any other
-BackendError (400/401/403/404/422, budget) is raised at once.
+garbled bodies). When the server said how long to wait (``retry-after-ms`` /
+``retry-after``) the wait is that plus a random jitter of up to half of it (for
+``retry-after: 0``, up to ``min(initial_wait, 1 s) / 2``), so requests rejected
+together do not all come back in the same instant and collide again; otherwise exponential backoff with
+jitter. Any other BackendError (400/401/403/404/422, budget) is raised at once.
+Jitter is timing only (never a result) and deliberately unseeded: processes
+sharing a server must not retry in step.
 """
 
 from __future__ import annotations
@@ -12,7 +16,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+    wait_random,
+)
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.backends.faults import TransientBackendError
@@ -28,13 +39,16 @@ class RetryPolicy:
 
     def __init__(self, max_retries: int = 6, initial_wait: float = 1.0, max_wait: float = 60.0):
         self.max_retries = max_retries
+        self.initial_wait = initial_wait
         self.max_wait = max_wait
         self._backoff = wait_exponential_jitter(initial=initial_wait, max=max_wait, jitter=initial_wait)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, TransientBackendError) and exc.retry_after is not None:
-            return min(exc.retry_after, self.max_wait)
+            asked = min(exc.retry_after, self.max_wait)
+            spread = asked / 2 if asked > 0 else min(self.initial_wait, 1.0) / 2  # "retry now": still spread out
+            return asked + wait_random(0, spread)(state)
         return self._backoff(state)
 
     @staticmethod

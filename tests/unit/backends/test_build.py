@@ -22,13 +22,13 @@ def _layers(backend) -> list[type]:
 
 def test_stack_order(keys, tmp_path):
     backend = build_backend("openai:gpt-4.1-mini", cache_dir=tmp_path, max_concurrency=3, rpm=100, max_cost=1.0)
-    assert _layers(backend) == [CacheBackend, CostBackend, LimitBackend, RetryBackend, OpenAIBackend]
+    assert _layers(backend) == [CacheBackend, RetryBackend, CostBackend, LimitBackend, OpenAIBackend]
     assert isinstance(backend, Backend)
     assert backend.spec == "openai:gpt-4.1-mini" and backend.model == "gpt-4.1-mini"
     assert backend.capabilities.logprobs and backend.capabilities.json_mode
     assert find_layer(backend, LimitBackend).max_concurrency == 3
     assert find_layer(backend, CostBackend).max_cost == 1.0
-    assert repr(backend) == "CacheBackend(CostBackend(LimitBackend(RetryBackend(OpenAIBackend('openai:gpt-4.1-mini')))))"
+    assert repr(backend) == "CacheBackend(RetryBackend(CostBackend(LimitBackend(OpenAIBackend('openai:gpt-4.1-mini')))))"
     run(backend.aclose())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from autointerp.backends.limit import TokenBucket, estimate_tokens
@@ -57,3 +58,71 @@ def test_server_side_cap_rejects_and_client_retries(keys, server):
                                     retry_wait=0.01, retry_max_wait=0.05, max_retries=50))
     assert [r.text for r in responses] == [f"echo: q{i}" for i in range(8)]
     assert len(server.requests) > 8  # some were rejected and retried
+
+
+def test_adaptive_limit_cuts_once_per_round_and_grows_back():
+    from autointerp.backends.limit import AdaptiveLimit
+
+    async def scenario():
+        limit = AdaptiveLimit(16, decrease=0.5)
+        tickets = [await limit.acquire() for _ in range(16)]
+        for t in tickets[:8]:  # a burst of rejections sent together: one cut
+            limit.release(t, congested=True)
+        after_burst = limit.limit
+        for t in tickets[8:]:
+            limit.release(t)  # neither success nor congestion (e.g. a 400): no change
+        t = await limit.acquire()  # issued after the cut: its rejection is news
+        limit.release(t, congested=True)
+        after_second = limit.limit
+        grown = []
+        for _ in range(40):
+            t = await limit.acquire()
+            limit.release(t, ok=True)
+            grown.append(limit.limit)
+        return after_burst, after_second, grown, limit
+
+    after_burst, after_second, grown, limit = run(scenario())
+    assert after_burst == 8 and after_second == 4 and limit.cuts == 2
+    assert grown[-1] > 4 + 5  # additive increase: about one slot per round of successes
+    assert all(b >= a for a, b in itertools.pairwise(grown)) and max(grown) <= 16
+    assert limit.in_flight == 0
+
+
+def test_adaptive_limit_is_fifo_and_never_exceeds_its_slots():
+    from autointerp.backends.limit import AdaptiveLimit
+
+    async def scenario():
+        limit = AdaptiveLimit(3)
+        order, peak = [], 0
+
+        async def one(i):
+            nonlocal peak
+            t = await limit.acquire()
+            peak = max(peak, limit.in_flight)
+            order.append(i)
+            await asyncio.sleep(0.001)
+            limit.release(t, ok=True)
+
+        await asyncio.gather(*(one(i) for i in range(12)))
+        return order, peak
+
+    order, peak = run(scenario())
+    assert order == list(range(12)) and peak == 3
+
+
+def test_capped_server_run_completes_with_no_request_given_up(keys, server):
+    """A server admitting 2 at a time (429 + retry-after for the rest) and a client allowed 16: every request
+    completes under the default retry policy and the client backs off to near the cap. (Before AIMD and
+    retry-after jitter: 2-4 of 80 gave up after 7 attempts, and 136-160 rejections.)"""
+    from autointerp.backends import LimitBackend, find_layer
+
+    server.latency = 0.02
+    server.set_capacity(2, overload="reject")
+    n = 80
+    responses, backend = run(complete_all("openai:gpt-4.1-mini", [ask(f"q{i}") for i in range(n)],
+                                          max_concurrency=16))
+    assert [r.text for r in responses] == [f"echo: q{i}" for i in range(n)]
+    rejected = len(server.requests) - n
+    limit = find_layer(backend, LimitBackend).slots
+    assert limit.cuts >= 2 and limit.limit < 16
+    assert rejected < 0.75 * n, f"{rejected} of {len(server.requests)} requests were rejected"

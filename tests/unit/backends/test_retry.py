@@ -95,3 +95,21 @@ def test_sdk_retries_are_disabled(keys, server):
         run(once())
     assert len(server.requests) == 1
     server.handler = lambda req: anthropic_message("fine")
+
+
+def test_retry_after_wait_has_jitter_and_never_undercuts_the_server():
+    from types import SimpleNamespace
+
+    from autointerp.backends.retry import RetryPolicy
+
+    policy = RetryPolicy(initial_wait=0.5, max_wait=60)
+
+    def wait_for(retry_after):
+        exc = TransientBackendError("429", status=429, retry_after=retry_after)
+        state = SimpleNamespace(outcome=SimpleNamespace(exception=lambda: exc), attempt_number=1)
+        return [policy._wait(state) for _ in range(200)]
+
+    waits = wait_for(2.0)
+    assert all(2.0 <= w <= 3.0 for w in waits)
+    assert max(waits) - min(waits) > 0.5  # spread out, not all back at the same instant
+    assert all(0 <= w <= 0.25 for w in wait_for(0.0)) and len(set(wait_for(0.0))) > 100
