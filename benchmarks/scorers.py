@@ -28,20 +28,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from autointerp import plan  # noqa: E402
-from autointerp.backends import PriceTable, build_backend  # noqa: E402
-from autointerp.config import RunConfig  # noqa: E402
-from autointerp.explain import explain_unit  # noqa: E402
-from autointerp.sampling import SamplerConfig  # noqa: E402
-from autointerp.scorers.base import ScoreInput  # noqa: E402
-from autointerp.scorers.negatives import foreign_contexts  # noqa: E402
-from autointerp.scorers.orchestrate import judge_stages, scorer_of_stage  # noqa: E402
-from tests.integration.test_scorers_run import handler  # noqa: E402
-from tests.support.api_server import ApiServer  # noqa: E402
-from tests.support.planted import PlantedSource, make_world, planted_samples  # noqa: E402
+from autointerp import plan
+from autointerp.backends import PriceTable, build_backend
+from autointerp.config import RunConfig
+from autointerp.explain import explain_unit
+from autointerp.sampling import SamplerConfig
+from autointerp.scorers.base import ScoreInput
+from autointerp.scorers.negatives import foreign_contexts
+from autointerp.scorers.orchestrate import judge_stages, scorer_of_stage
+from tests.integration.test_scorers_run import handler
+from tests.support.api_server import ApiServer
+from tests.support.planted import PlantedSource, make_world, planted_samples
 
 SEVEN = ["specificity", "simulation", "detection", "fuzzing", "embedding", "intruder", "saebench"]
 MODELS = ("anthropic:claude-haiku-4-5", "openai:gpt-4.1-mini")
