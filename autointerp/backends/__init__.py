@@ -18,8 +18,9 @@ The SDKs also honour ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` (e.g. a proxy)
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from autointerp.backends.base import Backend, Capabilities, LLMRequest, LLMResponse, Message, TokenLogprobs
@@ -31,8 +32,9 @@ from autointerp.backends.limit import LimitBackend
 from autointerp.backends.options import BackendOptions
 from autointerp.backends.retry import RetryBackend, RetryPolicy
 from autointerp.backends.wrapper import Wrapper, find_layer
-from autointerp.errors import ConfigError
+from autointerp.errors import AutointerpError, ConfigError
 from autointerp.registry import Registry
+from autointerp.secrets import redact_text
 from autointerp.types import Usage
 
 __all__ = [
@@ -99,8 +101,25 @@ def _split(spec: str) -> tuple[BackendKind, str]:
     return kind, rest
 
 
+@contextlib.contextmanager
+def _redacted() -> Iterator[None]:
+    """Errors raised inside name the spec with any password in its URL replaced by ``***``."""
+    try:
+        yield
+    except AutointerpError as exc:
+        clean = redact_text(str(exc))
+        if clean == str(exc):
+            raise
+        raise type(exc)(clean) from None
+
+
 def build_raw_backend(spec: str, options: BackendOptions | None = None) -> Backend:
     """The bare backend for ``spec`` (no wrappers); reads its API key from the environment now."""
+    with _redacted():
+        return _build_raw(spec, options)
+
+
+def _build_raw(spec: str, options: BackendOptions | None) -> Backend:
     opts = options or BackendOptions()
     kind, rest = _split(spec)
     key = None
@@ -112,6 +131,11 @@ def build_raw_backend(spec: str, options: BackendOptions | None = None) -> Backe
 
 def build_backend(spec: str, **options: object) -> Backend:
     """A ready backend stack for ``spec``; ``options`` are the fields of :class:`BackendOptions`."""
+    with _redacted():
+        return _build(spec, **options)
+
+
+def _build(spec: str, **options: object) -> Backend:
     opts = BackendOptions.parse(**options)
     kind, _ = _split(spec)
     raw = build_raw_backend(spec, opts)

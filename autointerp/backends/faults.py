@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from autointerp.errors import BackendError
+from autointerp.secrets import redact_text
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -64,9 +65,19 @@ def _provider_message(body: Any, fallback: str) -> str:
 
 
 def translate(exc: BaseException, provider: str) -> BackendError:
-    """Map an SDK/transport exception to a TransientBackendError (retry) or BackendError (give up)."""
+    """Map an SDK/transport exception to a TransientBackendError (retry) or BackendError (give up).
+
+    Messages never carry a password of a URL (``http://user:***@host``)."""
     if isinstance(exc, BackendError):
         return exc
+    error = _translate(exc, provider)
+    clean = redact_text(str(error))
+    if clean != str(error):
+        error.args = (clean,)
+    return error
+
+
+def _translate(exc: BaseException, provider: str) -> BackendError:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         response = getattr(exc, "response", None)

@@ -17,7 +17,10 @@ from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse, Toke
 from autointerp.backends.faults import translate
 from autointerp.backends.http import HttpBackend
 from autointerp.errors import BackendError
+from autointerp.secrets import redact_url
 from autointerp.types import Usage
+
+IDENTITY_HEADERS = ("OpenAI-Organization", "OpenAI-Project")  # OpenAI account identity, for OpenAI only
 
 
 class OpenAIBackend(HttpBackend):
@@ -31,10 +34,14 @@ class OpenAIBackend(HttpBackend):
     def __init__(self, model: str, *, spec: str, api_key: str | None, base_url: str | None = None,
                  timeout: float = 120.0):
         self.model = model
-        self.spec = spec
+        self.spec = redact_url(spec)  # a password in a base URL never reaches a cache key, record or message
         # max_retries=0: RetryBackend is the one retry policy.
         self.client = openai.AsyncOpenAI(api_key=api_key or "unused", base_url=base_url, timeout=timeout,
-                                         max_retries=0)
+                                         max_retries=0, **self.identity())
+
+    def identity(self) -> dict[str, Any]:
+        """Extra client arguments about who is calling (OpenAI reads OPENAI_ORG_ID / OPENAI_PROJECT_ID itself)."""
+        return {}
 
     # -- vendor hooks
     def check(self, request: LLMRequest) -> None:
@@ -150,3 +157,12 @@ class OpenAICompatibleBackend(OpenAIBackend):
     provider = "openai-compatible"
     capabilities = Capabilities(logprobs=True, json_mode=True, prompt_caching=False, batch=False)
     max_tokens_field = "max_tokens"  # what every compatible server understands
+
+    def identity(self) -> dict[str, Any]:
+        """A third-party server gets no OpenAI account identity: the SDK would send OPENAI_ORG_ID and
+        OPENAI_PROJECT_ID from the environment as OpenAI-Organization / OpenAI-Project headers."""
+        return {"default_headers": {name: openai.Omit() for name in IDENTITY_HEADERS}}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.client.organization = self.client.project = None  # belt and braces: nothing to put in them
