@@ -115,8 +115,9 @@ def plot_heatmap(ua: UnitAttribution, paths: list[Path], max_tokens: int = 24) -
     from autointerp.render import display_token
 
     n = len(ua.contexts)
-    fig, ax = plt.subplots(figsize=(12, 0.45 * n + 1.0))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * n + 1.0))
     cmap, norm = plt.get_cmap("RdBu_r"), colors.Normalize(-1, 1)
+    right = 1.0
     for row, c in enumerate(ua.contexts):
         drops = {t.position: t.drop / c.activation if c.activation else 0.0 for t in c.tokens_attributed}
         first = max(0, c.max_position - max_tokens + 1)
@@ -128,8 +129,9 @@ def plot_heatmap(ua: UnitAttribution, paths: list[Path], max_tokens: int = 24) -
             ax.add_patch(plt.Rectangle((x, n - row - 1), width, 0.9, color=face))
             ax.text(x + width / 2, n - row - 0.55, text, ha="center", va="center", fontsize=7)
             x += width + 0.02
+        right = max(right, x)
         ax.text(-0.1, n - row - 0.55, f"{c.context_id} ({c.activation:.2f})", ha="right", va="center", fontsize=7)
-    ax.set_xlim(-0.1, 0.2 + max_tokens * 0.6)
+    ax.set_xlim(-0.1, right + 0.1)
     ax.set_ylim(0, n)
     ax.axis("off")
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.02,
