@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from autointerp.backends.base import Backend, Capabilities, LLMRequest, LLMResponse, Message, TokenLogprobs
 from autointerp.backends.cache import CacheBackend, cache_key
-from autointerp.backends.cost import CostBackend, PriceTable
+from autointerp.backends.cost import Budget, CostBackend, PriceTable
 from autointerp.backends.faults import TransientBackendError
 from autointerp.backends.keys import read_key
 from autointerp.backends.limit import LimitBackend
@@ -38,7 +38,7 @@ from autointerp.secrets import redact_text
 from autointerp.types import Usage
 
 __all__ = [
-    "BACKENDS", "Backend", "BackendKind", "BackendOptions", "CacheBackend", "Capabilities", "CostBackend",
+    "BACKENDS", "Backend", "BackendKind", "BackendOptions", "Budget", "CacheBackend", "Capabilities", "CostBackend",
     "LLMRequest", "LLMResponse", "LimitBackend", "Message", "PriceTable", "RetryBackend", "RetryPolicy",
     "TokenLogprobs", "TransientBackendError", "Wrapper", "build_backend", "build_raw_backend", "cache_key",
     "find_layer", "usage_of",
@@ -129,13 +129,17 @@ def _build_raw(spec: str, options: BackendOptions | None) -> Backend:
     return kind.build(rest, spec, key, opts)
 
 
-def build_backend(spec: str, **options: object) -> Backend:
-    """A ready backend stack for ``spec``; ``options`` are the fields of :class:`BackendOptions`."""
+def build_backend(spec: str, *, budget: Budget | None = None, **options: object) -> Backend:
+    """A ready backend stack for ``spec``; ``options`` are the fields of :class:`BackendOptions`.
+
+    ``budget``: a :class:`Budget` shared with other stacks and carrying what earlier invocations spent
+    (then ``max_cost`` is the budget's, not the option's); default: a fresh one from ``max_cost``.
+    """
     with _redacted():
-        return _build(spec, **options)
+        return _build(spec, budget, **options)
 
 
-def _build(spec: str, **options: object) -> Backend:
+def _build(spec: str, budget: Budget | None, **options: object) -> Backend:
     opts = BackendOptions.parse(**options)
     kind, _ = _split(spec)
     raw = build_raw_backend(spec, opts)
@@ -151,7 +155,7 @@ def _build(spec: str, **options: object) -> Backend:
     else:
         backend = LimitBackend(raw, max_concurrency=opts.max_concurrency, rpm=opts.rpm, tpm=opts.tpm)
     # Cost sits below Retry: every attempt's answer is counted, also the paid ones a later failure discards.
-    cost = backend = CostBackend(backend, max_cost=opts.max_cost, batch=opts.batch, free=kind.free)
+    cost = backend = CostBackend(backend, max_cost=opts.max_cost, batch=opts.batch, free=kind.free, budget=budget)
     limit = find_layer(cost, LimitBackend)
     if limit is not None:
         limit.gate = cost.check_budget  # requests queued for a slot are refused once the budget is spent

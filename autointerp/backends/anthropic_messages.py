@@ -63,22 +63,25 @@ class AnthropicBackend(HttpBackend):
         """LLMResponse from a Messages API message JSON object (live or from a batch result)."""
         if not isinstance(data, dict) or data.get("type") != "message":
             raise ValueError("response is not a message object")
-        u = data.get("usage") or {}
         return LLMResponse(
             text="".join(block.get("text", "") for block in data.get("content") or () if block.get("type") == "text"),
-            usage=Usage(
-                input_tokens=u.get("input_tokens") or 0,
-                output_tokens=u.get("output_tokens") or 0,
-                cache_read_tokens=u.get("cache_read_input_tokens") or 0,
-                cache_write_tokens=u.get("cache_creation_input_tokens") or 0,
-                requests=1,
-            ),
+            usage=self.read_usage(data),
             model=data.get("model") or self.model,
             latency_s=latency_s,
             request_id=data.get("id"),
             finish_reason=data.get("stop_reason"),
         )
 
+
+    def read_usage(self, data: Any) -> Usage:
+        u = data.get("usage") or {}
+        return Usage(
+            input_tokens=u.get("input_tokens") or 0,
+            output_tokens=u.get("output_tokens") or 0,
+            cache_read_tokens=u.get("cache_read_input_tokens") or 0,
+            cache_write_tokens=u.get("cache_creation_input_tokens") or 0,
+            requests=1,
+        )
 
     # -- Message Batches (used by BatchBackend)
     async def submit_batch(self, items: list[tuple[str, LLMRequest]]) -> str:

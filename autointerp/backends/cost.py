@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
+from autointerp.backends.faults import TransientBackendError
 from autointerp.backends.wrapper import Wrapper
 from autointerp.errors import BudgetExceeded, ConfigError
 from autointerp.types import Usage
@@ -60,23 +62,56 @@ class PriceTable(BaseModel):
         return self.models[max(prefixes, key=len)] if prefixes else None
 
 
-class CostBackend(Wrapper):
-    """Prices every response (``usage.cost_usd``), keeps running totals in ``usage``, enforces ``max_cost``.
+class Budget:
+    """A spending limit and its running total, shareable by every backend stack of a run.
 
-    Once ``usage.cost_usd >= max_cost`` new requests raise BudgetExceeded; requests already in
-    flight finish and are counted. Requests waiting in a LimitBackend below are refused too when
-    :meth:`check_budget` is that layer's gate (``build_backend`` wires it).
+    ``spent`` starts at what earlier invocations of the run already spent; ``on_spend(total)`` runs after
+    every priced answer (e.g. to persist the total in the run folder, so the budget holds across
+    invocations). Once ``spent >= max_cost``, :meth:`check` raises BudgetExceeded.
+    """
+
+    def __init__(self, max_cost: float | None = None, *, spent: float = 0.0,
+                 on_spend: Callable[[float], None] | None = None):
+        self.max_cost = max_cost
+        self.spent = float(spent)
+        self.on_spend = on_spend
+
+    def check(self) -> None:
+        if self.max_cost is not None and self.spent >= self.max_cost:
+            raise BudgetExceeded(
+                f"budget max_cost=${self.max_cost:.4f} reached (spent ${self.spent:.4f}); no new requests are sent"
+            )
+
+    def add(self, cost: float) -> None:
+        if cost:
+            self.spent += cost
+            if self.on_spend is not None:
+                self.on_spend(self.spent)
+
+
+class CostBackend(Wrapper):
+    """Prices every answer (``usage.cost_usd``), keeps running totals in ``usage``, enforces a :class:`Budget`.
+
+    Every paid answer counts: also one whose body could not be read (a retried TransientBackendError
+    carrying the billed ``usage``); ``build_backend`` puts this layer below the retry layer, so answers
+    a later failure discards are counted too. Once the budget is spent new requests raise
+    BudgetExceeded; requests already in flight finish and are counted. Requests waiting in a
+    LimitBackend below are refused too when :meth:`check_budget` is that layer's gate.
     """
 
     def __init__(self, inner: Backend, *, prices: PriceTable | None = None, max_cost: float | None = None,
-                 batch: bool = False, free: bool = False):
+                 batch: bool = False, free: bool = False, budget: Budget | None = None):
         super().__init__(inner)
         self.free = free  # a local model: every call costs 0, no price lookup
         self.prices = prices or PriceTable.load()
-        self.max_cost = max_cost
+        self.budget = budget if budget is not None else Budget(max_cost)
         self.factor = self.prices.batch_discount if batch else 1.0
         self.usage = Usage()
         self._warned: set[str] = set()
+
+    @property
+    def max_cost(self) -> float | None:
+        return self.budget.max_cost
 
     def price(self, model: str) -> ModelPrice | None:
         found = self.prices.lookup(model)
@@ -86,20 +121,26 @@ class CostBackend(Wrapper):
         return found
 
     def check_budget(self) -> None:
-        """Raise BudgetExceeded if ``max_cost`` is reached (also usable as a LimitBackend gate)."""
-        if self.max_cost is not None and self.usage.cost_usd >= self.max_cost:
-            raise BudgetExceeded(
-                f"budget max_cost=${self.max_cost:.4f} reached (spent ${self.usage.cost_usd:.4f}); "
-                "no new requests are sent"
-            )
+        """Raise BudgetExceeded if the budget is spent (also usable as a LimitBackend gate)."""
+        self.budget.check()
+
+    def account(self, usage: Usage) -> Usage:
+        """``usage`` priced, added to the totals and the budget."""
+        price = None if self.free else self.price(self.model)
+        cost = price.cost(usage) * self.factor if price else 0.0
+        usage = usage.model_copy(update={"cost_usd": cost})
+        self.usage = self.usage + usage
+        self.budget.add(cost)
+        return usage
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         self.check_budget()
-        response = await self.inner.complete(request)
+        try:
+            response = await self.inner.complete(request)
+        except TransientBackendError as exc:
+            if exc.usage is not None:  # paid for, then unreadable: still money spent
+                self.account(exc.usage)
+            raise
         if response.cached:
             return response
-        price = None if self.free else self.price(self.model)
-        cost = price.cost(response.usage) * self.factor if price else 0.0
-        usage = response.usage.model_copy(update={"cost_usd": cost})
-        self.usage = self.usage + usage
-        return response.model_copy(update={"usage": usage})
+        return response.model_copy(update={"usage": self.account(response.usage)})

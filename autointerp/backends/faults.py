@@ -15,6 +15,7 @@ from typing import Any
 
 from autointerp.errors import BackendError
 from autointerp.secrets import redact_text
+from autointerp.types import Usage
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -22,10 +23,12 @@ RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 class TransientBackendError(BackendError):
     """A failure worth retrying (rate limit, overload, 5xx, timeout, dropped connection, garbled body)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
+                 usage: Usage | None = None):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait, if it said
+        self.usage = usage  # tokens the provider billed for this failed attempt (an answer we could not read)
 
 
 def parse_retry_after(headers: Any) -> float | None:

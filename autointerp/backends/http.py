@@ -8,7 +8,8 @@ import time
 from typing import Any, ClassVar
 
 from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse
-from autointerp.backends.faults import translate
+from autointerp.backends.faults import TransientBackendError, translate
+from autointerp.types import Usage
 
 
 class HttpBackend:
@@ -29,6 +30,20 @@ class HttpBackend:
     def parse(self, data: dict, latency_s: float) -> LLMResponse:
         raise NotImplementedError
 
+    def read_usage(self, data: dict[str, Any]) -> Usage:
+        """The billed usage in a reply body (also in one :meth:`parse` rejects); zeros where it says none."""
+        raise NotImplementedError
+
+    def unreadable(self, data: Any) -> TransientBackendError:
+        """A reply that is valid JSON but not the expected object: retried, and its billed tokens still counted."""
+        usage = None
+        if isinstance(data, dict) and isinstance(data.get("usage"), dict):
+            try:
+                usage = self.read_usage(data)
+            except (TypeError, ValueError, AttributeError):  # a usage field we cannot read: nothing to count
+                usage = None
+        return TransientBackendError(f"{self.provider} returned a malformed response", usage=usage)
+
     async def complete(self, request: LLMRequest) -> LLMResponse:
         payload = self.build_payload(request)
         start = time.perf_counter()
@@ -36,9 +51,12 @@ class HttpBackend:
             # client.post with a plain JSON body: the SDK's HTTP stack, auth and errors, without its per-call
             # typed-params transform and response model construction (~1.5 ms CPU per request).
             data = await self.client.post(self.endpoint, body=payload, cast_to=object)
-            return self.parse(data, time.perf_counter() - start)
         except Exception as exc:
             raise translate(exc, self.provider) from None
+        try:
+            return self.parse(data, time.perf_counter() - start)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise self.unreadable(data) from None
 
     async def aclose(self) -> None:
         await self.client.close()

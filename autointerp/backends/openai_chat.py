@@ -84,14 +84,7 @@ class OpenAIBackend(HttpBackend):
                               top={a["token"]: a["logprob"] for a in t.get("top_logprobs") or ()})
                 for t in content
             )
-        u = data.get("usage") or {}
-        cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-        usage = Usage(
-            input_tokens=(u.get("prompt_tokens") or 0) - cached,
-            output_tokens=u.get("completion_tokens") or 0,
-            cache_read_tokens=cached,
-            requests=1,
-        )
+        usage = self.read_usage(data)
         return LLMResponse(
             text=(choice.get("message") or {}).get("content") or "",
             logprobs=logprobs,
@@ -102,6 +95,16 @@ class OpenAIBackend(HttpBackend):
             finish_reason=choice.get("finish_reason"),
         )
 
+
+    def read_usage(self, data: Any) -> Usage:
+        u = data.get("usage") or {}
+        cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+        return Usage(
+            input_tokens=(u.get("prompt_tokens") or 0) - cached,
+            output_tokens=u.get("completion_tokens") or 0,
+            cache_read_tokens=cached,
+            requests=1,
+        )
 
     # -- Batch API (used by BatchBackend)
     async def submit_batch(self, items: list[tuple[str, LLMRequest]]) -> str:

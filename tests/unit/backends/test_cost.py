@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from autointerp.backends import PriceTable, build_backend, usage_of
-from autointerp.errors import BudgetExceeded
+from autointerp.errors import BackendError, BudgetExceeded
 from tests.support.api_server import anthropic_message, openai_chat
 from tests.unit.backends.conftest import run
 from tests.unit.backends.helpers import ask, complete_all
@@ -37,7 +37,7 @@ def test_anthropic_cache_tokens_are_priced(keys, server):
 
 def test_unknown_model_costs_zero_and_warns_once(keys, server, caplog):
     with caplog.at_level(logging.WARNING, logger="autointerp.backends.cost"):
-        responses, backend = run(complete_all(f"openai-compatible:my-finetune@{server.openai_base_url}",
+        _, backend = run(complete_all(f"openai-compatible:my-finetune@{server.openai_base_url}",
                                               [ask("a"), ask("b")]))
     assert usage_of(backend).cost_usd == 0 and usage_of(backend).requests == 2
     warnings = [r for r in caplog.records if "my-finetune" in r.getMessage()]
@@ -81,3 +81,57 @@ def test_budget_refuses_requests_still_queued_for_a_slot(keys, server):
     results = run(scenario())
     assert [type(r).__name__ for r in results] == ["LLMResponse"] * 2 + ["BudgetExceeded"] * 3
     assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("spec", ["openai:gpt-4.1-mini", "anthropic:claude-haiku-4-5"])
+def test_an_unreadable_paid_answer_is_still_counted(keys, server, spec):
+    """A 200 whose body has usage but not the expected shape is retried; its tokens were billed and count."""
+    from tests.support.api_server import Reply
+
+    server.script(Reply(body={"id": "x", "usage": {"prompt_tokens": 700, "completion_tokens": 30,
+                                                     "input_tokens": 700, "output_tokens": 30}}))
+    (response,), backend = run(complete_all(spec, [ask("word")], retry_wait=0.01))
+    assert response.text == "echo: word" and len(server.requests) == 2
+    total = usage_of(backend)
+    assert total.requests == 2  # the unreadable answer and the good one
+    assert total.input_tokens == 700 + response.usage.input_tokens
+    assert total.output_tokens == 30 + response.usage.output_tokens
+    assert total.cost_usd > response.usage.cost_usd > 0
+
+
+def test_answers_before_a_final_failure_are_counted(keys, server):
+    from autointerp.backends import Budget
+    from tests.support.api_server import Reply
+
+    bad = Reply(body={"usage": {"prompt_tokens": 1000, "completion_tokens": 0}})  # billed, unreadable
+    server.script(bad, bad, bad)
+    budget = Budget()
+    with pytest.raises(BackendError, match="gave up after 3 attempts"):
+        run(complete_all("openai:gpt-4.1-mini", [ask("x")], retry_wait=0.01, max_retries=2, budget=budget))
+    assert budget.spent == pytest.approx(3 * 1000 * 0.40 / 1e6)  # three paid answers, no usable one
+
+
+def test_shared_budget_spans_stacks_and_invocations(keys, server):
+    """One Budget for every stack of a run, starting from what earlier invocations spent and persisted."""
+    from autointerp.backends import Budget
+    from tests.support.api_server import Reply
+
+    server.handler = lambda req: openai_chat("x", prompt_tokens=1_000_000, completion_tokens=0)  # $0.40 each
+    persisted: list[float] = []
+    budget = Budget(1.0, spent=0.3, on_spend=persisted.append)  # $0.30 spent by an earlier invocation
+
+    async def scenario():
+        a = build_backend("openai:gpt-4.1-mini", budget=budget, max_cost=99.0)  # the budget's limit wins
+        b = build_backend("anthropic:claude-haiku-4-5", budget=budget)
+        await a.complete(ask("1"))
+        server.script(Reply(body={"usage": {"prompt_tokens": 250_000, "completion_tokens": 0}}))  # unreadable, paid
+        await a.complete(ask("2"))
+        with pytest.raises(BudgetExceeded):
+            await b.complete(ask("3"))
+        await a.aclose()
+        await b.aclose()
+
+    run(scenario())
+    assert budget.spent == pytest.approx(0.3 + 0.4 + 0.1 + 0.4)
+    assert persisted == pytest.approx([0.7, 0.8, 1.2])
+    assert len(server.requests) == 3
