@@ -91,3 +91,27 @@ def test_foreign_contexts_are_silent_for_the_unit_and_nearest_first():
         assert all(a == 0 for a in c.context.activations)
         assert c.source_active and all(table[ids[p], c.source_unit] > 0 for p in c.source_active)
     assert np.isfinite(sims).all()
+
+
+def test_config_picks_scorers_and_reports_bad_names_in_one_line():
+    import pytest
+
+    from autointerp.config import load_config
+    from autointerp.errors import ConfigError
+    from autointerp.scorers.orchestrate import judge_stages, stage_backend_spec
+
+    default = load_config()
+    assert judge_stages(default) == ("explain", "rubric", "simulate")  # today's two, unchanged
+    cfg = load_config(overrides={"scorers": "intruder,saebench,embedding", "backends.rubric": "openai:gpt-4.1-mini"})
+    assert cfg.scorers == ["intruder", "saebench", "embedding"]
+    assert judge_stages(cfg) == ("explain", "intruder", "saebench", "embedding")  # embedding needs the explainer
+    assert judge_stages(load_config(overrides={"scorers": ["intruder"]})) == ("intruder",)  # no explanation needed
+    assert stage_backend_spec(cfg, "intruder") == "openai:gpt-4.1-mini"  # the specificity judge by default
+    assert stage_backend_spec(cfg, "embedding") is None
+    own = load_config(overrides={"scorers": "detection", "detection.backend": "anthropic:claude-haiku-4-5"})
+    assert stage_backend_spec(own, "detection") == "anthropic:claude-haiku-4-5"
+    with pytest.raises(ConfigError, match=r"field 'scorers': unknown scorer 'nope'"):
+        load_config(overrides={"scorers": "detection,nope"})
+    with pytest.raises(ConfigError, match="negatives"):
+        load_config(overrides={"negatives": "near"})
+    assert default.part_hash("scorers") != cfg.part_hash("scorers")
