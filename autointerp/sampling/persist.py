@@ -24,7 +24,7 @@ from autointerp.sampling.config import SamplerConfig
 from autointerp.sampling.reservoir import Reservoir
 from autointerp.sampling.state import SamplerState
 
-FORMAT = "autointerp.sampler_state/1"
+FORMAT = "autointerp.sampler_state/2"  # 2: uniform random reservoirs, per_bin cell extremes, top-k exclusion
 _CLASSES = {cls.__name__: cls for cls in (SamplerState, Reservoir, SamplerConfig, TokenWindow)}
 
 
