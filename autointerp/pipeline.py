@@ -347,7 +347,7 @@ async def _judge(
     try:
         budget = await judge.run(units)
         if budget is None and config.reseeds > 1:
-            await run_reseeds(judge, units)
+            budget = await run_reseeds(judge, units)
             spread = write_reseed_spread(store, config, judge.params, store.run_dir / "reseeds.json")
             say("spread across seeds (reseeds.json):\n  " + "\n  ".join(spread_lines(spread)))
     finally:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from autointerp.backends.base import Backend
+from autointerp.errors import BudgetExceeded
 from autointerp.scorers.base import ScoreInput, Scorer
 from autointerp.scorers.catalog import SCORERS
 from autointerp.scorers.records import ForeignContexts
@@ -76,11 +77,13 @@ async def score_unit(judge: Any, us: UnitSamples, exp: Explanation | None) -> No
     await asyncio.gather(*(judge._stage(s.stage, us.unit.key, make(s)) for s in selected(cfg)))
 
 
-async def run_reseeds(judge: Any, units: list[UnitSamples]) -> None:
-    """Seeds seed+1 .. seed+reseeds-1 of every selected scorer (explanations are reused, never redone)."""
+async def run_reseeds(judge: Any, units: list[UnitSamples]) -> BudgetExceeded | None:
+    """Seeds seed+1 .. seed+reseeds-1 of every selected scorer (explanations are reused, never redone).
+
+    Returns the BudgetExceeded that stopped it, if any (finished records are kept; a rerun resumes)."""
     cfg, store = judge.config, judge.store
     if cfg.reseeds <= 1:
-        return
+        return None
     explanations = store.latest("explain", judge.params["explain"]) if "explain" in judge.params else {}
     limit = asyncio.Semaphore(max(1, cfg.llm.max_concurrency))
     todo = []
@@ -102,7 +105,11 @@ async def run_reseeds(judge: Any, units: list[UnitSamples]) -> None:
             rec = await scorer.score(inp, backend, getattr(cfg, scorer.config_field), cfg.seed + k)
         store.append(scorer.stage, rec, params)
 
-    await asyncio.gather(*(one(*t) for t in todo))
+    results = await asyncio.gather(*(one(*t) for t in todo), return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, BudgetExceeded):
+            raise r
+    return next((r for r in results if isinstance(r, BudgetExceeded)), None)
 
 
 def reseed_spread(store: Any, config: Any, params: dict[str, str]) -> dict[str, dict[str, Any]]:
