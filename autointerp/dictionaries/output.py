@@ -19,7 +19,7 @@ from pydantic import Field
 from autointerp.activations.models import SubjectModel
 from autointerp.activations.sae import Dictionary
 from autointerp.activations.sites import HookSite
-from autointerp.dictionaries.steer import neutral_prompts, steering, unit_direction
+from autointerp.dictionaries.steer import encode_batch, neutral_prompts, steering, unit_direction
 from autointerp.types import Frozen, UnitId
 
 
@@ -83,7 +83,7 @@ def token_change(
     """(raised, lowered): mean change of next-token probability over all prompt positions when amplified."""
     prompts = list(prompts if prompts is not None else neutral_prompts())
     tok = subject.tokenizer
-    enc = tok(prompts, return_tensors="pt", padding=True)
+    enc = encode_batch(tok, prompts, "right")
     ids, mask = enc["input_ids"].to(subject.device), enc["attention_mask"].to(subject.device)
 
     def probs() -> torch.Tensor:

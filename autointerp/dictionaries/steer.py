@@ -60,17 +60,25 @@ def steering(subject: SubjectModel, site: HookSite, vector: torch.Tensor | None)
         handle.remove()
 
 
+def encode_batch(tokenizer, prompts: Sequence[str], side: str) -> dict:
+    """Prompts as one padded batch (``side``: where the padding goes); a tokenizer without a pad token pads
+    with its end-of-text token (masked out either way)."""
+    saved = tokenizer.padding_side, tokenizer.pad_token
+    tokenizer.padding_side = side
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    try:
+        return tokenizer(list(prompts), return_tensors="pt", padding=True)
+    finally:
+        tokenizer.padding_side, tokenizer.pad_token = saved
+
+
 def generate(subject: SubjectModel, prompts: Sequence[str], max_new_tokens: int) -> list[str]:
     """Greedy continuations (text of the new tokens only), all prompts in one left-padded batch."""
     if not subject.is_decoder:
         raise ConfigError(f"steering needs a decoder (causal LM) subject model; {subject.name} is an encoder")
     tok = subject.tokenizer
-    side = tok.padding_side
-    tok.padding_side = "left"
-    try:
-        enc = tok(list(prompts), return_tensors="pt", padding=True)
-    finally:
-        tok.padding_side = side
+    enc = encode_batch(tok, prompts, "left")
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     with torch.inference_mode():
         out = subject.model.generate(

@@ -127,3 +127,16 @@ def test_output_evidence_vocab_proj_and_token_change(planted):
     assert ev.lowered[0].value < 0 and ev.alpha == 4.0 and ev.note is None
     dead = output_evidence(subject, HookSite(0, "resid_post"), sae, UNIT, 0.0, prompts=PROMPTS)
     assert dead.raised == () and "never fired" in dead.note and dead.promoted[0].token == "zebra"
+
+
+def test_generation_without_a_pad_token(planted, steered):
+    from autointerp.dictionaries.steer import generate
+
+    subject, _ = planted
+    tok = subject.tokenizer
+    tok.pad_token = None
+    try:
+        assert generate(subject, PROMPTS, 16) == list(steered.unsteered)  # padding is masked either way
+        assert tok.pad_token is None
+    finally:
+        tok.pad_token = "<pad>"
