@@ -51,11 +51,20 @@ class GroupComparison:
 
 
 def pair_test(
-    metric: MetricSpec, label_a: str, a: pd.DataFrame, label_b: str, b: pd.DataFrame, *, seed: int, n_resamples: int
+    metric: MetricSpec,
+    label_a: str,
+    a: pd.DataFrame,
+    label_b: str,
+    b: pd.DataFrame,
+    *,
+    seed: int,
+    n_resamples: int,
+    pairable: bool = True,
 ) -> GroupTest | None:
-    """Paired test on the shared units when the groups share unit ids, else Mann-Whitney U."""
+    """Paired test on the shared units when the groups share unit ids (and ``pairable``: the ids name the same
+    units), else Mann-Whitney U."""
     va, vb = ok_series(a, metric), ok_series(b, metric)
-    if set(a["unit"]) & set(b["unit"]):
+    if pairable and set(a["unit"]) & set(b["unit"]):
         shared = va.index.intersection(vb.index)
         excluded = len(va.index.union(vb.index)) - len(shared)
         return wilcoxon_paired(metric.name, label_a, va[shared].to_numpy(), label_b, vb[shared].to_numpy(),
@@ -70,15 +79,18 @@ def compare_groups(
     metrics: Sequence[MetricSpec] = BUILTIN,
     seed: int = 0,
     n_resamples: int = N_RESAMPLES,
+    unpairable: Sequence[tuple[str, str]] = (),
 ) -> GroupComparison:
-    """``groups``: label -> units frame (see ``load.units_frame``); ``pairs``: label pairs to test."""
+    """``groups``: label -> units frame (see ``load.units_frame``); ``pairs``: label pairs to test;
+    ``unpairable``: pairs whose shared unit ids do not name the same units (e.g. two SAEs in same-named folders)."""
     stats, tests = [], []
     for metric in metrics:
         for label, frame in groups.items():
             stats.append(group_stats_from_frame(frame, metric.name, metric.status_column, label, seed=seed,
                                                 n_resamples=n_resamples))  # fmt: skip
         for a, b in pairs:
-            test = pair_test(metric, a, groups[a], b, groups[b], seed=seed, n_resamples=n_resamples)
+            test = pair_test(metric, a, groups[a], b, groups[b], seed=seed, n_resamples=n_resamples,
+                             pairable=(a, b) not in unpairable)  # fmt: skip
             if test is not None:
                 tests.append(test)
     return GroupComparison(metrics=tuple(metrics), stats=tuple(stats), tests=tuple(tests))

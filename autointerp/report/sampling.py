@@ -7,6 +7,7 @@ Between runs: the config keys that decide what was sampled and shown to the judg
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,3 +76,22 @@ def between_runs_note(run_a: RunData, run_b: RunData, max_items: int = 4) -> str
     shown = "; ".join(f"{k} {va!r} vs {vb!r}" for k, va, vb in diffs[:max_items])
     more = f"; +{len(diffs) - max_items} more" if len(diffs) > max_items else ""
     return f"sampling differs between A and B: {shown}{more}"
+
+
+BASIS_KEYS = {"feature": ("model", "sae", "sae_site"), "neuron": ("model", "neuron_site")}
+
+
+def same_units(run_a: RunData, run_b: RunData, kind: str) -> bool:
+    """Whether equal unit ids of ``kind`` in the two runs name the same units: the same subject model and the
+    same SAE checkpoint (resolved path) and site, or the same neuron site. Unit ids alone cannot tell: the
+    basis name is only the SAE's folder name. Unknown (no config.yaml): trust the ids."""
+    if not run_a.config or not run_b.config:
+        return True
+
+    def norm(run: RunData, key: str) -> object:
+        value = run.config.get(key)
+        if key == "sae" and isinstance(value, str) and Path(value).exists():
+            return str(Path(value).resolve())
+        return value
+
+    return all(norm(run_a, k) == norm(run_b, k) for k in BASIS_KEYS.get(kind, ("model",)))

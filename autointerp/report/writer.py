@@ -29,7 +29,7 @@ from autointerp.report.histograms import KIND_ORDER, level_infos, plot_level_rec
 from autointerp.report.html import render_compare_html, render_html
 from autointerp.report.load import RunData, judgements_frame, load_run, units_frame
 from autointerp.report.reseeds import seed_spreads
-from autointerp.report.sampling import between_runs_note, within_run_note
+from autointerp.report.sampling import between_runs_note, same_units, within_run_note
 from autointerp.report.scores import BUILTIN, MetricSpec, add_extra_scores, extra_metric_specs, level_hits
 from autointerp.report.stats import N_RESAMPLES
 from autointerp.report.summary import (
@@ -198,7 +198,9 @@ def compare_runs(
     both = {**groups_a, **groups_b}
     groups = {label: both[label] for k in kinds for label in (f"A:{k}", f"B:{k}") if label in both}
     pairs = [(f"A:{k}", f"B:{k}") for k in kinds if f"A:{k}" in groups and f"B:{k}" in groups]
-    comparison = compare_groups(groups, pairs, metrics=metrics, seed=seed, n_resamples=n_resamples)
+    unpairable = [(f"A:{k}", f"B:{k}") for k in kinds if not same_units(data_a, data_b, k)]
+    comparison = compare_groups(groups, pairs, metrics=metrics, seed=seed, n_resamples=n_resamples,
+                                unpairable=unpairable)  # fmt: skip
     note = between_runs_note(data_a, data_b)
     stats_table(comparison).to_csv(out / "compare.csv", index=False)
     tests_table(comparison).to_csv(out / "compare_tests.csv", index=False)

@@ -131,3 +131,17 @@ def test_compare_runs_with_disjoint_units_is_unpaired(run_a, tmp_path):
     mw = stats.mannwhitneyu(a, b, alternative="two-sided")
     assert summary.tests[0].statistic == mw.statistic and summary.tests[0].p_value == pytest.approx(mw.pvalue)
     assert "Mann-Whitney U (unpaired)" in (tmp_path / "cmp" / "compare.html").read_text()
+
+
+def test_same_unit_ids_of_different_saes_are_not_paired(run_a, tmp_path):
+    """Unit ids carry only the SAE's folder name: two SAEs saved in same-named folders must not be paired."""
+    import yaml
+
+    other = tmp_path / "run_d"
+    make_run(other, seed=1, shift=0.7)  # the same unit ids as run_a
+    cfg = yaml.safe_load((other / "config.yaml").read_text())
+    (other / "config.yaml").write_text(yaml.safe_dump({**cfg, "sae": "elsewhere/sae.safetensors"}))
+    summary = compare_runs(run_a[0], other, tmp_path / "cmp", seed=1, n_resamples=99)
+    by_kind = {t.group_a: t for t in summary.tests if t.metric == "simulation_score"}
+    assert not by_kind["A:feature"].paired and by_kind["A:feature"].test == "mann-whitney-u"
+    assert by_kind["A:neuron"].paired  # the same neurons of the same model: paired
