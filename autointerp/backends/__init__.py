@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from autointerp.backends.base import Backend, Capabilities, LLMRequest, LLMResponse, Message, TokenLogprobs
-from autointerp.backends.cache import CacheBackend, cache_key
+from autointerp.backends.cache import DB_NAME, CacheBackend, ResponseStore, cache_key
 from autointerp.backends.cost import Budget, CostBackend, PriceTable
 from autointerp.backends.faults import TransientBackendError
 from autointerp.backends.keys import read_key
@@ -144,14 +144,17 @@ def _build(spec: str, budget: Budget | None, **options: object) -> Backend:
     kind, _ = _split(spec)
     raw = build_raw_backend(spec, opts)
     policy = RetryPolicy(opts.max_retries, opts.retry_wait, opts.retry_max_wait)
+    store = None
     if opts.batch:
         from autointerp.backends.batch import BatchBackend
 
         if not raw.capabilities.batch or opts.cache_dir is None:
             why = "needs cache_dir (batch ids are kept there)" if raw.capabilities.batch else "has no batch API"
             raise ConfigError(f"backend option batch=True: backend {spec!r} {why}")
+        store = ResponseStore(opts.cache_dir / DB_NAME)  # shared with the cache layer
         backend: Backend = BatchBackend(raw, state_dir=opts.cache_dir, batch_size=opts.batch_size,
-                                        flush_s=opts.batch_flush_s, poll_s=opts.batch_poll_s, policy=policy)
+                                        flush_s=opts.batch_flush_s, poll_s=opts.batch_poll_s, policy=policy,
+                                        store=store)
     else:
         backend = LimitBackend(raw, max_concurrency=opts.max_concurrency, rpm=opts.rpm, tpm=opts.tpm)
     # Cost sits below Retry: every attempt's answer is counted, also the paid ones a later failure discards.
@@ -162,7 +165,7 @@ def _build(spec: str, budget: Budget | None, **options: object) -> Backend:
     if kind.remote and not opts.batch:  # (batch mode retries inside BatchBackend)
         backend = RetryBackend(backend, policy)
     if opts.cache_dir is not None:
-        backend = CacheBackend(backend, opts.cache_dir)
+        backend = CacheBackend(backend, opts.cache_dir, store=store)
     return backend
 
 

@@ -7,12 +7,13 @@ from typing import Any
 import anthropic
 
 from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse
-from autointerp.backends.faults import translate
+from autointerp.backends.faults import TransientBackendError, translate
 from autointerp.backends.http import HttpBackend
 from autointerp.errors import BackendError
 from autointerp.types import Usage
 
 EPHEMERAL = {"type": "ephemeral"}
+RETRYABLE_ERRORS = frozenset({"api_error", "overloaded_error", "rate_limit_error", "timeout_error"})
 
 
 class AnthropicBackend(HttpBackend):
@@ -106,9 +107,12 @@ class AnthropicBackend(HttpBackend):
                 result = item.result
                 if result.type == "succeeded":
                     results[item.custom_id] = self.parse(result.message.model_dump(mode="json"))
-                else:
-                    detail = getattr(getattr(getattr(result, "error", None), "error", None), "message", "")
-                    results[item.custom_id] = BackendError(f"{self.provider} batch request {result.type}: {detail}")
+                    continue
+                error = getattr(getattr(result, "error", None), "error", None)
+                kind = getattr(error, "type", "")
+                text = f"{self.provider} batch request {result.type}: {kind} {getattr(error, 'message', '')}".strip()
+                transient = result.type == "expired" or (result.type == "errored" and kind in RETRYABLE_ERRORS)
+                results[item.custom_id] = TransientBackendError(text) if transient else BackendError(text)
         except Exception as exc:
             raise translate(exc, self.provider) from None
         return results

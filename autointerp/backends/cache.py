@@ -190,9 +190,9 @@ class ResponseStore:
 class CacheBackend(Wrapper):
     """Serves repeated requests from ``cache_dir/responses.sqlite``; counts ``hits`` and ``misses``."""
 
-    def __init__(self, inner: Backend, cache_dir: Path | str):
+    def __init__(self, inner: Backend, cache_dir: Path | str, store: ResponseStore | None = None):
         super().__init__(inner)
-        self.store = ResponseStore(Path(cache_dir) / DB_NAME)
+        self.store = store if store is not None else ResponseStore(Path(cache_dir) / DB_NAME)
         self.hits = 0
         self.misses = 0
 

@@ -14,12 +14,13 @@ from typing import Any
 import openai
 
 from autointerp.backends.base import Capabilities, LLMRequest, LLMResponse, TokenLogprobs
-from autointerp.backends.faults import translate
+from autointerp.backends.faults import RETRYABLE_STATUS, TransientBackendError, translate
 from autointerp.backends.http import HttpBackend
 from autointerp.errors import BackendError
 from autointerp.secrets import redact_url
 from autointerp.types import Usage
 
+RETRYABLE_BATCH_CODES = frozenset({"batch_expired", "batch_cancelled", "server_error", "rate_limit_exceeded"})
 IDENTITY_HEADERS = ("OpenAI-Organization", "OpenAI-Project")  # OpenAI account identity, for OpenAI only
 
 
@@ -140,18 +141,26 @@ class OpenAIBackend(HttpBackend):
             raise translate(exc, self.provider) from None
         results: dict[str, LLMResponse | BackendError] = {}
         for line in "\n".join(texts).splitlines():
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            response = item.get("response") or {}
-            if response.get("status_code") == 200:
-                results[item["custom_id"]] = self.parse(response["body"])
-            else:
-                error = (response.get("body") or {}).get("error") or item.get("error") or {}
-                results[item["custom_id"]] = BackendError(
-                    f"{self.provider} batch request failed ({response.get('status_code')}): {error.get('message')}"
-                )
+            if line.strip():
+                item = json.loads(line)
+                results[item["custom_id"]] = self._batch_item(item)
         return results
+
+
+    def _batch_item(self, item: dict[str, Any]) -> LLMResponse | BackendError:
+        """One line of a batch's output or error file: an answer, a retryable error or a request error."""
+        response = item.get("response") or {}
+        status = response.get("status_code")
+        if status == 200:
+            try:
+                return self.parse(response["body"])
+            except (ValueError, TypeError, KeyError, AttributeError):
+                return self.unreadable(response.get("body"))
+        error = (response.get("body") or {}).get("error") or item.get("error") or {}
+        text = f"{self.provider} batch request failed ({status or error.get('code')}): {error.get('message')}"
+        if status in RETRYABLE_STATUS or error.get("code") in RETRYABLE_BATCH_CODES:
+            return TransientBackendError(text, status=status)
+        return BackendError(text)
 
 
 class OpenAICompatibleBackend(OpenAIBackend):

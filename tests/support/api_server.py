@@ -9,9 +9,13 @@ Handler-driven, like httpx's ``MockTransport``: a *handler* is a function
 ``RecordedRequest -> Reply``. The default handler, :func:`fake_llm`, answers
 ``POST /v1/chat/completions`` and ``POST /v1/messages`` with a deterministic
 echo (token usage = whitespace words) and honours ``logprobs``/``top_logprobs``.
-The batch endpoints (OpenAI ``/v1/files`` + ``/v1/batches``, Anthropic
-``/v1/messages/batches``) are emulated by the server itself, answering every
-inner request with the same handler.
+The batch endpoints (OpenAI ``/v1/files`` upload, ``/v1/batches`` create and
+retrieve, ``/v1/files/{id}/content`` for the output and error files; Anthropic
+``/v1/messages/batches`` create, retrieve and ``/results``) are emulated by the
+server itself, answering every inner request with the same handler: non-200
+items go to OpenAI's error file / Anthropic ``errored`` results.
+``expire_batches = N`` makes the next N batches expire with only their first
+half processed (the rest ``batch_expired`` / ``expired``).
 
 Faults are plain replies: :func:`rate_limited` (429 + ``retry-after``),
 :func:`overloaded` (529), :func:`server_error`, :func:`error` (any status),
@@ -295,6 +299,7 @@ class ApiServer:
         max_concurrency: int | None = None,
         overload: Literal["queue", "reject"] = "queue",
         batch_polls_until_done: int = 1,
+        expire_batches: int = 0,
         record_bodies: bool = True,
     ):
         self.handler = handler
@@ -302,6 +307,7 @@ class ApiServer:
         self.latency = latency
         self.overload = overload
         self.batch_polls_until_done = batch_polls_until_done
+        self.expire_batches = expire_batches  # the next N batches expire with only their first half processed
         self.record_bodies = record_bodies
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
@@ -445,56 +451,84 @@ class ApiServer:
     def _run_inner(self, path: str, body: dict) -> Reply:
         return self.handler(RecordedRequest("POST", path, {}, json.dumps(body).encode()))
 
+    def _expiring(self, n: int) -> int:
+        """How many of a new batch's ``n`` items get processed (all, or half when it is set to expire)."""
+        with self._lock:
+            if self.expire_batches <= 0:
+                return n
+            self.expire_batches -= 1
+            return n // 2
+
     def _create_openai_batch(self, request: RecordedRequest) -> Reply:
+        """Like OpenAI: answers (200) go to the output file, failed and expired items to the error file."""
         body = request.json or {}
-        lines = self._files.get(body.get("input_file_id", ""), b"").decode().splitlines()
-        out = []
-        for line in filter(None, lines):
-            item = json.loads(line)
+        items = [json.loads(line) for line in self._files.get(body.get("input_file_id", ""), b"").decode().splitlines()
+                 if line.strip()]
+        processed = self._expiring(len(items))
+        out, err = [], []
+        for k, item in enumerate(items):
+            line = {"id": f"batch_req_{next(_ids)}", "custom_id": item["custom_id"], "response": None, "error": None}
+            if k >= processed:
+                line["error"] = {"code": "batch_expired", "message": "This request could not be executed before the "
+                                 "completion window expired."}
+                err.append(json.dumps(line))
+                continue
             reply = self._run_inner(item["url"], item["body"])
-            out.append(json.dumps({"id": f"batch_req_{next(_ids)}", "custom_id": item["custom_id"],
-                                   "response": {"status_code": reply.status, "request_id": "req", "body": reply.body},
-                                   "error": None}))
-        output_id = f"file-{next(_ids)}"
+            line["response"] = {"status_code": reply.status, "request_id": f"req_{next(_ids)}", "body": reply.body}
+            (out if reply.status == 200 else err).append(json.dumps(line))
         batch_id = f"batch_{next(_ids)}"
         with self._lock:
-            self._files[output_id] = ("\n".join(out) + "\n").encode()
-            self._batches[batch_id] = {"kind": "openai", "id": batch_id, "polls": 0, "n": len(out), "output": output_id,
-                                       "input": body.get("input_file_id"), "endpoint": body.get("endpoint")}
+            files = {}
+            for kind, lines in (("output", out), ("error", err)):
+                if lines:
+                    files[kind] = f"file-{next(_ids)}"
+                    self._files[files[kind]] = ("\n".join(lines) + "\n").encode()
+            self._batches[batch_id] = {
+                "kind": "openai", "id": batch_id, "polls": 0, "n": len(items), "output": files.get("output"),
+                "error": files.get("error"), "input": body.get("input_file_id"), "endpoint": body.get("endpoint"),
+                "expired": processed < len(items), "completed": len(out), "failed": len(err),
+            }
         return Reply(body=self._batch_status(self._batches[batch_id]))
 
     def _create_anthropic_batch(self, request: RecordedRequest) -> Reply:
         items = (request.json or {}).get("requests", [])
-        out = []
-        for item in items:
-            reply = self._run_inner("/v1/messages", item["params"])
-            result = ({"type": "succeeded", "message": reply.body} if reply.status == 200
-                      else {"type": "errored", "error": reply.body})
+        processed = self._expiring(len(items))
+        out, counts = [], collections.Counter()
+        for k, item in enumerate(items):
+            if k >= processed:
+                result: dict = {"type": "expired"}
+            else:
+                reply = self._run_inner("/v1/messages", item["params"])
+                result = ({"type": "succeeded", "message": reply.body} if reply.status == 200
+                          else {"type": "errored", "error": reply.body})
+            counts[result["type"]] += 1
             out.append(json.dumps({"custom_id": item["custom_id"], "result": result}))
         batch_id = f"msgbatch_{next(_ids)}"
         with self._lock:
             self._batches[batch_id] = {"kind": "anthropic", "id": batch_id, "polls": 0, "n": len(out),
-                                       "results": "\n".join(out) + "\n"}
+                                       "counts": counts, "results": "\n".join(out) + "\n"}
         return Reply(body=self._batch_status(self._batches[batch_id]))
 
     def _batch_status(self, batch: dict) -> dict:
         done = batch["polls"] >= self.batch_polls_until_done
         now = "2025-01-01T00:00:00Z"
         if batch["kind"] == "anthropic":
-            n = batch["n"]
+            n, c = batch["n"], batch["counts"]
             return {
                 "id": batch["id"], "type": "message_batch", "processing_status": "ended" if done else "in_progress",
-                "request_counts": {"processing": 0 if done else n, "succeeded": n if done else 0, "errored": 0,
-                                   "canceled": 0, "expired": 0},
+                "request_counts": {"processing": 0 if done else n, "succeeded": c["succeeded"] if done else 0,
+                                   "errored": c["errored"] if done else 0, "canceled": 0,
+                                   "expired": c["expired"] if done else 0},
                 "created_at": now, "expires_at": now, "ended_at": now if done else None,
                 "results_url": f"{self.base_url}/v1/messages/batches/{batch['id']}/results" if done else None,
             }
+        status = ("expired" if batch["expired"] else "completed") if done else "in_progress"
         return {
             "id": batch["id"], "object": "batch", "endpoint": batch["endpoint"], "input_file_id": batch["input"],
-            "completion_window": "24h", "created_at": int(time.time()),
-            "status": "completed" if done else "in_progress",
-            "output_file_id": batch["output"] if done else None,
-            "request_counts": {"total": batch["n"], "completed": batch["n"] if done else 0, "failed": 0},
+            "completion_window": "24h", "created_at": int(time.time()), "status": status,
+            "output_file_id": batch["output"] if done else None, "error_file_id": batch["error"] if done else None,
+            "request_counts": {"total": batch["n"], "completed": batch["completed"] if done else 0,
+                               "failed": batch["failed"] if done else 0},
         }
 
 

@@ -21,7 +21,7 @@ def _session_server():
 def server(_session_server):
     """The shared server with an empty log and script, default handler, no latency or cap."""
     s = _session_server
-    s.handler, s.latency, s.batch_polls_until_done = fake_llm, 0.0, 1
+    s.handler, s.latency, s.batch_polls_until_done, s.expire_batches = fake_llm, 0.0, 1, 0
     s.set_capacity(None)
     s.reset()
     yield s

@@ -110,3 +110,127 @@ def test_a_failed_item_fails_only_its_own_call(keys, server, tmp_path, spec):
     ok, failed = run(scenario())
     assert ok.text == "echo: fine"
     assert isinstance(failed, BackendError) and "prompt too long" in str(failed)
+
+
+def _creates(server, spec):
+    path = "/v1/batches" if spec.startswith("openai") else "/v1/messages/batches"
+    return [r for r in server.requests if r.method == "POST" and r.path == path]
+
+
+def _batch_items(server, request) -> list[str]:
+    """The user texts inside one batch-create request (OpenAI: from the uploaded JSONL file)."""
+    if request.path == "/v1/messages/batches":
+        return [item["params"]["messages"][-1]["content"] for item in request.json["requests"]]
+    data = server._files[request.json["input_file_id"]].decode()
+    return [json.loads(line)["body"]["messages"][-1]["content"] for line in data.splitlines() if line.strip()]
+
+
+SPECS = ["openai:gpt-4.1-mini", "anthropic:claude-haiku-4-5"]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_transient_item_errors_go_into_a_later_batch_in_the_same_invocation(keys, server, tmp_path, spec):
+    from tests.support.api_server import error, fake_llm, overloaded
+
+    seen: set[bytes] = set()
+
+    def flaky(req):  # items 1 and 3 fail (overloaded / 500) the first time they are processed
+        text = req.body
+        if (b"item 1" in text or b"item 3" in text) and text not in seen:
+            seen.add(text)
+            return overloaded() if b"item 1" in text else error(500, "internal")
+        return fake_llm(req)
+
+    server.handler = flaky
+
+    async def scenario():
+        backend = build_backend(spec, cache_dir=tmp_path, **BATCH)
+        responses = await asyncio.gather(*(backend.complete(ask(f"item {i}")) for i in range(5)))
+        await backend.aclose()
+        return responses
+
+    responses = run(scenario())
+    assert [r.text for r in responses] == [f"echo: item {i}" for i in range(5)]
+    creates = _creates(server, spec)
+    assert len(creates) == 2
+    assert sorted(_batch_items(server, creates[1])) == ["item 1", "item 3"]  # only the failed ones, once more
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_expired_batch_items_are_resubmitted(keys, server, tmp_path, spec):
+    server.expire_batches = 1  # the first batch expires with half its items unprocessed
+
+    async def scenario():
+        backend = build_backend(spec, cache_dir=tmp_path, **BATCH)
+        responses = await asyncio.gather(*(backend.complete(ask(f"item {i}")) for i in range(6)))
+        await backend.aclose()
+        return responses
+
+    responses = run(scenario())
+    assert [r.text for r in responses] == [f"echo: item {i}" for i in range(6)]
+    creates = _creates(server, spec)
+    assert len(creates) == 2 and len(_batch_items(server, creates[1])) == 3
+
+
+def test_openai_batch_goes_through_the_files_api(keys, server, tmp_path):
+    """Upload JSONL, create, poll, download the output AND the error file (failed items live there)."""
+    from tests.support.api_server import error, fake_llm
+
+    server.handler = lambda req: error(400, "bad item") if b"poison" in req.body else fake_llm(req)
+
+    async def scenario():
+        backend = build_backend("openai:gpt-4.1-mini", cache_dir=tmp_path, **BATCH)
+        results = await asyncio.gather(backend.complete(ask("fine")), backend.complete(ask("poison")),
+                                       return_exceptions=True)
+        await backend.aclose()
+        return results
+
+    ok, failed = run(scenario())
+    assert ok.text == "echo: fine" and isinstance(failed, BackendError) and "bad item" in str(failed)
+    uploads = [r for r in server.requests if r.method == "POST" and r.path == "/v1/files"]
+    assert len(uploads) == 1 and b'name="purpose"' in uploads[0].body and b'"custom_id"' in uploads[0].body
+    create = _creates(server, "openai")[0].json
+    assert create["endpoint"] == "/v1/chat/completions" and create["completion_window"] == "24h"
+    downloads = [r.path for r in server.requests if r.method == "GET" and r.path.endswith("/content")]
+    batch = [r for r in server.requests if r.method == "GET" and r.path.startswith("/v1/batches/")]
+    assert batch and len(downloads) == 2  # output file and error file
+    assert len(_creates(server, "openai")) == 1  # a request error (400) is not sent again
+
+
+def test_out_of_attempts_item_fails_with_a_count(keys, server, tmp_path):
+    from tests.support.api_server import error, fake_llm
+
+    server.handler = lambda req: error(503, "busy") if b"always" in req.body else fake_llm(req)
+
+    async def scenario():
+        backend = build_backend("anthropic:claude-haiku-4-5", cache_dir=tmp_path, max_retries=2, **BATCH)
+        results = await asyncio.gather(backend.complete(ask("ok")), backend.complete(ask("always")),
+                                       return_exceptions=True)
+        await backend.aclose()
+        return results
+
+    ok, failed = run(scenario())
+    assert ok.text == "echo: ok"
+    assert isinstance(failed, BackendError) and str(failed).endswith("(gave up after 3 batches)")
+    assert len(_creates(server, "anthropic")) == 3
+
+
+def test_requests_trickling_in_are_collected_into_one_batch(keys, server, tmp_path):
+    """Units reach the stage at slightly different moments (and max_concurrency is small): one batch, not
+    one per concurrency slot or per timer tick."""
+
+    async def scenario():
+        backend = build_backend("anthropic:claude-haiku-4-5", cache_dir=tmp_path, batch=True, batch_flush_s=0.15,
+                                batch_poll_s=0.01, max_concurrency=2)
+
+        async def one(i):
+            await asyncio.sleep(0.03 * i)  # 12 requests over 0.33 s, never 0.15 s apart
+            return await backend.complete(ask(f"unit {i}"))
+
+        responses = await asyncio.gather(*(one(i) for i in range(12)))
+        await backend.aclose()
+        return responses
+
+    assert len(run(scenario())) == 12
+    creates = _creates(server, "anthropic")
+    assert len(creates) == 1 and len(_batch_items(server, creates[0])) == 12
