@@ -241,7 +241,7 @@ class Judge:
                 disable=not self.progress,
                 dynamic_ncols=True,
             )
-        limit = asyncio.Semaphore(max(1, self.config.llm.max_concurrency))
+        limit = asyncio.Semaphore(max(1, self.config.llm.units_in_flight))
 
         async def one(us: UnitSamples) -> None:
             async with limit:

@@ -33,9 +33,21 @@ class BackendOptions(BaseModel):
         default=None, description="Environment variable holding the API key (default: the provider's usual one)."
     )
     batch: bool = Field(default=False, description="Send requests through the provider's batch API (half price).")
-    batch_size: int = Field(default=2000, ge=1, description="Flush a batch once this many requests are queued.")
-    batch_flush_s: float = Field(default=2.0, ge=0, description="Flush a partial batch after this many seconds.")
+    batch_size: int = Field(
+        default=2000, ge=1,
+        description="Batch mode: most requests per batch (independent of max_concurrency, which limits live requests).",
+    )
+    batch_flush_s: float = Field(
+        default=2.0, ge=0, description="Batch mode: send the queued requests once none arrived for this many seconds."
+    )
     batch_poll_s: float = Field(default=10.0, gt=0, description="First poll interval of a batch (doubles, max 300 s).")
+
+    @property
+    def units_in_flight(self) -> int:
+        """How many units a stage may work on at once: ``max_concurrency``, or in batch mode ``batch_size``
+        (every pending request of a stage must reach the batch collector, or a small ``max_concurrency``
+        would make many small batches one after another, each with the provider's turnaround)."""
+        return self.batch_size if self.batch else self.max_concurrency
 
     @classmethod
     def parse(cls, **options: object) -> BackendOptions:

@@ -85,7 +85,7 @@ async def run_reseeds(judge: Any, units: list[UnitSamples]) -> BudgetExceeded | 
     if cfg.reseeds <= 1:
         return None
     explanations = store.latest("explain", judge.params["explain"]) if "explain" in judge.params else {}
-    limit = asyncio.Semaphore(max(1, cfg.llm.max_concurrency))
+    limit = asyncio.Semaphore(max(1, cfg.llm.units_in_flight))
     todo = []
     for k in range(1, cfg.reseeds):
         for scorer in selected(cfg):

@@ -234,3 +234,11 @@ def test_requests_trickling_in_are_collected_into_one_batch(keys, server, tmp_pa
     assert len(run(scenario())) == 12
     creates = _creates(server, "anthropic")
     assert len(creates) == 1 and len(_batch_items(server, creates[0])) == 12
+
+
+def test_batch_mode_lets_every_unit_reach_the_collector():
+    """The pipeline's unit limit: max_concurrency live requests, but batch_size units in batch mode."""
+    from autointerp.backends import BackendOptions
+
+    assert BackendOptions(max_concurrency=2).units_in_flight == 2
+    assert BackendOptions(max_concurrency=2, batch=True, batch_size=500).units_in_flight == 500
