@@ -115,3 +115,24 @@ def test_two_processes_writing_one_database(tmp_path):
     with sqlite3.connect(tmp_path / DB_NAME) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 2 * 75 + 150
+
+
+def test_disk_full_is_one_line_cache_error_not_a_traceback(tmp_path):
+    """A full disk (SQLITE_FULL, emulated with max_page_count) fails the call with one line naming the file."""
+    import asyncio
+
+    from autointerp.errors import CacheError
+
+    async def scenario():
+        backend = CacheBackend(_Echo(), tmp_path)
+        await backend.complete(ask("fits"))
+        pages = backend.store._writer.execute("PRAGMA page_count").fetchone()[0]
+        backend.store._writer.execute(f"PRAGMA max_page_count={pages}")
+        with pytest.raises(CacheError) as info:
+            await backend.complete(ask("x" * 20_000))
+        await asyncio.sleep(0)
+        await backend.aclose()
+        return str(info.value)
+
+    message = run(scenario())
+    assert "full" in message and DB_NAME in message and "\n" not in message
