@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autointerp.backends import CacheBackend, LLMRequest, Message, build_backend, find_layer, usage_of  # noqa: E402
+from autointerp.backends import CacheBackend, LLMRequest, Message, build_backend, find_layer, usage_of
 
 LATENCY, CAP = 0.1, 32
 SERVER_CAP = 8  # the capped server admits this many at once, below the client's CAP

@@ -89,14 +89,14 @@ class AnthropicBackend(HttpBackend):
         requests = [{"custom_id": cid, "params": self.build_payload(req)} for cid, req in items]
         try:
             batch = await self.client.messages.batches.create(requests=requests)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translate() sorts every SDK and transport error
             raise translate(exc, self.provider) from None
         return batch.id
 
     async def batch_done(self, batch_id: str) -> bool:
         try:
             batch = await self.client.messages.batches.retrieve(batch_id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translate() sorts every SDK and transport error
             raise translate(exc, self.provider) from None
         return batch.processing_status == "ended"
 
@@ -113,6 +113,6 @@ class AnthropicBackend(HttpBackend):
                 text = f"{self.provider} batch request {result.type}: {kind} {getattr(error, 'message', '')}".strip()
                 transient = result.type == "expired" or (result.type == "errored" and kind in RETRYABLE_ERRORS)
                 results[item.custom_id] = TransientBackendError(text) if transient else BackendError(text)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translate() sorts every SDK and transport error
             raise translate(exc, self.provider) from None
         return results

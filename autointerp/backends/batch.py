@@ -171,7 +171,7 @@ class BatchBackend:
             self._attempts[cid] = self._attempts.get(cid, 0) + 1
         try:
             batch_id = await self.policy(lambda: self.inner.submit_batch(items))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure fails the waiting calls, never a hang
             self._fail(ids, exc)
             return
         self.batches_submitted += 1
@@ -185,7 +185,7 @@ class BatchBackend:
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, self.max_poll_s)
             results = await self.policy(lambda: self.inner.batch_results(batch_id))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure fails the waiting calls, never a hang
             self._fail(ids, exc)
             if isinstance(exc, BackendError) and "ended with status" in str(exc):
                 self.state.remove(batch_id)

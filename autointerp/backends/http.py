@@ -51,7 +51,7 @@ class HttpBackend:
             # client.post with a plain JSON body: the SDK's HTTP stack, auth and errors, without its per-call
             # typed-params transform and response model construction (~1.5 ms CPU per request).
             data = await self.client.post(self.endpoint, body=payload, cast_to=object)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translate() sorts every SDK and transport error
             raise translate(exc, self.provider) from None
         try:
             return self.parse(data, time.perf_counter() - start)

@@ -119,14 +119,14 @@ class OpenAIBackend(HttpBackend):
                                                     purpose="batch")
             batch = await self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
                                                      completion_window="24h")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translate() sorts every SDK and transport error
             raise translate(exc, self.provider) from None
         return batch.id
 
     async def batch_done(self, batch_id: str) -> bool:
         try:
             batch = await self.client.batches.retrieve(batch_id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translate() sorts every SDK and transport error
             raise translate(exc, self.provider) from None
         if batch.status in ("failed", "cancelled", "cancelling"):
             raise BackendError(f"{self.provider} batch {batch_id} ended with status {batch.status!r}")
@@ -137,7 +137,7 @@ class OpenAIBackend(HttpBackend):
             batch = await self.client.batches.retrieve(batch_id)
             texts = [(await self.client.files.content(fid)).text
                      for fid in (batch.output_file_id, batch.error_file_id) if fid]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translate() sorts every SDK and transport error
             raise translate(exc, self.provider) from None
         results: dict[str, LLMResponse | BackendError] = {}
         for line in "\n".join(texts).splitlines():

@@ -338,7 +338,7 @@ class ApiServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> ApiServer:
+    def __enter__(self) -> ApiServer:  # noqa: PYI034
         return self.start()
 
     def __exit__(self, *exc) -> None:

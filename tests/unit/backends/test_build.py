@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from autointerp.backends import (
-    Backend, CacheBackend, CostBackend, LimitBackend, RetryBackend, build_backend, find_layer,
+    Backend,
+    CacheBackend,
+    CostBackend,
+    LimitBackend,
+    RetryBackend,
+    build_backend,
+    find_layer,
 )
 from autointerp.backends.openai_chat import OpenAIBackend, OpenAICompatibleBackend
 from autointerp.errors import ConfigError

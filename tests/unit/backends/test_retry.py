@@ -6,10 +6,18 @@ import time
 
 import pytest
 
-from autointerp.errors import BackendError
 from autointerp.backends.faults import TransientBackendError, parse_retry_after
+from autointerp.errors import BackendError
 from tests.support.api_server import (
-    anthropic_message, dropped, error, malformed, openai_chat, overloaded, rate_limited, server_error, slow,
+    anthropic_message,
+    dropped,
+    error,
+    malformed,
+    openai_chat,
+    overloaded,
+    rate_limited,
+    server_error,
+    slow,
 )
 from tests.unit.backends.conftest import run
 from tests.unit.backends.helpers import ask, complete_all
