@@ -191,6 +191,8 @@ def test_budget_holds_across_invocations_and_raising_it_continues(tmp_path, caps
             code, out, err = _run(capsys, ["run", "--config", path, "--max-cost", f"{budget:.8f}"])
             assert code == 4, (out, err)
             assert "budget llm.max_cost" in err and "rerun" in err
+        with capsys.disabled():
+            print(f"\nbudget ${budget:.4f}: three invocations paid ${sum(paid):.4f} for {len(paid)} requests")
         assert sum(paid) <= budget + max(paid) + 1e-12, (sum(paid), budget, paid)
         assert len(paid) <= 4
         run_dir = tmp_path / "results" / "run"
