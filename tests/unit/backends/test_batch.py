@@ -242,3 +242,29 @@ def test_batch_mode_lets_every_unit_reach_the_collector():
 
     assert BackendOptions(max_concurrency=2).units_in_flight == 2
     assert BackendOptions(max_concurrency=2, batch=True, batch_size=500).units_in_flight == 500
+
+
+def test_answers_are_in_the_cache_before_a_batch_leaves_the_state_file(keys, server, tmp_path, monkeypatch):
+    """A kill right after a batch is forgotten must not lose its paid answers: they are committed first."""
+    import sqlite3
+
+    from autointerp.backends.batch import BatchState
+    from autointerp.backends.cache import DB_NAME
+
+    rows_at_removal: list[int] = []
+    original = BatchState.remove
+
+    def remove(self, batch_id):
+        with sqlite3.connect(tmp_path / DB_NAME) as conn:  # what another process would see now
+            rows_at_removal.append(conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+        original(self, batch_id)
+
+    monkeypatch.setattr(BatchState, "remove", remove)
+
+    async def scenario():
+        backend = build_backend("openai:gpt-4.1-mini", cache_dir=tmp_path, **BATCH)
+        await asyncio.gather(*(backend.complete(ask(f"item {i}")) for i in range(4)))
+        await backend.aclose()
+
+    run(scenario())
+    assert rows_at_removal == [4]
