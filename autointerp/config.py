@@ -66,7 +66,7 @@ class RunConfig(_Strict):
     text_field: str = Field(default="text", description="Text field of .jsonl/.parquet corpora.")
     window: int = Field(default=64, ge=4, description="Tokens per context window (windows never cross documents).")
     max_tokens: int = Field(default=100_000, ge=1, description="Token budget read from the corpus.")
-    sae: str | None = Field(default=None, description="SAE checkpoint folder/file; None: no features are scored.")
+    sae: str | None = Field(default=None, description="SAE checkpoint folder/file; none (flag) / null (YAML): no features are scored.")
     sae_format: str = Field(
         default="auto", description="Checkpoint format: auto, saelens, sparsify, dictionary_learning, safetensors."
     )
@@ -83,7 +83,7 @@ class RunConfig(_Strict):
         "0 needs sae: none.",
     )
     neuron_site: str | None = Field(
-        default="layers.6.mlp", description="Hook site of the neuron baseline (None: no neurons), e.g. layers.6.mlp."
+        default="layers.6.mlp", description="Hook site of the neuron baseline (none: no neurons), e.g. layers.6.mlp."
     )
     neurons: UnitSpec = Field(
         default=16,
