@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="Windows per batch.")
     parser.add_argument("--site", default="layers.3.resid_post", help="Hook site.")
     parser.add_argument("--repeats", type=int, default=2, help="Alternating runs of (a) and (b); the best is kept.")
+    parser.add_argument("--bins", choices=("width", "quantile"), default="width", help="Sampler level bins.")
     args = parser.parse_args()
 
     subject = load_subject("smollm2-135m")
@@ -93,9 +94,9 @@ def main() -> None:
     windows = list(token_windows(docs, subject.tokenizer, args.window, args.tokens))
     n_tokens = sum(len(w.token_ids) for w in windows)
     source = ModelActivationSource(subject, site, sae)
-    config = SamplerConfig(batch_size=args.batch_size)
+    config = SamplerConfig(batch_size=args.batch_size, bins=args.bins)
     print(f"model smollm2-135m, site {site}, TopK SAE d_sae={args.d_sae} k={args.k}, {n_tokens} tokens in "
-          f"{len(windows)} windows of <= {args.window}, batch {args.batch_size} windows, "
+          f"{len(windows)} windows of <= {args.window}, batch {args.batch_size} windows, {args.bins} bins, "
           f"{torch.get_num_threads()} threads")
 
     n_fw = min(4, len(windows) // args.batch_size) or 1
