@@ -62,8 +62,7 @@ class ClassifierScorer(Scorer):
             inp = replace(inp, foreign=stand_in_foreign(inp.samples))
         logprobs = bool(capabilities and capabilities.logprobs)
         return [
-            PlannedCall(chunk_request(spec, text, ch, logprobs=logprobs, max_retries=config.max_retries,
-                                      temperature=config.temperature), 4 * len(ch))
+            PlannedCall(chunk_request(spec, text, ch, logprobs=logprobs, temperature=config.temperature), 4 * len(ch))
             for ch in chunks(self._shown(inp, config, seed), config.contexts_per_prompt)
         ]
 

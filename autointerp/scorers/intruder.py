@@ -10,6 +10,7 @@ units nearest in decoder direction (harder); otherwise from randomly chosen othe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -138,8 +139,6 @@ class Intruder(Scorer):
             why = "no other unit's context is silent for this unit" if inp.foreign is None or not inp.foreign.contexts \
                 else f"fewer than {config.n_activating} activating held-out contexts"
             return ScoreResult(ok=False, error=f"no intruder trial possible: {why}", provenance=prov, **base)
-        import asyncio
-
         try:
             done = await asyncio.gather(*(self._one(backend, spec, k, t, config) for k, t in enumerate(ts, 1)))
         except BudgetExceeded:

@@ -60,9 +60,8 @@ def example_turns(spec: PromptSpec) -> list[tuple[str, str]]:
 
 
 def chunk_request(
-    spec: PromptSpec, explanation: str, chunk: Sequence[Shown], *, logprobs: bool, max_retries: int, temperature: float
+    spec: PromptSpec, explanation: str, chunk: Sequence[Shown], *, logprobs: bool, temperature: float
 ) -> LLMRequest:
-    del max_retries
     blocks = [block(f"c{k}", s) for k, s in enumerate(chunk, 1)]
     return build_request(
         spec, example_turns(spec), render_user(spec, explanation, blocks),
@@ -85,8 +84,7 @@ async def _judge_chunk(
     max_retries: int, temperature: float,
 ) -> Outcome:
     by_id = {f"c{k}": s for k, s in enumerate(chunk, 1)}
-    request = chunk_request(spec, explanation, chunk, logprobs=backend.capabilities.logprobs,
-                            max_retries=max_retries, temperature=temperature)
+    request = chunk_request(spec, explanation, chunk, logprobs=backend.capabilities.logprobs, temperature=temperature)
     out = Outcome()
     verdicts: dict[str, tuple[bool, float | None]] = {}
     problems: dict[str, str] = {cid: "not asked" for cid in by_id}
