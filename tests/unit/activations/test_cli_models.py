@@ -90,12 +90,12 @@ def test_inspect_bad_input(capsys, tiny_llama_dir, tmp_path, case):
     if case == "missing_corpus":
         args["--corpus"], expect = str(tmp_path / "nope.jsonl"), ("corpus", "nope.jsonl", "not found")
     elif case == "missing_model":
-        args["--model"], expect = str(tmp_path / "no_model"), ("no_model", "nor an existing folder")
+        args["--model"], expect = str(tmp_path / "no_model"), ("no_model", "an existing folder, nor a Hugging Face Hub id")
     elif case == "wrong_sae_shape":
         args["--sae"] = str(_sae(tmp_path / "sae", 32))
         expect = ("d_in=32", "hook site layers.1.mlp has width 48")
     elif case == "unknown_site":
-        args["--site"], expect = "layers.1.mlp_out", ("unknown kind 'mlp_out'",)
+        args["--site"], expect = "layers.1.mlp_post", ("unknown kind 'mlp_post'",)
     elif case == "out_of_range_site":
         args["--site"], expect = "layers.7.mlp", ("out of range", "layers.{0..3}")
     elif case == "empty_corpus":

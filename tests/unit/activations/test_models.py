@@ -61,7 +61,7 @@ def test_load_with_dtype(tiny_llama_dir):
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(InputError, match="neither a packaged model .* nor an existing folder"):
+    with pytest.raises(InputError, match="neither a packaged model .* an existing folder, nor a Hugging Face Hub id"):
         load_subject(tmp_path / "missing")
     with pytest.raises(InputError, match="has no config.json"):
         load_subject(tmp_path)
