@@ -147,7 +147,7 @@ class _TokenGather:
     def __init__(self, acts: torch.Tensor, nz: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]):
         self.acts = acts
         b, t, u, vals = nz
-        B, T, U = acts.shape
+        U = acts.shape[2]
         self.sparse = vals.numel() < self.SPARSE * acts.numel()
         if self.sparse:
             self.key, self.t, self.vals = b * U + u, t, vals
