@@ -258,7 +258,9 @@ class TokenLines(Parser):
     """
 
     stage: ClassVar[str] = "simulate"
-    placeholder: str = Field(default="unknown", description="Value shown for earlier tokens in the teacher-forced form.")
+    placeholder: str = Field(
+        default="unknown", description="Value shown for earlier tokens in the teacher-forced form."
+    )
     min_value: int = Field(default=0, ge=0)
     max_value: int = Field(default=9, description="Top of the scale; 9 keeps every value one token for any tokenizer.")
 

@@ -27,8 +27,10 @@ def main(n_windows: int = 300, window: int = 64) -> None:
         for ids in windows:
             [tok.decode([i]) for i in ids]
         per_id = (time.perf_counter() - start) / len(windows)
-        print(f"{name:15s} {len(windows)} windows of {window}: window decode {whole * 1e3:.2f} ms/window "
-              f"(per-id decode, uncached: {per_id * 1e3:.2f} ms/window)")
+        print(
+            f"{name:15s} {len(windows)} windows of {window}: window decode {whole * 1e3:.2f} ms/window "
+            f"(per-id decode, uncached: {per_id * 1e3:.2f} ms/window)"
+        )
 
 
 if __name__ == "__main__":

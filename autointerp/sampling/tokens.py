@@ -159,8 +159,9 @@ class TokenDecoder:
         elif callable(source):
             self._window = lambda ids: tuple(clean_token(str(source(i))) for i in ids)
         else:
-            raise ConfigError(f"token strings: expected a tokenizer, a vocabulary list or a callable, got "
-                              f"{type(source).__name__}")
+            raise ConfigError(
+                f"token strings: expected a tokenizer, a vocabulary list or a callable, got {type(source).__name__}"
+            )
         self._cache: OrderedDict[tuple[int, ...], tuple[str, ...]] = OrderedDict()
         self._cache_size = cache_size
 

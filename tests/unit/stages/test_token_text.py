@@ -82,16 +82,21 @@ def test_rendered_context_matches_golden(family):
         for i, (a, piece) in enumerate(zip(starts, pieces)):
             if lo >= 0 and piece and a < lo + len(word) and a + len(piece) > lo:
                 levels[i] = k
-    text = "\n".join([
-        f"tokens: {tok.convert_ids_to_tokens(ids)}",
-        f"pieces: {list(pieces)}",
-        "--- highlighted",
-        render.highlight(pieces, [i for i, lv in enumerate(levels) if lv > 0]),
-        "--- activation list",
-        render.activation_list(pieces, levels),
-        "--- token lines",
-        render.token_lines(pieces, levels),
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                f"tokens: {tok.convert_ids_to_tokens(ids)}",
+                f"pieces: {list(pieces)}",
+                "--- highlighted",
+                render.highlight(pieces, [i for i, lv in enumerate(levels) if lv > 0]),
+                "--- activation list",
+                render.activation_list(pieces, levels),
+                "--- token lines",
+                render.token_lines(pieces, levels),
+            ]
+        )
+        + "\n"
+    )
     path = GOLDEN / f"render_{family}.txt"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         path.write_text(text, encoding="utf-8")

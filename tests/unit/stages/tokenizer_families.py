@@ -22,8 +22,35 @@ def packaged(name: str):
     return AutoTokenizer.from_pretrained(fetch_model(name))
 
 
-_SP_WORDS = ["▁fire", "▁for", "▁its", "▁pract", "ices", "▁in", "▁the", "▁appoint", "ment", "▁of", "▁app", "ra",
-             "is", "ers", ".", "▁Caf", "▁na", "ï", "ve", "▁ok", "▁two", "▁new", "▁line", "▁", "—", "é", "x"]
+_SP_WORDS = [
+    "▁fire",
+    "▁for",
+    "▁its",
+    "▁pract",
+    "ices",
+    "▁in",
+    "▁the",
+    "▁appoint",
+    "ment",
+    "▁of",
+    "▁app",
+    "ra",
+    "is",
+    "ers",
+    ".",
+    "▁Caf",
+    "▁na",
+    "ï",
+    "ve",
+    "▁ok",
+    "▁two",
+    "▁new",
+    "▁line",
+    "▁",
+    "—",
+    "é",
+    "x",
+]
 
 
 @cache
