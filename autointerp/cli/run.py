@@ -145,6 +145,10 @@ def execute(config: RunConfig, args: argparse.Namespace) -> int:
         if ranks.index > 0:
             try:
                 return pipeline.sample_worker(config)
+            except (RuntimeError, ConnectionError) as exc:  # rank 0 left the job (its own error is the one to read)
+                print(f"autointerp: rank {ranks.index}: rank 0 stopped ({type(exc).__name__}); see its message",
+                      file=sys.stderr)
+                return 1
             finally:
                 finish_distributed()
         try:
