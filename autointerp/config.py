@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autointerp.backends.options import BackendOptions
-from autointerp.errors import ConfigError, InputError
+from autointerp.errors import AutointerpError, ConfigError, InputError
 from autointerp.explain import ExplainConfig
 from autointerp.rubric import RubricConfig
 from autointerp.sampling import SamplerConfig
@@ -196,12 +196,37 @@ class RunConfig(_Strict):
         return self.results_dir / self.name
 
     def part_hash(self, *fields: str) -> str:
-        """Hash of some fields (the parameters one stage depends on)."""
-        data = self.model_dump(mode="json", include=set(fields))
+        """Hash of some fields (the parameters one stage depends on), prompts included by content: a prompt or
+        rubric file named in these fields (``prompt``, ``*_prompt``), or fixed by a scorer that reads one of them,
+        counts by its content hash, so editing a prompt file re-runs the stages that use it."""
+        data = _with_prompt_hashes(self.model_dump(mode="json", include=set(fields)))
+        data["__fixed_prompts__"] = {f: [_prompt_hash(p) for p in FIXED_PROMPTS[f]] for f in fields if f in FIXED_PROMPTS}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def config_hash(self) -> str:
         return self.part_hash(*[f for f in type(self).model_fields if f not in ("name", "results_dir", "llm", "cache")])
+
+
+# Prompt files a config section's stage always reads (the scorer fixes them; no config field names them).
+FIXED_PROMPTS = {"detection": ("detection",), "fuzzing": ("fuzzing",)}
+
+
+def _prompt_hash(ref: str) -> str:
+    from autointerp.prompts import load_prompt
+
+    try:
+        return f"{ref}@{load_prompt(ref).content_hash}"
+    except AutointerpError:  # a bad reference is reported where the prompt is loaded, in one line
+        return ref
+
+
+def _with_prompt_hashes(node):
+    if isinstance(node, dict):
+        return {k: _prompt_hash(v) if isinstance(v, str) and (k == "prompt" or k.endswith("_prompt"))
+                else _with_prompt_hashes(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_with_prompt_hashes(v) for v in node]
+    return node
 
 
 # Which config fields each stage's results depend on (a change re-runs that stage and those after it).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from autointerp.config import STAGE_FIELDS, load_config, parse_set, select_units
 from autointerp.errors import ConfigError
@@ -60,3 +61,27 @@ def test_stage_hashes_change_only_with_their_fields():
         assert base.part_hash(*STAGE_FIELDS[stage]) == rubric_change.part_hash(*STAGE_FIELDS[stage])
     assert base.part_hash(*STAGE_FIELDS["rubric"]) != rubric_change.part_hash(*STAGE_FIELDS["rubric"])
     assert base.config_hash() == load_config(None, {"name": "other", "llm.max_cost": 3}).config_hash()
+
+
+def test_editing_a_prompt_file_changes_the_hash_of_the_stages_that_read_it(tmp_path):
+    """Stage params include prompts by content: a run re-does a stage whose prompt text changed, and only that."""
+    import os
+    import shutil
+
+    from autointerp.config import STAGE_FIELDS, RunConfig
+    from autointerp.prompts import rubrics_dir
+
+    path = tmp_path / "my_explain.yaml"
+    shutil.copy(rubrics_dir() / "explain.yaml", path)
+    config = RunConfig.model_validate({"explain": {"prompt": str(path)}})
+    before = {s: config.part_hash(*STAGE_FIELDS[s]) for s in ("explain", "rubric", "saebench")}
+    data = yaml.safe_load(path.read_text())
+    data["notes"] = str(data.get("notes", "")) + " One more sentence."
+    path.write_text(yaml.safe_dump(data))
+    os.utime(path, ns=(1, path.stat().st_mtime_ns + 10**9))
+    from autointerp.prompts import load_prompt
+
+    assert load_prompt(str(path)).content_hash  # still a valid prompt file
+    after = {s: config.part_hash(*STAGE_FIELDS[s]) for s in ("explain", "rubric", "saebench")}
+    assert after["explain"] != before["explain"] and after["rubric"] != before["rubric"]  # rubric reads explanations
+    assert after["saebench"] == before["saebench"]  # its own explainer prompt, untouched
