@@ -46,6 +46,12 @@ class ExplainConfig(BaseModel):
         description="Also show TokenChange: the tokens whose next-token probability rises/falls most when the unit "
         "is amplified (needs a decoder subject model; the prompt file's token_change snippet).",
     )
+    answer_prefill: str = Field(
+        default="",
+        description="Forced start of the answer, for backends that continue a prefilled reply (local, anthropic; "
+        "openai refuses, visibly). The offline demo sets 'Explanation:' so its 135M model answers in the prompt's "
+        "format; the parser reads prefill + continuation, so the format check is unchanged.",
+    )
     max_retries: int = Field(default=2, ge=0, description="Re-asks after an unreadable answer.")
     max_tokens: int = Field(default=300, ge=16, description="Answer length limit (tokens).")
     temperature: float = Field(default=0.0, ge=0.0)
@@ -148,10 +154,12 @@ async def explain_unit(
         max_tokens=config.max_tokens,
         temperature=config.temperature,
     )
+    if config.answer_prefill:
+        request = request.model_copy(update={"prefill": (config.answer_prefill,)})
     parser = spec.build_parser()
 
     def parse(response: LLMResponse) -> str:
-        return parser.parse(response.text)  # type: ignore[attr-defined]
+        return parser.parse(config.answer_prefill + response.text)  # type: ignore[attr-defined]
 
     try:
         answer = await ask(backend, request, parse, retries=config.max_retries, retry_template=spec.retry_template)

@@ -97,3 +97,14 @@ def test_selection_is_seeded_and_spans_levels():
     assert pick(1) == pick(1)
     assert len({pick(seed)[0] for seed in range(10)}) > 1
     assert sorted({c.level for c in select_contexts(s, cfg, np.random.default_rng(0))}) == [0, 1, 2, 3]
+
+
+def test_answer_prefill_is_sent_and_read_with_the_continuation(samples):
+    """explain.answer_prefill: the reply is forced to start with it; the parser reads prefill + continuation."""
+    backend = ScriptedBackend(replies(" words about cats"))
+    expl = run(samples, backend, ExplainConfig(answer_prefill="Explanation:"))
+    assert expl.ok and expl.text == "words about cats"
+    assert backend.requests[0].prefill == ("Explanation:",)
+    backend = ScriptedBackend(replies(" 10", " 10", " 10"))  # the format check still applies to the whole answer
+    expl = run(samples, backend, ExplainConfig(answer_prefill="Explanation:"))
+    assert not expl.ok and "has no words" in expl.error
