@@ -135,12 +135,22 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
 
     config = config_from_args(args, {**DEMO_SETTINGS, "sae": None})
     if _sets_sae(args):
-        return config
+        return _local_prefill(config)
     sae = demo_sae(args.sae_tokens or DEMO_SAE_TOKENS, progress=not args.no_progress)
     info = json.loads((sae / "cfg.json").read_text()).get("autointerp_training", {})
     if info:
         print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead {info['dead_fraction']:.1%}")
-    return config_from_args(args, {**DEMO_SETTINGS, "sae": str(sae)})
+    return _local_prefill(config_from_args(args, {**DEMO_SETTINGS, "sae": str(sae)}))
+
+
+def _local_prefill(config: RunConfig) -> RunConfig:
+    """With the local 135M explainer, start its reply with the prompt's 'Explanation:' line (explain.answer_prefill):
+    it rarely writes that line by itself, and the strict parser would fail most units. Other backends (API models,
+    served open models) answer in format unaided, and keep the prompt as written. Recorded in the run's config."""
+    if not config.backends.explain.startswith("local") or config.explain.answer_prefill:
+        return config
+    explain = config.explain.model_copy(update={"answer_prefill": "Explanation:"})
+    return config.model_copy(update={"explain": explain})
 
 
 def _sets_sae(args: argparse.Namespace) -> bool:
