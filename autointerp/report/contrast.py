@@ -1,7 +1,7 @@
 """The rubric's activating-vs-random contrast per unit kind: does the judge rate random text lower?
 
-Per unit, the mean 0-3 rating on its activating held-out contexts (level >= 0) and on its random
-contexts (level -1); per kind, the mean over units of each with a seeded bootstrap CI, and the mean of
+Per unit, the mean 0-3 rating on its activating held-out contexts (drawn per activation level) and on its
+uniform random windows (context kind ``random``: the same count for every unit, whatever their activation); per kind, the mean over units of each with a seeded bootstrap CI, and the mean of
 the per-unit difference with its CI (units rated on both sides only). A judge that rates random text as
 high as activating text shows a difference near 0, whatever the specificity score says.
 """
@@ -48,7 +48,7 @@ def rubric_contrast(
     judgements: pd.DataFrame, kinds: list[str], *, seed: int = 0, n_resamples: int = N_RESAMPLES
 ) -> tuple[RubricContrast, ...]:
     """One :class:`RubricContrast` per kind from the judgements frame (see ``load.judgements_frame``)."""
-    ok = judgements[judgements["ok"]].assign(side=lambda f: f["level"].ge(0).map({True: "act", False: "rand"}))
+    ok = judgements[judgements["ok"]].assign(side=lambda f: f["context_kind"].eq("random").map({False: "act", True: "rand"}))
     out = []
     for kind in kinds:
         sub = ok[ok["kind"] == kind]

@@ -295,19 +295,21 @@ def _status(record: BaseModel | None, value: float | None) -> str:
 
 
 def mean_specificity(result: RubricResult) -> float | None:
-    """Mean 0-3 rating over the unit's *activating* held-out contexts (level >= 0), None if none was rated.
+    """Mean 0-3 rating over the unit's *activating* held-out contexts (the ones drawn per activation level),
+    None if none was rated.
 
-    Random non-activating contexts (level -1) are left out: specificity asks
-    "when the unit fires, does the explanation apply?" (they are reported
-    separately as ``mean_score_random``).
+    The uniform random windows (kind ``random``) are left out whatever their activation, so every unit - sparse
+    feature or dense neuron - is averaged over the same kind and count of contexts; they are reported
+    separately as ``mean_score_random``.
     """
-    scores = [j.score for j in result.judgements if j.ok and j.score is not None and j.level >= 0]
+    scores = [j.score for j in result.judgements if j.ok and j.score is not None and j.kind != "random"]
     return sum(scores) / len(scores) if scores else None
 
 
 def mean_score_random(result: RubricResult) -> float | None:
-    """Mean rating on random non-activating contexts (level -1): lower means a more specific explanation."""
-    scores = [j.score for j in result.judgements if j.ok and j.score is not None and j.level < 0]
+    """Mean rating on the uniform random windows (kind ``random``, the same count for every unit): lower than
+    ``mean_specificity`` means the explanation tells the unit's contexts from ordinary text."""
+    scores = [j.score for j in result.judgements if j.ok and j.score is not None and j.kind == "random"]
     return sum(scores) / len(scores) if scores else None
 
 

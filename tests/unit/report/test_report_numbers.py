@@ -46,8 +46,8 @@ def test_rubric_contrast_activating_vs_random_per_kind(run_a, report_a):
         if not w["ok"]:
             continue
         js = [j for j in w["record"]["judgements"] if j["ok"] and j["score"] is not None]
-        act = [j["score"] for j in js if j["level"] >= 0]
-        rand = [j["score"] for j in js if j["level"] < 0]
+        act = [j["score"] for j in js if j["kind"] != "random"]
+        rand = [j["score"] for j in js if j["kind"] == "random"]
         if act and rand:
             by_kind.setdefault("neuron" if key.startswith("neurons") else "feature", []).append(
                 (np.mean(act), np.mean(rand)))
@@ -140,3 +140,25 @@ def test_cost_comes_from_the_spend_ledger_when_the_run_has_one(tmp_path):
     assert costs["rubric"].cost_usd == pytest.approx(0.05) and costs["simulate"].cost_usd == 0
     assert summary.total_cost == pytest.approx(0.55)
     assert "spending ledger" in (run / "report" / "report.html").read_text()
+
+
+def test_random_side_is_the_uniform_windows_whatever_their_activation():
+    """A dense neuron's random windows mostly activate (level >= 0): they still count as its random side, and not
+    in its specificity, so features and neurons are averaged over the same kinds and counts of contexts."""
+    import pandas as pd
+
+    from autointerp.report.contrast import rubric_contrast
+
+    rows = []
+    for kind, random_level in (("feature", -1), ("neuron", 4)):
+        for u in range(3):
+            for i, (ckind, level, score) in enumerate(
+                [("top", 9, 3), ("quantile", 5, 2), ("random", random_level, 1), ("random", random_level, 0)]
+            ):
+                rows.append({"unit": f"{kind}{u}", "kind": kind, "context_id": f"c{i}", "context_kind": ckind,
+                             "level": level, "true_activation": 1.0, "score": score, "ok": True})
+    contrast = {c.kind: c for c in rubric_contrast(pd.DataFrame(rows), ["feature", "neuron"], n_resamples=200)}
+    for kind in ("feature", "neuron"):
+        assert contrast[kind].n_units == 3
+        assert contrast[kind].activating_mean == pytest.approx(2.5) and contrast[kind].random_mean == pytest.approx(0.5)
+        assert contrast[kind].n_ratings_random == 6
