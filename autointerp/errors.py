@@ -52,6 +52,7 @@ class BackendError(AutointerpError):
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
         self.status = status
+        self.paid = None  # Usage (priced) of answers paid for on the way to this failure, set by the retry layer
 
 
 class BudgetExceeded(BackendError):

@@ -182,6 +182,12 @@ class GuardedBackend(Wrapper):
             guard.budget_hit = True
             raise
         except BackendError as exc:
+            paid = getattr(exc, "paid", None)
+            if paid is not None:  # answers paid for before this failure: the run spent that money
+                unit = current_unit.get()
+                if unit is not None:
+                    guard.unit_usage[(self.stage, unit)] = guard.unit_usage[(self.stage, unit)] + paid
+                guard.ledger.add(self.stage, unit, self.spec, self.model, paid)
             status = fatal_status(exc)
             if status is not None:
                 if guard.halted is None:

@@ -139,7 +139,7 @@ class CostBackend(Wrapper):
             response = await self.inner.complete(request)
         except TransientBackendError as exc:
             if exc.usage is not None:  # paid for, then unreadable: still money spent
-                self.account(exc.usage)
+                exc.paid = self.account(exc.usage)  # priced, for the retry layer to carry up
             raise
         if response.cached:
             return response

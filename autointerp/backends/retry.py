@@ -29,6 +29,7 @@ from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.backends.faults import TransientBackendError
 from autointerp.backends.wrapper import Wrapper
 from autointerp.errors import BackendError
+from autointerp.types import Usage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,4 +84,24 @@ class RetryBackend(Wrapper):
         self.policy = policy or RetryPolicy()
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
-        return await self.policy(lambda: self.inner.complete(request))
+        """Retry; answers paid for and then discarded (unreadable) are added to the returned usage, or to the
+        final error's ``paid``, so the run's ledger and the unit's usage count every paid attempt."""
+        paid = Usage()
+
+        async def once() -> LLMResponse:
+            nonlocal paid
+            try:
+                return await self.inner.complete(request)
+            except BackendError as exc:
+                if getattr(exc, "paid", None) is not None:
+                    paid = paid + exc.paid
+                raise
+
+        try:
+            response = await self.policy(once)
+        except BackendError as exc:
+            exc.paid = paid if paid.requests or paid.cost_usd else None
+            raise
+        if not (paid.requests or paid.cost_usd) or response.cached:
+            return response
+        return response.model_copy(update={"usage": response.usage + paid})

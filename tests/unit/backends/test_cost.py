@@ -94,9 +94,8 @@ def test_an_unreadable_paid_answer_is_still_counted(keys, server, spec):
     assert response.text == "echo: word" and len(server.requests) == 2
     total = usage_of(backend)
     assert total.requests == 2  # the unreadable answer and the good one
-    assert total.input_tokens == 700 + response.usage.input_tokens
-    assert total.output_tokens == 30 + response.usage.output_tokens
-    assert total.cost_usd > response.usage.cost_usd > 0
+    assert response.usage == total  # the returned usage carries the discarded paid answer too
+    assert total.input_tokens > 700 and total.output_tokens > 30 and total.cost_usd > 0
 
 
 def test_answers_before_a_final_failure_are_counted(keys, server):
@@ -135,3 +134,37 @@ def test_shared_budget_spans_stacks_and_invocations(keys, server):
     assert budget.spent == pytest.approx(0.3 + 0.4 + 0.1 + 0.4)
     assert persisted == pytest.approx([0.7, 0.8, 1.2])
     assert len(server.requests) == 3
+
+
+def test_run_ledger_counts_paid_answers_the_retry_layer_discarded(keys, server, tmp_path):
+    """The run's guard (outermost layer) writes the ledger: answers paid for and then discarded as unreadable
+    reach it too, both when a retry finally succeeds and when the request fails for good; so does the unit's usage."""
+    from autointerp.guard import RunGuard, current_unit
+    from autointerp.spend import Ledger
+    from tests.support.api_server import Reply
+
+    bad = Reply(body={"usage": {"prompt_tokens": 1000, "completion_tokens": 0}})  # billed, unreadable: $0.0004
+    server.script(bad)  # first request: one discarded paid answer, then the good one
+
+    async def scenario():
+        guard = RunGuard(Ledger(tmp_path), max_cost=None)
+        backend = guard.wrap("explain", build_backend("openai:gpt-4.1-mini", retry_wait=0.01, max_retries=2))
+        try:
+            current_unit.set("sae:x#1")
+            good = await backend.complete(ask("one"))
+            server.script(bad, bad, bad)
+            current_unit.set("sae:x#2")
+            with pytest.raises(BackendError, match="gave up after 3 attempts"):
+                await backend.complete(ask("two"))
+        finally:
+            await backend.aclose()
+        return guard, good
+
+    guard, good = run(scenario())
+    one_bad = 1000 * 0.40 / 1e6
+    assert good.usage.requests == 2 and good.usage.cost_usd > one_bad
+    assert guard.usage_of_unit("explain", "sae:x#1").requests == 2
+    assert guard.usage_of_unit("explain", "sae:x#2").cost_usd == pytest.approx(3 * one_bad)
+    ledger = Ledger(tmp_path)  # as the next invocation reads it
+    assert ledger.spent == pytest.approx(good.usage.cost_usd + 3 * one_bad)
+    assert ledger.totals()["explain"].requests == 5
