@@ -12,7 +12,6 @@ from autointerp.sampling.config import SamplerConfig
 from autointerp.sampling.sampleset import SampleSet
 from autointerp.sampling.state import SamplerState
 
-
 BatchesOf = Callable[[Iterable[TokenWindow], int], Iterator[tuple[ActivationBatch, ...]]]
 
 
