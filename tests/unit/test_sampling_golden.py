@@ -23,8 +23,10 @@ def batches(n_units: int, k: int, n_windows: int, window: int, batch: int, seed:
     for start in range(0, n_windows, batch):
         idx = np.arange(start, min(start + batch, n_windows)) * 3 + 5  # non-contiguous window indices
         lengths = np.where(idx % 5 == 0, window // 2, window)
-        ws = [TokenWindow(index=int(i), doc_id=f"d{i // 7}", token_ids=tuple(rng.integers(0, 50, n).tolist()))
-              for i, n in zip(idx, lengths, strict=True)]
+        ws = [
+            TokenWindow(index=int(i), doc_id=f"d{i // 7}", token_ids=tuple(rng.integers(0, 50, n).tolist()))
+            for i, n in zip(idx, lengths, strict=True)
+        ]
         units = torch.from_numpy(rng.integers(0, n_units, (len(ws), window, k)))
         val = rng.exponential(1.0, (len(ws), window, k)) * (1 + start / n_windows * 8)
         if signed:
@@ -39,16 +41,34 @@ def batches(n_units: int, k: int, n_windows: int, window: int, batch: int, seed:
 
 CASES = {
     # name: (config, n_units, k, signed, sha256 of the saved SampleSet)
-    "width_sparse": (SamplerConfig(top_k=5, per_bin=3, n_random=4, batch_size=8), 256, 3, False, 
-        "5d21259cbcdf7f2b8e37e3d5405224dceeae227de163589f4f1c4e5ca2d71f33"),
-    "width_dense_abs": (SamplerConfig(top_k=4, per_bin=2, n_random=3, signed="abs", threshold=0.2,
-                                      acts_dtype="float32", batch_size=8), 24, 6, True, 
-        "7513f7bb5acc3451317aa46ecc75b6450b1a4fc7706e36c3991eb1d6ac7499ca"),
-    "quantile_sparse": (SamplerConfig(top_k=3, per_bin=4, n_bins=5, bins="quantile", n_random=5, seed=7,
-                                      batch_size=8), 256, 3, False, 
-        "86e8ef2a5f9187dda1655a98edafdf5f3c1f46276e0da950f3d15734b14dde60"),
-    "width_merged": (SamplerConfig(top_k=6, per_bin=2, n_random=2, seed=3, batch_size=8), 128, 2, False, 
-        "919aaa3ec0fc5aa01ab16a28716f7826ce24fd8df41b739b24f388f544e1fa38"),
+    "width_sparse": (
+        SamplerConfig(top_k=5, per_bin=3, n_random=4, batch_size=8),
+        256,
+        3,
+        False,
+        "5d21259cbcdf7f2b8e37e3d5405224dceeae227de163589f4f1c4e5ca2d71f33",
+    ),
+    "width_dense_abs": (
+        SamplerConfig(top_k=4, per_bin=2, n_random=3, signed="abs", threshold=0.2, acts_dtype="float32", batch_size=8),
+        24,
+        6,
+        True,
+        "7513f7bb5acc3451317aa46ecc75b6450b1a4fc7706e36c3991eb1d6ac7499ca",
+    ),
+    "quantile_sparse": (
+        SamplerConfig(top_k=3, per_bin=4, n_bins=5, bins="quantile", n_random=5, seed=7, batch_size=8),
+        256,
+        3,
+        False,
+        "86e8ef2a5f9187dda1655a98edafdf5f3c1f46276e0da950f3d15734b14dde60",
+    ),
+    "width_merged": (
+        SamplerConfig(top_k=6, per_bin=2, n_random=2, seed=3, batch_size=8),
+        128,
+        2,
+        False,
+        "919aaa3ec0fc5aa01ab16a28716f7826ce24fd8df41b739b24f388f544e1fa38",
+    ),
 }
 
 
