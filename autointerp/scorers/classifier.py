@@ -26,9 +26,10 @@ class ClassifierConfig(ScorerConfig):
 
 
 def by_level(contexts: Sequence[Context]) -> dict[int, list[Context]]:
+    """Held-out contexts above the sampler's threshold (level >= 0, the same rule for every unit), by level."""
     groups: dict[int, list[Context]] = defaultdict(list)
     for c in contexts:
-        if c.tokens and c.max_activation > 0:
+        if c.tokens and c.level >= 0 and c.max_activation > 0:
             groups[c.level].append(c)
     return groups
 

@@ -1,7 +1,9 @@
 """Detection (delphi): from the description alone, does each excerpt make the unit fire anywhere?
 
-Shown, shuffled and unmarked: ``per_level`` held-out activating contexts from every activation level,
-and ``n_negatives`` non-activating ones - the unit's random held-out windows, or with
+Shown, shuffled and unmarked: ``per_level`` held-out activating contexts from every activation level (above the
+sampler's threshold), and up to ``n_negatives`` non-activating ones - the unit's random held-out windows below that
+threshold (a dense unit may have fewer: every record states its counts as the ``n_positive``/``n_negative``
+metrics, so a difference between kinds is visible in the report), or with
 ``negatives: neighbours`` other units' contexts nearest in decoder direction on which this unit is
 silent (delphi's hard negatives; topped up with random ones if there are too few).
 """
@@ -34,7 +36,9 @@ def negatives(inp: ScoreInput, k: int, rng: np.random.Generator) -> list[Shown]:
                 continue
             seen.add(fc.context.window_index)
             out.append(Shown(fc.context, (), False, source=f"neighbour:{fc.source_unit}"))
-    pool = [c for c in inp.samples.heldout_contexts(("random",)) if c.tokens and c.max_activation <= 0]
+    # below the sampler's threshold (level -1): the same rule for every unit; a dense unit has fewer such windows,
+    # which the n_negative metric of every record shows (and the report's features-vs-neurons table compares)
+    pool = [c for c in inp.samples.heldout_contexts(("random",)) if c.tokens and c.level < 0]
     need = min(k - len(out), len(pool))
     out += [Shown(pool[i], (), False) for i in sorted(rng.choice(len(pool), size=need, replace=False))] if need > 0 else []
     return out

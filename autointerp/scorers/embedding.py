@@ -125,4 +125,5 @@ class Embedding(Scorer):
                       true_activation=max(c.max_activation, 0.0), source=src, label=label, score=float(s))
             for k, ((c, label, src), s) in enumerate(zip(shown, sims), 1)
         )
-        return ScoreResult(ok=True, explanation=text, metrics=(metrics.auroc(items),), items=items, **base)
+        return ScoreResult(ok=True, explanation=text, metrics=(metrics.auroc(items), *metrics.class_counts(items)),
+                           items=items, **base)

@@ -77,6 +77,14 @@ def recall_per_level(items: Sequence[ScoreItem]) -> list[Metric]:
     ]
 
 
+def class_counts(items: Sequence[ScoreItem]) -> tuple[Metric, ...]:
+    """How many items of each class the unit was scored on: the mix, so units (and kinds) can be compared on it."""
+    pos = sum(1 for i in items if i.label)
+    return (Metric(name="n_positive", value=float(pos), n=len(items)),
+            Metric(name="n_negative", value=float(len(items) - pos), n=len(items)))
+
+
 def classifier_metrics(items: Sequence[ScoreItem]) -> tuple[Metric, ...]:
-    """Everything detection and fuzzing report."""
-    return (balanced_accuracy(items), f1(items), auroc(items), accuracy(items), *recall_per_level(items))
+    """Everything detection and fuzzing report, and the class counts they were computed on."""
+    return (balanced_accuracy(items), f1(items), auroc(items), accuracy(items), *recall_per_level(items),
+            *class_counts(items))
