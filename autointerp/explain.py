@@ -50,7 +50,8 @@ class ExplainConfig(BaseModel):
         default="",
         description="Forced start of the answer, for backends that continue a prefilled reply (local, anthropic; "
         "openai refuses, visibly). The offline demo sets 'Explanation:' so its 135M model answers in the prompt's "
-        "format; the parser reads prefill + continuation, so the format check is unchanged.",
+        "format. The answer is then the prefill plus the first non-blank line of the continuation, checked by the "
+        "prompt's parser as usual (words, length); later lines are not part of it.",
     )
     max_retries: int = Field(default=2, ge=0, description="Re-asks after an unreadable answer.")
     max_tokens: int = Field(default=300, ge=16, description="Answer length limit (tokens).")
@@ -159,7 +160,12 @@ async def explain_unit(
     parser = spec.build_parser()
 
     def parse(response: LLMResponse) -> str:
-        return parser.parse(config.answer_prefill + response.text)  # type: ignore[attr-defined]
+        if not config.answer_prefill:
+            return parser.parse(response.text)  # type: ignore[attr-defined]
+        # a prefilled reply is the rest of that one line: the first non-blank line of the continuation (what a
+        # small model rambles on with after it is not part of the answer)
+        line = next((ln for ln in response.text.split("\n") if ln.strip()), "")
+        return parser.parse(config.answer_prefill + " " + line.strip())  # type: ignore[attr-defined]
 
     try:
         answer = await ask(backend, request, parse, retries=config.max_retries, retry_template=spec.retry_template)

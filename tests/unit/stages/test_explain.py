@@ -105,6 +105,9 @@ def test_answer_prefill_is_sent_and_read_with_the_continuation(samples):
     expl = run(samples, backend, ExplainConfig(answer_prefill="Explanation:"))
     assert expl.ok and expl.text == "words about cats"
     assert backend.requests[0].prefill == ("Explanation:",)
-    backend = ScriptedBackend(replies(" 10", " 10", " 10"))  # the format check still applies to the whole answer
+    backend = ScriptedBackend(replies("\n  dates and days\nThe excerpts show more things.\nExplanation: other"))
+    expl = run(samples, backend, ExplainConfig(answer_prefill="Explanation:"))
+    assert expl.ok and expl.text == "dates and days"  # the prefilled line; what follows is not the answer
+    backend = ScriptedBackend(replies(" 10", " 10", " 10"))  # the format check still applies to the answer
     expl = run(samples, backend, ExplainConfig(answer_prefill="Explanation:"))
     assert not expl.ok and "has no words" in expl.error
