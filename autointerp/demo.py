@@ -47,6 +47,11 @@ DEMO_SETTINGS: dict[str, object] = {
     "features": 16,
     "neuron_site": DEMO_NEURON_SITE,
     "neurons": 16,
+    # "below threshold" = window max <= 0.2 x the unit's max, the same rule for both kinds: at 0 the dense signed
+    # MLP neurons have no non-activating window at all (their random windows all carry small positive values), at
+    # 0.2 features and neurons have the same number of them (7.1 vs 7.1 of 10 random windows on the demo run), so
+    # the embedding scorer's negatives are comparable
+    "sampler.threshold": 0.2,
     "explain.n_top": 6,
     "explain.n_quantile": 4,
     "explain.max_tokens": 64,
