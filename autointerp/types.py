@@ -180,6 +180,12 @@ class RubricResult(Record):
         scores = [j.score for j in self.judgements if j.ok and j.score is not None]
         return sum(scores) / len(scores) if scores else math.nan
 
+    def scores_of(self, random: bool) -> list[int]:
+        """Ok ratings of the activating contexts drawn per level (``random=False``) or of the uniform random
+        windows (``random=True``), split by how a context was sampled, not by its level, so every unit - sparse
+        or dense - is averaged over the same kinds and counts of contexts."""
+        return [j.score for j in self.judgements if j.ok and j.score is not None and (j.kind == "random") == random]
+
 
 class ContextSimulation(Record):
     """Simulated vs true activations on one held-out context."""

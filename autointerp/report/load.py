@@ -302,14 +302,14 @@ def mean_specificity(result: RubricResult) -> float | None:
     feature or dense neuron - is averaged over the same kind and count of contexts; they are reported
     separately as ``mean_score_random``.
     """
-    scores = [j.score for j in result.judgements if j.ok and j.score is not None and j.kind != "random"]
+    scores = result.scores_of(random=False)
     return sum(scores) / len(scores) if scores else None
 
 
 def mean_score_random(result: RubricResult) -> float | None:
     """Mean rating on the uniform random windows (kind ``random``, the same count for every unit): lower than
     ``mean_specificity`` means the explanation tells the unit's contexts from ordinary text."""
-    scores = [j.score for j in result.judgements if j.ok and j.score is not None and j.kind == "random"]
+    scores = result.scores_of(random=True)
     return sum(scores) / len(scores) if scores else None
 
 

@@ -21,7 +21,7 @@ from autointerp.backends.base import Backend, LLMRequest
 from autointerp.dictionaries.records import SteeredSet
 from autointerp.registry import Registry
 from autointerp.scorers.records import ForeignContext, ForeignContexts, Metric, ScoreResult, ScoreSummary
-from autointerp.types import Explanation, Record, UnitSamples
+from autointerp.types import Explanation, Provenance, Record, UnitSamples
 
 Negatives = Literal["random", "neighbours"]
 
@@ -51,6 +51,13 @@ class ScoreInput:
     def explanation_text(self) -> str | None:
         e = self.explanation
         return e.text if e is not None and e.ok and e.text else None
+
+    def explanation_or_missing(self) -> Explanation:
+        """The unit's explanation, or a failed one saying there is none (the stages record that as the cause)."""
+        if self.explanation is not None:
+            return self.explanation
+        return Explanation(unit=self.samples.unit, ok=False, error="no explanation",
+                           provenance=Provenance(backend="", model="", prompt_id="", prompt_version="", prompt_hash=""))
 
 
 @dataclass(frozen=True)

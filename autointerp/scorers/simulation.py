@@ -6,7 +6,7 @@ from autointerp.backends.base import Backend
 from autointerp.scorers.base import ScoreInput, Scorer, register
 from autointerp.scorers.records import Metric, ScoreSummary
 from autointerp.simulate import SimulateConfig, simulate_unit
-from autointerp.types import Explanation, Provenance, Record, Simulation
+from autointerp.types import Record, Simulation
 
 
 @register
@@ -19,11 +19,7 @@ class SimulationScorer(Scorer):
 
     async def score(self, inp: ScoreInput, backend: Backend | None, config: SimulateConfig, seed: int) -> Record:
         assert backend is not None
-        exp = inp.explanation or Explanation(
-            unit=inp.samples.unit, ok=False, error="no explanation",
-            provenance=Provenance(backend="", model="", prompt_id="", prompt_version="", prompt_hash=""),
-        )
-        return await simulate_unit(inp.samples, exp, backend, config, seed)
+        return await simulate_unit(inp.samples, inp.explanation_or_missing(), backend, config, seed)
 
     def summarise(self, record: Record) -> ScoreSummary:
         assert isinstance(record, Simulation)

@@ -8,7 +8,7 @@ from autointerp.backends.base import Backend
 from autointerp.rubric import RubricConfig, score_specificity
 from autointerp.scorers.base import ScoreInput, Scorer, register
 from autointerp.scorers.records import Metric, ScoreSummary
-from autointerp.types import Explanation, Provenance, Record, RubricResult
+from autointerp.types import Record, RubricResult
 
 
 def _mean(xs: list[int]) -> float | None:
@@ -25,22 +25,16 @@ class Specificity(Scorer):
 
     async def score(self, inp: ScoreInput, backend: Backend | None, config: RubricConfig, seed: int) -> Record:
         assert backend is not None
-        exp = inp.explanation or Explanation(
-            unit=inp.samples.unit, ok=False, error="no explanation",
-            provenance=Provenance(backend="", model="", prompt_id="", prompt_version="", prompt_hash=""),
-        )
-        return await score_specificity(inp.samples, exp, backend, config, seed)
+        return await score_specificity(inp.samples, inp.explanation_or_missing(), backend, config, seed)
 
     def summarise(self, record: Record) -> ScoreSummary:
         assert isinstance(record, RubricResult)
-        ok = [j for j in record.judgements if j.ok and j.score is not None]
-        act = [j.score for j in ok if j.level >= 0]
-        non = [j.score for j in ok if j.level < 0]
+        act, rand = record.scores_of(random=False), record.scores_of(random=True)
         mean = record.mean_score
         metrics = (
-            Metric(name="mean_score", value=None if math.isnan(mean) else mean, n=len(ok)),
+            Metric(name="mean_score", value=None if math.isnan(mean) else mean, n=len(act) + len(rand)),
             Metric(name="mean_score_activating", value=_mean(act), n=len(act)),
-            Metric(name="mean_score_nonactivating", value=_mean(non), n=len(non)),
+            Metric(name="mean_score_random", value=_mean(rand), n=len(rand)),
         )
         return ScoreSummary(unit=record.unit, scorer=self.name, ok=record.ok, error=record.error,
                             primary="mean_score", metrics=metrics, seed=record.provenance.seed)

@@ -162,3 +162,23 @@ def test_random_side_is_the_uniform_windows_whatever_their_activation():
         assert contrast[kind].n_units == 3
         assert contrast[kind].activating_mean == pytest.approx(2.5) and contrast[kind].random_mean == pytest.approx(0.5)
         assert contrast[kind].n_ratings_random == 6
+
+
+def test_specificity_summary_splits_by_context_kind_like_the_report():
+    """The scorer's per-unit summary (used for seed spreads) and the report agree: a dense neuron's random windows
+    above threshold are its random side, not activating contexts."""
+    from autointerp.report.load import mean_score_random, mean_specificity
+    from autointerp.scorers import SCORERS
+    from autointerp.types import Provenance, RubricJudgement, RubricResult, UnitId
+
+    judgements = tuple(RubricJudgement(context_id=f"c{i}", window_index=i, kind=kind, true_activation=1.0,
+                                       level=level, score=score)
+                       for i, (kind, level, score) in enumerate([("top", 9, 3), ("quantile", 4, 2),
+                                                                 ("random", 4, 1), ("random", -1, 0)]))
+    result = RubricResult(unit=UnitId(basis="neurons:layers.1.mlp", index=0), ok=True, judgements=judgements,
+                          provenance=Provenance(backend="t", model="t", prompt_id="p", prompt_version="1",
+                                                prompt_hash="h"))
+    summary = SCORERS.get("specificity").summarise(result)
+    metrics = {m.name: m.value for m in summary.metrics}
+    assert metrics["mean_score_activating"] == mean_specificity(result) == pytest.approx(2.5)
+    assert metrics["mean_score_random"] == mean_score_random(result) == pytest.approx(0.5)
