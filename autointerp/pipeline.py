@@ -14,7 +14,8 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -363,6 +364,19 @@ def unique_units(units: list[UnitSamples]) -> list[UnitSamples]:
     return list({us.unit.key: us for us in reversed(units)}.values())[::-1]
 
 
+@contextmanager
+def opened_run(config: RunConfig, check: bool, report: Callable[[str], None] = say) -> Iterator[Path]:
+    """Before anything is sampled: validate every backend spec, open and lock the run folder, and with ``check``
+    send one tiny request per remote backend; write failures inside are one-line StorageErrors."""
+    validate_backends(config)
+    run_dir = open_run_dir(config.results_dir, config.name)
+    with RunLock(run_dir), storage_errors(f"results folder {config.results_dir}"):
+        if check:
+            for line in check_backends(config, run_dir):
+                report(line)
+        yield run_dir
+
+
 def run(
     config: RunConfig,
     *,
@@ -378,12 +392,7 @@ def run(
     permissions) are one-line StorageErrors. A RunHalted (auth / permission / unknown model) propagates
     after the finished records are saved; a budget stop is returned in the outcome."""
     t0 = time.perf_counter()
-    validate_backends(config)
-    run_dir = open_run_dir(config.results_dir, config.name)
-    with RunLock(run_dir), storage_errors(f"results folder {config.results_dir}"):
-        if check:
-            for line in check_backends(config, run_dir):
-                report(line)
+    with opened_run(config, check, report) as run_dir:
         write_run_metadata(config, run_dir)
         store = RunStore(run_dir)
         subject, bases, units = prepare(config, progress)

@@ -110,15 +110,8 @@ def config_from_args(args: argparse.Namespace, defaults: dict | None = None) -> 
 
 def _dry_run(config: RunConfig, progress: bool, check: bool) -> int:
     from autointerp import pipeline, plan
-    from autointerp.preflight import check_backends, validate_backends
-    from autointerp.rundir import RunLock, open_run_dir, storage_errors
 
-    validate_backends(config)
-    run_dir = open_run_dir(config.results_dir, config.name)
-    with RunLock(run_dir), storage_errors(f"results folder {config.results_dir}"):
-        if check:
-            for line in check_backends(config, run_dir):
-                print(line)
+    with pipeline.opened_run(config, check, print):
         _, _, units = pipeline.prepare(config, progress)
         units = pipeline.unique_units(units)
         rows = plan.plan(config, units)

@@ -11,7 +11,6 @@ Like every parser they never guess: an answer that does not fit is a ParseError 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from autointerp.backends.base import LLMResponse
-from autointerp.parsers import PARSERS, ItemAnswers, ParseError, Parser
+from autointerp.parsers import PARSERS, ItemAnswers, ParseError, Parser, _json_object
 
 _VERDICT_LINE = re.compile(
     r"^[\s>*_\-•\[(]*(?:context\s*|example\s*)?(c\d+)[\s\])*_\"']*[:=–—-]+[\s*_\"'`]*([A-Za-z]+)", re.IGNORECASE
@@ -90,17 +89,6 @@ class IdVerdicts(Parser):
                 return mass[True] / total if total > 0 else None
             pos += len(tl.token)
         return None
-
-
-def _json_object(text: str) -> dict | None:
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        return None
-    try:
-        obj = json.loads(text[start : end + 1])
-    except json.JSONDecodeError:
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 @PARSERS.register("indices")
