@@ -11,6 +11,7 @@ decoded contexts.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -150,19 +151,15 @@ def _save_shard(args: argparse.Namespace, state, meta: dict, seconds: float) -> 
 
 def _join_ranks(args: argparse.Namespace, state, meta: dict, subject, seconds: float) -> int:
     """torchrun: every rank sends its state to rank 0, which merges exactly and writes the one result."""
-    from autointerp.sampling.persist import state_bytes, state_from_bytes
-    from autointerp.sampling.shards import finish_distributed, gather_states
+    from autointerp.sampling.shards import finish_distributed, merge_on_rank0
 
-    received = gather_states(state_bytes(state, meta))
     try:
-        if received is None:
-            return 0
         start = time.perf_counter()
-        merged, _ = state_from_bytes(received[0])
-        for payload in received[1:]:
-            merged.merge(state_from_bytes(payload)[0])
-        _progress(f"merged {len(received)} ranks in {time.perf_counter() - start:.2f} s")
-        return _write(args, merged.finalize(basis=meta["basis"], unit_ids=meta["units"]), seconds, subject.tokenizer)
+        merged = merge_on_rank0([state])
+        if merged is None:
+            return 0
+        _progress(f"merged {int(os.environ['WORLD_SIZE'])} ranks in {time.perf_counter() - start:.2f} s")
+        return _write(args, merged[0].finalize(basis=meta["basis"], unit_ids=meta["units"]), seconds, subject.tokenizer)
     finally:
         finish_distributed()
 
