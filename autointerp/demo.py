@@ -88,7 +88,7 @@ def collect_activations(
     rows, have = [], 0
     with tqdm(total=n_tokens, desc="SAE data", unit="tok", unit_scale=True, disable=not progress) as bar:
         for batch in source.batches(token_windows(docs, subject.tokenizer, window, n_tokens), batch_size):
-            x = batch.activations[batch.mask]
+            x = batch.dense()[batch.mask]
             rows.append(x)
             have += len(x)
             bar.update(len(x))

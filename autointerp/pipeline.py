@@ -90,7 +90,7 @@ def _sample_pass(
     shard = torchrun_shard()
     if shard:
         windows = shard.take(windows)
-    source = MultiSource(subject, [rb.basis for rb in bases], device=config.device)
+    source = MultiSource(subject, [rb.basis for rb in bases], device=config.device, sparse=True)
     total = config.max_tokens if not shard else -(-config.max_tokens // shard.count)
     states = run_passes(source.batches, source.n_units, windows, config.sampler, progress=progress, total_tokens=total)
     if shard:

@@ -24,7 +24,7 @@ from autointerp.activations.device import resolve_device
 from autointerp.activations.models import SubjectModel
 from autointerp.activations.sae import Dictionary, check_width
 from autointerp.activations.sites import HookSite, as_site, capture
-from autointerp.activations.source import ActivationBatch, TokenWindow
+from autointerp.activations.source import ActivationBatch, SparseActivations, TokenWindow
 from autointerp.errors import ConfigError
 
 
@@ -66,6 +66,7 @@ class MultiSource:
         bases: Sequence[Basis],
         device: str | torch.device | None = None,
         encode_dtype: torch.dtype = torch.float32,
+        sparse: bool = False,
     ):
         if not bases:
             raise ConfigError("an activation source needs at least one basis")
@@ -96,6 +97,10 @@ class MultiSource:
         self._unit_index = [
             None if b.units is None else torch.tensor(b.units, dtype=torch.long, device=self.device) for b in self.bases
         ]
+        # sparse: batches may come as their non-zeros (ActivationBatch.sparse), which is all the sampler needs
+        self.sparse = sparse
+        self._column_of = [None if b.units is None else column_lookup(b.units, b.dictionary.d_sae, self.device)
+                           for b in self.bases]
 
     @property
     def n_units(self) -> tuple[int, ...]:
@@ -129,14 +134,55 @@ class MultiSource:
             T = mask.shape[1]
             acts = capture(self.subject, self.sites, ids, attn)
             indices = np.fromiter((w.index for w in chunk), dtype=np.int64, count=len(chunk))
-            out = []
             with torch.inference_mode():
-                for basis, units in zip(self.bases, self._unit_index):
-                    x = acts[basis.site][:, p : p + T].to(self.encode_dtype)
-                    f = basis.dictionary.encode(x, units).float()
-                    f = (f * mask.to(f.device).unsqueeze(-1)).cpu()
-                    out.append(ActivationBatch(window_indices=indices, activations=f, mask=mask))
-            yield tuple(out)
+                yield tuple(
+                    self._encode(i, acts[basis.site][:, p : p + T].to(self.encode_dtype), mask, indices)
+                    for i, basis in enumerate(self.bases)
+                )
+
+    def _encode(self, i: int, x: torch.Tensor, mask: torch.Tensor, indices: np.ndarray) -> ActivationBatch:
+        """Basis ``i``'s activations on the captured ``x``, brought to the host.
+
+        With ``sparse``: a TopK-style SAE's codes become coordinates without the dense ``[B, T, d_sae]``
+        ever being built, and on a GPU any output sparse enough crosses to the host as its non-zeros.
+        Otherwise (and for dense units such as neurons) the ``[B, T, U]`` of the selected units is copied."""
+        basis, units = self.bases[i], self._unit_index[i]
+        if self.sparse and self._column_of[i] is not False:
+            codes = getattr(basis.dictionary, "encode_codes", lambda x: None)(x)
+            if codes is not None:
+                sp = code_coordinates(*codes, mask, self._column_of[i], basis.n_units)
+                return ActivationBatch(window_indices=indices, activations=None, mask=mask, sparse=sp)
+        f = basis.dictionary.encode(x, units).float()
+        if self.sparse and f.device.type != "cpu" and int(torch.count_nonzero(f)) * SPARSE_BELOW < f.numel():
+            sp = SparseActivations.from_dense(f, mask).cpu()
+            return ActivationBatch(window_indices=indices, activations=None, mask=mask, sparse=sp)
+        f = (f * mask.to(f.device).unsqueeze(-1)).cpu()
+        return ActivationBatch(window_indices=indices, activations=f, mask=mask)
+
+
+SPARSE_BELOW = 8  # a GPU output with under 1/8 non-zeros crosses as coordinates (3 int64 + 1 float32 each)
+
+
+def column_lookup(units: Sequence[int], d_sae: int, device: torch.device) -> torch.Tensor | bool:
+    """``[d_sae]`` column of each selected unit (-1: not selected); False when a unit is selected twice."""
+    if len(set(units)) != len(units):
+        return False
+    out = torch.full((d_sae,), -1, dtype=torch.long, device=device)
+    out[torch.tensor(units, dtype=torch.long, device=device)] = torch.arange(len(units), device=device)
+    return out
+
+
+def code_coordinates(indices: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
+                     column_of: torch.Tensor | None, n_units: int) -> SparseActivations:
+    """Coordinates (on the host) of TopK codes ``indices, values [B, T, k]``: zeros, padded positions and
+    unselected units dropped, in (row, position) order."""
+    keep = (values != 0) & mask.to(values.device).unsqueeze(-1)
+    if column_of is not None:
+        indices = column_of[indices]
+        keep &= indices >= 0
+    b, t, j = keep.nonzero(as_tuple=True)
+    B, T = mask.shape
+    return SparseActivations(b, t, indices[b, t, j], values[b, t, j].float(), (B, T, n_units)).cpu()
 
 
 class ModelActivationSource:
@@ -149,9 +195,11 @@ class ModelActivationSource:
         dictionary: Dictionary,
         units: Sequence[int] | None = None,
         device: str | torch.device | None = None,
+        sparse: bool = False,
     ):
         self._multi = MultiSource(
-            subject, [Basis(as_site(site), dictionary, None if units is None else tuple(units))], device
+            subject, [Basis(as_site(site), dictionary, None if units is None else tuple(units))], device,
+            sparse=sparse,
         )
         self.site = self._multi.bases[0].site
         self.dictionary = dictionary

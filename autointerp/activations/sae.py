@@ -121,9 +121,14 @@ class TopK:
     k: int
     elementwise = False
 
-    def __call__(self, pre: torch.Tensor, units: torch.Tensor | None = None) -> torch.Tensor:
+    def codes(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(indices, values)`` ``[..., k]`` of the kept units: the activation without its zeros."""
         values, indices = pre.topk(min(self.k, pre.shape[-1]), dim=-1, sorted=False)
-        return torch.zeros_like(pre).scatter_(-1, indices, torch.relu(values))
+        return indices, torch.relu(values)
+
+    def __call__(self, pre: torch.Tensor, units: torch.Tensor | None = None) -> torch.Tensor:
+        indices, values = self.codes(pre)
+        return torch.zeros_like(pre).scatter_(-1, indices, values)
 
 
 @dataclass(frozen=True)
@@ -133,9 +138,13 @@ class SignedTopK:
     k: int
     elementwise = False
 
-    def __call__(self, pre: torch.Tensor, units: torch.Tensor | None = None) -> torch.Tensor:
+    def codes(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         indices = pre.abs().topk(min(self.k, pre.shape[-1]), dim=-1, sorted=False).indices
-        return torch.zeros_like(pre).scatter_(-1, indices, pre.gather(-1, indices))
+        return indices, pre.gather(-1, indices)
+
+    def __call__(self, pre: torch.Tensor, units: torch.Tensor | None = None) -> torch.Tensor:
+        indices, values = self.codes(pre)
+        return torch.zeros_like(pre).scatter_(-1, indices, values)
 
 
 @dataclass(frozen=True)
@@ -387,6 +396,14 @@ class SparseAutoencoder:
         if self.gate is not None:
             f = f * (_affine(sae_in, *self.gate, cols) > 0)
         return f if idx is None or cols is not None else f.index_select(-1, idx)
+
+    def encode_codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(indices, values)`` ``[..., k]`` such that ``encode(x)`` is zero elsewhere, for TopK-style SAEs whose
+        activation can give them (the dense ``[..., d_sae]`` output is then never built); None for the others."""
+        codes = getattr(self.activation, "codes", None)
+        if codes is None or self.gate is not None:
+            return None
+        return codes(self._pre(self.sae_input(x), None))
 
     def decode(self, f: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction of ``x`` from ``f = encode(x)``, in the input's space (normalisation undone).

@@ -26,12 +26,61 @@ class TokenWindow:
 
 
 @dataclass(frozen=True)
+class SparseActivations:
+    """The non-zero activations of a batch ``[B, T, U]`` as coordinates (a sparse code never made dense).
+
+    Entries are ordered by (row, position); a (row, position, unit) appears at most once, every value is
+    non-zero and every position is a real token of its window.
+    """
+
+    rows: torch.Tensor  # [N] int64 batch row b
+    positions: torch.Tensor  # [N] int64 token position t
+    units: torch.Tensor  # [N] int64 unit column u
+    values: torch.Tensor  # [N] float32
+    shape: tuple[int, int, int]  # (B, T, U)
+
+    @classmethod
+    def from_dense(cls, acts: torch.Tensor, mask: torch.Tensor) -> SparseActivations:
+        """The non-zeros of ``acts [B, T, U]`` at real tokens (``mask``), on the device ``acts`` is on."""
+        b, t, u = (acts * mask.to(acts.device).unsqueeze(-1)).nonzero(as_tuple=True)
+        return cls(b, t, u, acts[b, t, u].float(), tuple(acts.shape))
+
+    def cpu(self) -> SparseActivations:
+        return SparseActivations(self.rows.cpu(), self.positions.cpu(), self.units.cpu(), self.values.cpu(),
+                                 self.shape)
+
+    def dense(self) -> torch.Tensor:
+        out = torch.zeros(self.shape, dtype=self.values.dtype)
+        out[self.rows, self.positions, self.units] = self.values
+        return out
+
+    def abs(self) -> SparseActivations:
+        return SparseActivations(self.rows, self.positions, self.units, self.values.abs(), self.shape)
+
+
+@dataclass(frozen=True)
 class ActivationBatch:
-    """Activations of the selected units on a batch of windows."""
+    """Activations of the selected units on a batch of windows: dense, or (``sparse``) as their non-zeros only.
+
+    Read them with :meth:`dense` unless the reader handles :class:`SparseActivations` itself (the sampler does).
+    """
 
     window_indices: np.ndarray  # [B] int64, TokenWindow.index of each row
-    activations: torch.Tensor  # [B, T, U] float32 on CPU; padded positions are 0
+    activations: torch.Tensor | None  # [B, T, U] float32 on CPU; padded positions are 0 (None when sparse)
     mask: torch.Tensor  # [B, T] bool; True where there is a real token
+    sparse: SparseActivations | None = None
+
+    def __post_init__(self) -> None:
+        if (self.activations is None) == (self.sparse is None):
+            raise ValueError("an ActivationBatch holds either dense activations or sparse ones, exactly one")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.sparse.shape if self.sparse is not None else tuple(self.activations.shape)
+
+    def dense(self) -> torch.Tensor:
+        """``[B, T, U]`` activations (built from the non-zeros for a sparse batch)."""
+        return self.activations if self.sparse is None else self.sparse.dense()
 
 
 @runtime_checkable

@@ -108,7 +108,7 @@ def _sample(args: argparse.Namespace) -> int:
         dictionary, basis = IdentityDict(width), f"neurons:{site}"
     units = choose_units(args, dictionary.d_sae)
     docs = stream_corpus(args.corpus, text_field=args.text_field, cache_dir=args.cache_dir, progress=_progress)
-    source = ModelActivationSource(subject, site, dictionary, units=units, device=args.device)
+    source = ModelActivationSource(subject, site, dictionary, units=units, device=args.device, sparse=True)
     windows = token_windows(docs, subject.tokenizer, args.window, args.max_tokens)
     if shard:
         windows = shard.take(windows)

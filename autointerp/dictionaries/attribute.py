@@ -96,7 +96,7 @@ def attribute_context(
     source = MultiSource(subject, [Basis(basis.site, basis.dictionary, (int(unit),))])
     if max_position is None:
         (batch,) = next(source.batches([TokenWindow(index=0, doc_id="", token_ids=tuple(token_ids))], 1))
-        max_position = int(batch.activations[0, : len(token_ids), 0].argmax())
+        max_position = int(batch.dense()[0, : len(token_ids), 0].argmax())
     m = int(max_position)
     if subject.is_decoder:  # later tokens cannot reach position m
         token_ids, token_texts = token_ids[: m + 1], token_texts[: m + 1]
@@ -107,7 +107,8 @@ def attribute_context(
     seqs, peaks = ablated_windows(token_ids, m, config.mode, neutral, positions)
     windows = [TokenWindow(index=i, doc_id="", token_ids=s) for i, s in enumerate(seqs)]
     (batch,) = next(source.batches(windows, len(windows)))  # one forward for the context and all its ablations
-    acts = [float(batch.activations[row, peak, 0]) for row, peak in enumerate(peaks)]
+    dense = batch.dense()
+    acts = [float(dense[row, peak, 0]) for row, peak in enumerate(peaks)]
     base = acts[0]
     return ContextAttribution(
         context_id=context_id,

@@ -91,6 +91,9 @@ def load_state(path: str | os.PathLike) -> tuple[SamplerState, dict]:
 
 def state_bytes(state: SamplerState | list[SamplerState], meta: dict | None = None) -> bytes:
     """The same encoding in memory (what torch.distributed ranks send to rank 0; a list of states is allowed)."""
+    for st in state if isinstance(state, list) else [state]:
+        for res in st.reservoirs():
+            res.zero_free_slots()
     buf = io.BytesIO()
     torch.save({"format": FORMAT, "meta": meta or {}, "state": _encode(state)}, buf)
     return buf.getvalue()

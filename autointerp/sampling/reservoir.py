@@ -52,7 +52,10 @@ class Reservoir:
         self.value = torch.zeros((rows, slots), dtype=torch.float32)  # max activation of the window
         self.window = torch.full((rows, slots), -1, dtype=torch.int64)  # TokenWindow.index
         self.length = torch.zeros((rows, slots), dtype=torch.int32)  # real tokens in the window
-        self.acts = torch.zeros((rows, slots, width), dtype=acts_dtype)  # per-token activations
+        # per-token activations; only the slots of kept entries are ever written or read, so the storage is left
+        # uninitialised: the OS maps a page on first write, and slots that never fill (dead units, empty level
+        # cells) cost no memory and no time
+        self.acts = torch.empty((rows, slots, width), dtype=acts_dtype)
         self._worst = torch.full((rows,), EMPTY, dtype=torch.int64)  # largest kept priority per row
 
     @property
@@ -62,8 +65,10 @@ class Reservoir:
     def ensure_width(self, width: int) -> None:
         """Grow the per-token storage to at least ``width`` tokens (zero padded)."""
         if width > self.width:
-            grown = torch.zeros((self.rows, self.slots, width), dtype=self.acts.dtype)
-            grown[:, :, : self.width] = self.acts
+            grown = torch.empty((self.rows, self.slots, width), dtype=self.acts.dtype)
+            r, s = self.entries()
+            grown[r, s, : self.width] = self.acts[r, s]
+            grown[r, s, self.width :] = 0
             self.acts = grown
 
     def nbytes(self) -> int:
@@ -74,8 +79,11 @@ class Reservoir:
         self.window[rows] = -1
         self.value[rows] = 0
         self.length[rows] = 0
-        self.acts[rows] = 0
         self._worst[rows] = EMPTY
+
+    def zero_free_slots(self) -> None:
+        """Zero the never-read storage of empty slots (so a saved state's bytes depend on its entries only)."""
+        self.acts[self.prio == EMPTY] = 0
 
     def filter(self, rows: torch.Tensor, prio: torch.Tensor) -> torch.Tensor:
         """Indices of candidates that could enter (priority below their row's worst kept one)."""

@@ -68,6 +68,7 @@ import torch
 
 from autointerp.activations.source import ActivationBatch, TokenWindow
 from autointerp.errors import ConfigError, InputError
+from autointerp.sampling.batchview import BatchView
 from autointerp.sampling.config import SamplerConfig
 from autointerp.sampling.keys import (
     EMPTY,
@@ -124,47 +125,6 @@ def coarsen(hist: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(hist).scatter_add_(1, idx, hist)
 
 
-def window_maxima(acts: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[B, U] max activation over the real tokens of each window."""
-    wmax = acts.amax(dim=1)
-    padded = (~mask).any(dim=1).nonzero().squeeze(1)
-    if padded.numel():
-        sub = acts[padded].masked_fill(~mask[padded].unsqueeze(2), float("-inf"))
-        wmax[padded] = sub.amax(dim=1)
-    return wmax
-
-
-class _TokenGather:
-    """Per-token activations [n, T] of (window row, unit) pairs of one batch [B, T, U].
-
-    Sparse batches (SAE features) are rebuilt from the batch's non-zeros, which
-    costs O(non-zeros) instead of strided reads across the [B, T, U] tensor;
-    dense ones (neurons) are read directly.
-    """
-
-    SPARSE = 0.05  # fraction of non-zeros below which the sparse path is used
-
-    def __init__(self, acts: torch.Tensor, nz: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]):
-        self.acts = acts
-        b, t, u, vals = nz
-        U = acts.shape[2]
-        self.sparse = vals.numel() < self.SPARSE * acts.numel()
-        if self.sparse:
-            self.key, self.t, self.vals = b * U + u, t, vals
-
-    def __call__(self, rows: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
-        if not self.sparse:
-            return self.acts[rows, :, units]
-        B, T, U = self.acts.shape
-        slot = torch.full((B * U,), -1, dtype=torch.int64)
-        slot[rows * U + units] = torch.arange(rows.numel())
-        where = slot[self.key]
-        hit = where >= 0
-        out = torch.zeros(rows.numel(), T, dtype=self.acts.dtype)
-        out[where[hit], self.t[hit]] = self.vals[hit]
-        return out
-
-
 class SamplerState:
     """Bounded per-unit state; ``update`` with batches, ``merge`` shards, ``finalize`` into a SampleSet."""
 
@@ -208,27 +168,21 @@ class SamplerState:
 
     # ----------------------------------------------------------------- update
     def update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None = None) -> None:
-        """Consume one batch; ``windows`` (aligned with the batch rows) supplies the tokens of kept windows."""
-        acts, mask = batch.activations, batch.mask
-        self._check_batch(acts, mask, batch.window_indices, windows)
-        if self.config.signed == "abs":  # the unit is |activation| from here on (statistics, samples, contexts)
-            acts = acts.abs()
-            batch = ActivationBatch(batch.window_indices, acts, mask)
-        wmax = window_maxima(acts, mask)  # the passes over all of [B, T, U] use every thread
-        b, t, u = acts.nonzero(as_tuple=True)  # sparse for SAE features; padded positions are 0
-        nz = (b, t, u, acts[b, t, u])
+        """Consume one batch (dense or sparse); ``windows`` (aligned with the batch rows) supplies the tokens of
+        kept windows. ``signed: abs`` makes the unit |activation| from here on (statistics, samples, contexts)."""
+        view = BatchView.of(batch, self.n_units, absolute=self.config.signed == "abs")
+        if windows is not None and [tw.index for tw in windows] != [int(i) for i in batch.window_indices]:
+            raise InputError("token windows do not match the batch's window_indices")
         with torch_threads(UPDATE_THREADS):
-            self._update(batch, windows, wmax, nz)
+            self._update(view, batch.window_indices, windows)
 
-    def _update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None, wmax: torch.Tensor,
-                nz: tuple[torch.Tensor, ...]) -> None:
-        acts, mask = batch.activations, batch.mask
-        w_np = check_windows(batch.window_indices)
+    def _update(self, view: BatchView, window_indices: np.ndarray, windows: Sequence[TokenWindow] | None) -> None:
+        wmax, gather = view.wmax, view.gather
+        w_np = check_windows(window_indices)
         w = torch.from_numpy(w_np)
-        lengths = mask.sum(dim=1)
-        self._update_stats(acts, mask, wmax, nz)
+        lengths = view.mask.sum(dim=1)
+        self._update_stats(view)
 
-        gather = _TokenGather(acts, nz)
         prio = reservoir_priority(self.config.seed, w_np)
         rprio = random_priority(self.config.seed, w_np)
         held = heldout_mask(self.config.seed, w_np, self.config.heldout_fraction)
@@ -284,26 +238,13 @@ class SamplerState:
             prio = reservoir_priority(self.config.seed, window.numpy())
             self._offer_cells(split, unit, value, window, length, prio, lambda t: acts[t])
 
-    def _check_batch(self, acts: torch.Tensor, mask: torch.Tensor, window_indices: np.ndarray,
-                     windows: Sequence[TokenWindow] | None) -> None:
-        if acts.ndim != 3 or acts.shape[2] != self.n_units:
-            raise InputError(f"activation batch: expected shape [B, T, {self.n_units}], got {list(acts.shape)}")
-        if tuple(mask.shape) != tuple(acts.shape[:2]) or mask.dtype != torch.bool:
-            raise InputError(f"activation mask: expected bool [{acts.shape[0]}, {acts.shape[1]}], got {mask.dtype} "
-                             f"{list(mask.shape)}")
-        if len(window_indices) != acts.shape[0]:
-            raise InputError(f"window_indices: expected {acts.shape[0]} entries, got {len(window_indices)}")
-        if windows is not None and [tw.index for tw in windows] != [int(i) for i in window_indices]:
-            raise InputError("token windows do not match the batch's window_indices")
-
-    def _update_stats(self, acts: torch.Tensor, mask: torch.Tensor, wmax: torch.Tensor,
-                      nz: tuple[torch.Tensor, ...]) -> None:
+    def _update_stats(self, view: BatchView) -> None:
         """Counts, sums, max and histogram, from the window maxima and the batch's non-zeros (b, t, u, value)."""
-        self.n_tokens += int(mask.sum())
-        self.n_windows += int(acts.shape[0])
-        self.n_active_windows += (wmax > 0).sum(dim=0)
-        self._raise_max(wmax.amax(dim=0))
-        u, vals = nz[2], nz[3]
+        self.n_tokens += int(view.mask.sum())
+        self.n_windows += int(view.shape[0])
+        self.n_active_windows += (view.wmax > 0).sum(dim=0)
+        self._raise_max(view.wmax.amax(dim=0))
+        u, vals = view.nz[2], view.nz[3]
         self.sum.index_add_(0, u, vals.to(torch.float64))
         active = vals > 0
         u, vals = u[active], vals[active]

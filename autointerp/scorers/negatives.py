@@ -52,8 +52,9 @@ def foreign_contexts(
     if missing:
         raise KeyError(f"no tokens for window {missing[0]}")
     for batch in batches((windows[w] for w in wanted), batch_size):
+        dense = batch.dense()
         for row, w in enumerate(batch.window_indices.tolist()):
-            acts[int(w)] = batch.activations[row, : int(batch.mask[row].sum())]
+            acts[int(w)] = dense[row, : int(batch.mask[row].sum())]
     cos = cosine_matrix(directions)
     out: dict[str, ForeignContexts] = {}
     for i, us in enumerate(units):

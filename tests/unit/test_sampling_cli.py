@@ -13,7 +13,7 @@ from autointerp.activations.sae import make_sae
 from autointerp.activations.sae_formats import load_sae, save_saelens
 from autointerp.cli import main
 from autointerp.sampling import SamplerConfig, SampleSet, TokenDecoder, sample
-from autointerp.sampling.state import _TokenGather
+from autointerp.sampling.batchview import _TokenGather
 from autointerp.types import UnitSamples
 
 TEXT = ("the cat sat on a mat and the dog ran to the big red house it was a very good day of "
@@ -120,7 +120,7 @@ def test_sparse_token_gather_equals_dense_reads():
     acts[acts < 0.99] = 0
     acts[1, 3, 7] = -0.5  # negative values survive too
     b, t, u = acts.nonzero(as_tuple=True)
-    gather = _TokenGather(acts, (b, t, u, acts[b, t, u]))
+    gather = _TokenGather(acts, (b, t, u, acts[b, t, u]), tuple(acts.shape))
     assert gather.sparse
     rows, units = torch.tensor([0, 1, 1, 3, 2]), torch.tensor([5, 7, 299, 0, 5])
     assert torch.equal(gather(rows, units), acts[rows, :, units])

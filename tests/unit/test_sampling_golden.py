@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from autointerp.activations.source import ActivationBatch, TokenWindow
+from autointerp.activations.source import ActivationBatch, SparseActivations, TokenWindow
 from autointerp.sampling import SamplerConfig, SamplerState
 
 
@@ -72,9 +72,16 @@ CASES = {
 }
 
 
-def sampleset_hash(name: str, tmp_path) -> str:
+def as_sparse(batch: ActivationBatch) -> ActivationBatch:
+    """The same batch carried as its non-zeros (as a TopK SAE's codes reach the sampler)."""
+    return ActivationBatch(batch.window_indices, None, batch.mask,
+                           sparse=SparseActivations.from_dense(batch.activations, batch.mask))
+
+
+def sampleset_hash(name: str, tmp_path, convert=lambda batch: batch) -> str:
     config, n_units, k, signed, _ = CASES[name]
     data = batches(n_units, k, n_windows=200, window=16, batch=config.batch_size, seed=11, signed=signed)
+    data = [(convert(batch), ws) for batch, ws in data]
     if name.endswith("merged"):  # two shards, merged
         a, b = SamplerState(config, n_units), SamplerState(config, n_units)
         for i, (batch, ws) in enumerate(data):
@@ -94,3 +101,9 @@ def sampleset_hash(name: str, tmp_path) -> str:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_seeded_run_gives_the_reference_bytes(name, tmp_path):
     assert sampleset_hash(name, tmp_path) == CASES[name][4]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sparse_batches_give_the_same_bytes(name, tmp_path):
+    """A batch given as its non-zeros (signed values and padded windows included) samples exactly as dense."""
+    assert sampleset_hash(name, tmp_path, as_sparse) == CASES[name][4]
