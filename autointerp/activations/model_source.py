@@ -97,8 +97,10 @@ class MultiSource:
         self._unit_index = [
             None if b.units is None else torch.tensor(b.units, dtype=torch.long, device=self.device) for b in self.bases
         ]
-        # sparse: batches may come as their non-zeros (ActivationBatch.sparse), which is all the sampler needs
+        # sparse: batches may come as their non-zeros (ActivationBatch.sparse), which is all the sampler needs;
+        # off the CPU, any output sparse enough is turned into its non-zeros on the device before it crosses
         self.sparse = sparse
+        self.sparse_transfer = sparse and self.device.type != "cpu"
         self._column_of = [None if b.units is None else column_lookup(b.units, b.dictionary.d_sae, self.device)
                            for b in self.bases]
 
@@ -135,10 +137,11 @@ class MultiSource:
             acts = capture(self.subject, self.sites, ids, attn)
             indices = np.fromiter((w.index for w in chunk), dtype=np.int64, count=len(chunk))
             with torch.inference_mode():
-                yield tuple(
+                out = tuple(
                     self._encode(i, acts[basis.site][:, p : p + T].to(self.encode_dtype), mask, indices)
                     for i, basis in enumerate(self.bases)
                 )
+            yield out  # outside inference mode: what the consumer builds from it stays ordinary tensors
 
     def _encode(self, i: int, x: torch.Tensor, mask: torch.Tensor, indices: np.ndarray) -> ActivationBatch:
         """Basis ``i``'s activations on the captured ``x``, brought to the host.
@@ -153,7 +156,7 @@ class MultiSource:
                 sp = code_coordinates(*codes, mask, self._column_of[i], basis.n_units)
                 return ActivationBatch(window_indices=indices, activations=None, mask=mask, sparse=sp)
         f = basis.dictionary.encode(x, units).float()
-        if self.sparse and f.device.type != "cpu" and int(torch.count_nonzero(f)) * SPARSE_BELOW < f.numel():
+        if self.sparse_transfer and int(torch.count_nonzero(f)) * SPARSE_BELOW < f.numel():
             sp = SparseActivations.from_dense(f, mask).cpu()
             return ActivationBatch(window_indices=indices, activations=None, mask=mask, sparse=sp)
         f = (f * mask.to(f.device).unsqueeze(-1)).cpu()

@@ -49,34 +49,40 @@ def sparse_window_maxima(sp: SparseActivations, lengths: torch.Tensor) -> torch.
 class _TokenGather:
     """Per-token activations [n, T] of (window row, unit) pairs of one batch [B, T, U].
 
-    Sparse batches (SAE features) are rebuilt from the batch's non-zeros, which
-    costs O(non-zeros) instead of strided reads across the [B, T, U] tensor;
-    dense ones (neurons) are read directly.
+    Sparse batches (SAE features) are rebuilt from the batch's non-zeros, sorted once per batch by (row, unit) and
+    looked up by binary search: O(n log N + values) per call, nothing of size B x U; dense ones (neurons) are read
+    directly. ``limit`` clamps values to what the storage type can hold (float16 tops out at 65504).
     """
 
     SPARSE = 0.05  # fraction of non-zeros below which a dense batch is read through its non-zeros
 
     def __init__(self, acts: torch.Tensor | None, nz: NonZeros, shape: tuple[int, int, int],
-                 dtype: torch.dtype = torch.float32):
-        self.acts, self.shape, self.dtype = acts, shape, dtype
+                 dtype: torch.dtype = torch.float32, limit: float | None = None):
+        self.acts, self.shape, self.dtype, self.limit = acts, shape, dtype, limit
         b, t, u, vals = nz
         B, T, U = shape
         self.sparse = acts is None or vals.numel() < self.SPARSE * B * T * U
         if self.sparse:
-            self.key, self.t, self.vals = b * U + u, t, vals
+            key = b * U + u
+            order = torch.argsort(key, stable=True)
+            self.key, self.t, self.vals = key[order], t[order], vals[order]
+            if limit is not None:
+                self.vals = self.vals.clamp(-limit, limit)
 
     def __call__(self, rows: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
         if not self.sparse:
-            return self.acts[rows, :, units]
-        B, T, U = self.shape
-        slot = torch.full((B * U,), -1, dtype=torch.int64)
-        slot[rows * U + units] = torch.arange(rows.numel())
-        where = slot[self.key]
-        hit = where >= 0
-        out = torch.zeros(rows.numel(), T, dtype=self.dtype)
-        out[where[hit], self.t[hit]] = self.vals[hit]
+            out = self.acts[rows, :, units]
+            return out if self.limit is None else out.clamp_(-self.limit, self.limit)
+        _, T, U = self.shape
+        query = rows * U + units
+        lo = torch.searchsorted(self.key, query)
+        count = torch.searchsorted(self.key, query, right=True) - lo
+        which = torch.repeat_interleave(torch.arange(query.numel()), count)
+        first = torch.repeat_interleave(lo - (count.cumsum(0) - count), count)
+        at = first + torch.arange(which.numel())
+        out = torch.zeros(query.numel(), T, dtype=self.dtype)
+        out[which, self.t[at]] = self.vals[at]
         return out
-
 
 @dataclass(frozen=True, eq=False)
 class BatchView:
@@ -89,20 +95,22 @@ class BatchView:
     gather: _TokenGather
 
     @classmethod
-    def of(cls, batch: ActivationBatch, n_units: int, *, absolute: bool = False) -> BatchView:
-        """Validate ``batch`` against ``n_units`` and read it (``absolute``: the unit is |activation|)."""
+    def of(cls, batch: ActivationBatch, n_units: int, *, absolute: bool = False,
+           limit: float | None = None) -> BatchView:
+        """Validate ``batch`` against ``n_units`` and read it (``absolute``: the unit is |activation|; ``limit``:
+        gathered values are clamped to +-limit, what the contexts' storage type can hold)."""
         mask, shape = batch.mask, batch.shape
         check_shapes(shape, mask, batch.window_indices, n_units)
         if batch.sparse is not None:
             sp = batch.sparse.abs() if absolute else batch.sparse
             wmax = sparse_window_maxima(sp, mask.sum(dim=1))
             nz = (sp.rows, sp.positions, sp.units, sp.values)
-            return cls(shape, mask, wmax, nz, _TokenGather(None, nz, shape, sp.values.dtype))
+            return cls(shape, mask, wmax, nz, _TokenGather(None, nz, shape, sp.values.dtype, limit))
         acts = batch.activations.abs() if absolute else batch.activations
         wmax = window_maxima(acts, mask)  # the passes over all of [B, T, U] use every thread
         b, t, u = acts.nonzero(as_tuple=True)  # padded positions are 0
         nz = (b, t, u, acts[b, t, u])
-        return cls(shape, mask, wmax, nz, _TokenGather(acts, nz, shape, acts.dtype))
+        return cls(shape, mask, wmax, nz, _TokenGather(acts, nz, shape, acts.dtype, limit))
 
 
 def check_shapes(shape: tuple[int, ...], mask: torch.Tensor, window_indices: np.ndarray, n_units: int) -> None:

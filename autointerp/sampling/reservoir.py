@@ -83,7 +83,8 @@ class Reservoir:
 
     def zero_free_slots(self) -> None:
         """Zero the never-read storage of empty slots (so a saved state's bytes depend on its entries only)."""
-        self.acts[self.prio == EMPTY] = 0
+        with torch.inference_mode():  # allowed on ordinary and inference tensors alike
+            self.acts[self.prio == EMPTY] = 0
 
     def filter(self, rows: torch.Tensor, prio: torch.Tensor) -> torch.Tensor:
         """Indices of candidates that could enter (priority below their row's worst kept one)."""
@@ -159,10 +160,7 @@ class Reservoir:
         self.value.view(-1).index_copy_(0, flat, value[taken].to(torch.float32))
         self.window.view(-1).index_copy_(0, flat, window[taken])
         self.length.view(-1).index_copy_(0, flat, length[taken].to(torch.int32))
-        acts = fetch(taken)
-        if self.acts.dtype == torch.float16:  # keep huge activations finite (float16 tops out at 65504)
-            acts = acts.clamp(-65504.0, 65504.0)
-        acts = acts.to(self.acts.dtype)
+        acts = fetch(taken).to(self.acts.dtype)  # fetch gives values the storage holds (see BatchView's limit)
         self.ensure_width(acts.shape[1])
         if acts.shape[1] < self.width:
             acts = torch.nn.functional.pad(acts, (0, self.width - acts.shape[1]))

@@ -71,7 +71,6 @@ from autointerp.errors import ConfigError, InputError
 from autointerp.sampling.batchview import BatchView
 from autointerp.sampling.config import SamplerConfig
 from autointerp.sampling.keys import (
-    EMPTY,
     bottom_priority,
     check_windows,
     heldout_mask,
@@ -170,7 +169,9 @@ class SamplerState:
     def update(self, batch: ActivationBatch, windows: Sequence[TokenWindow] | None = None) -> None:
         """Consume one batch (dense or sparse); ``windows`` (aligned with the batch rows) supplies the tokens of
         kept windows. ``signed: abs`` makes the unit |activation| from here on (statistics, samples, contexts)."""
-        view = BatchView.of(batch, self.n_units, absolute=self.config.signed == "abs")
+        store = _DTYPES[self.config.acts_dtype]
+        limit = float(torch.finfo(store).max) if store == torch.float16 else None  # huge values stay finite in float16
+        view = BatchView.of(batch, self.n_units, absolute=self.config.signed == "abs", limit=limit)
         if windows is not None and [tw.index for tw in windows] != [int(i) for i in batch.window_indices]:
             raise InputError("token windows do not match the batch's window_indices")
         with torch_threads(UPDATE_THREADS):
@@ -197,14 +198,16 @@ class SamplerState:
             def fetch(bi: torch.Tensor, ui: torch.Tensor, b: torch.Tensor = b) -> Fetch:
                 return lambda t: gather(b[bi[t]], ui[t])
 
-            top = torch.where(active, top_priority(m, wb.unsqueeze(1)), EMPTY)
-            bi, ui = (top < self.topk[split]._worst).nonzero(as_tuple=True)
+            ai, au = active.nonzero(as_tuple=True)
+            top = top_priority(m[ai, au], wb[ai])
+            c = (top < self.topk[split]._worst[au]).nonzero().squeeze(1)
+            bi, ui = ai[c], au[c]
             evicted = Evicted()
-            taken = self.topk[split].offer(ui, top[bi, ui], m[bi, ui], wb[bi], lb[bi], fetch(bi, ui), evicted)
+            taken = self.topk[split].offer(ui, top[c], m[bi, ui], wb[bi], lb[bi], fetch(bi, ui), evicted)
             kept_rows.append(b[bi[taken]])
-            rest = active.clone()
-            rest[bi[taken], ui[taken]] = False  # windows now in the top-k go to the levels only if evicted later
-            bi, ui = rest.nonzero(as_tuple=True)
+            rest = torch.ones(ai.numel(), dtype=torch.bool)
+            rest[c[taken]] = False  # windows now in the top-k go to the levels only if evicted later
+            bi, ui = ai[rest], au[rest]
             taken = self._offer_cells(split, ui, m[bi, ui], wb[bi], lb[bi], prio[b][bi], fetch(bi, ui))
             kept_rows.append(b[bi[taken]])
             self._offer_evicted(split, evicted)
