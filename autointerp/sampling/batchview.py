@@ -69,6 +69,20 @@ class _TokenGather:
             if limit is not None:
                 self.vals = self.vals.clamp(-limit, limit)
 
+    def windows(self, rows: torch.Tensor) -> torch.Tensor:
+        """``[n, T, U]``: every unit's per-token activations on batch rows ``rows``."""
+        if not self.sparse:
+            out = self.acts[rows]
+            return out if self.limit is None else out.clamp_(-self.limit, self.limit)
+        B, T, U = self.shape
+        at = torch.full((B,), -1, dtype=torch.int64)
+        at[rows] = torch.arange(rows.numel())
+        which = at[torch.div(self.key, U, rounding_mode="floor")]
+        hit = which >= 0
+        out = torch.zeros(rows.numel(), T, U, dtype=self.dtype)
+        out[which[hit], self.t[hit], self.key[hit] % U] = self.vals[hit]
+        return out
+
     def __call__(self, rows: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
         if not self.sparse:
             out = self.acts[rows, :, units]

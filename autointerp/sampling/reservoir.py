@@ -110,29 +110,59 @@ class Reservoir:
         if self.slots == 1:
             return self._offer_single(cand, rows, prio, value, window, length, fetch, evicted)
         c_rows, c_prio = rows[cand], prio[cand]
-        order = torch.argsort(c_prio, stable=True)
-        order = order[torch.argsort(c_rows[order], stable=True)]  # grouped by row, best first within a row
+        order = torch.argsort(c_rows, stable=True)  # grouped by row (within a row: offer order)
         c_rows, c_prio, cand = c_rows[order], c_prio[order], cand[order]
         uniq, inverse, counts = torch.unique_consecutive(c_rows, return_inverse=True, return_counts=True)
         rank = torch.arange(c_rows.numel()) - (counts.cumsum(0) - counts)[inverse]
-        top = rank < self.slots  # more than S candidates for one row: only the S best can enter
-        inverse, rank, c_prio, cand = inverse[top], rank[top], c_prio[top], cand[top]
+        width = int(counts.max())
 
-        new = torch.full((uniq.numel(), self.slots), EMPTY, dtype=torch.int64)
+        new = torch.full((uniq.numel(), width), EMPTY, dtype=torch.int64)
         new[inverse, rank] = c_prio
-        src = torch.full((uniq.numel(), self.slots), -1, dtype=torch.int64)
-        src[inverse, rank] = cand
         old = self.prio[uniq]
+        # the S-th smallest of kept and offered priorities: everything at or below it stays or enters
         kth = torch.cat([old, new], dim=1).kthvalue(self.slots, dim=1).values.unsqueeze(1)
         entering = (new <= kth) & (new != EMPTY)
         free = (old > kth) | (old == EMPTY)
-        n_enter = entering.sum(1, keepdim=True)
-        free_slots = torch.argsort((~free).to(torch.int8), dim=1, stable=True)
-        enter_cols = torch.argsort((~entering).to(torch.int8), dim=1, stable=True)
-        i, r = (torch.arange(self.slots).unsqueeze(0) < n_enter).nonzero(as_tuple=True)
-        row, slot, taken = uniq[i], free_slots[i, r], src[i, enter_cols[i, r]]
+        # the j-th entering candidate of a row takes the row's j-th free slot
+        i, c = entering.nonzero(as_tuple=True)
+        j = torch.arange(i.numel()) - (entering.sum(1).cumsum(0) - entering.sum(1))[i]
+        fi, fs = free.nonzero(as_tuple=True)
+        slot_of = torch.full((uniq.numel(), self.slots), -1, dtype=torch.int64)
+        slot_of[fi, free.cumsum(1)[fi, fs] - 1] = fs
+        src = torch.full((uniq.numel(), width), -1, dtype=torch.int64)
+        src[inverse, rank] = cand
+        row, slot, taken = uniq[i], slot_of[i, j], src[i, c]
 
         self._write(row, slot, taken, prio, value, window, length, fetch, evicted)
+        return taken
+
+    def offer_shared(self, prio: torch.Tensor, value: torch.Tensor, window: torch.Tensor, length: torch.Tensor,
+                     fetch_all: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """Offer the same N candidates, with the same priorities, to every row at once; indices of those kept.
+
+        For a reservoir whose rows only ever see the same candidates (a uniform sample of windows shared by every
+        unit), so every row keeps the same priorities in the same slots: the choice is made once, on row 0, and
+        written as whole columns. ``value`` is ``[N, rows]``; ``fetch_all(taken)`` gives ``[rows, n, T']``.
+        """
+        if self.slots == 0:
+            return prio[:0].long()
+        cand = (prio < self._worst[0]).nonzero().squeeze(1)
+        if cand.numel() == 0:
+            return cand
+        old = self.prio[0]
+        kth = torch.cat([old, prio[cand]]).kthvalue(self.slots).values
+        taken = cand[prio[cand] <= kth]
+        slot = ((old > kth) | (old == EMPTY)).nonzero().squeeze(1)[: taken.numel()]
+        self.prio[:, slot] = prio[taken]
+        self.value[:, slot] = value[taken].T.to(torch.float32)
+        self.window[:, slot] = window[taken]
+        self.length[:, slot] = length[taken].to(torch.int32)
+        acts = fetch_all(taken).to(self.acts.dtype)
+        self.ensure_width(acts.shape[2])
+        if acts.shape[2] < self.width:
+            acts = torch.nn.functional.pad(acts, (0, self.width - acts.shape[2]))
+        self.acts[:, slot] = acts
+        self._worst[:] = self.prio[0].amax()
         return taken
 
     def _offer_single(self, cand: torch.Tensor, rows: torch.Tensor, prio: torch.Tensor, value: torch.Tensor,

@@ -212,10 +212,10 @@ class SamplerState:
             kept_rows.append(b[bi[taken]])
             self._offer_evicted(split, evicted)
 
-            rand = rprio[b].unsqueeze(1) < self.random[split]._worst  # every window, whatever its activation
-            bi, ui = rand.nonzero(as_tuple=True)
-            taken = self.random[split].offer(ui, rprio[b][bi], m[bi, ui], wb[bi], lb[bi], fetch(bi, ui))
-            kept_rows.append(b[bi[taken]])
+            # every window, whatever its activation, with a priority of its own: every unit keeps the same windows
+            taken = self.random[split].offer_shared(rprio[b], m, wb, lb,
+                                                    lambda t, b=b: gather.windows(b[t]).permute(2, 0, 1))
+            kept_rows.append(b[taken])
 
         if windows is not None and kept_rows:
             for row in torch.cat(kept_rows).unique().tolist():

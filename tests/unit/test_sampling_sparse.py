@@ -163,3 +163,25 @@ def test_off_cpu_sparse_outputs_cross_as_non_zeros_and_dense_ones_as_they_are(ti
         for a, b in zip(plain.batches(windows, 5), moved.batches(windows, 5), strict=True):
             assert (b.sparse is not None) == crosses_sparse
             assert torch.equal(a.dense(), b.dense())
+
+
+def test_random_windows_stay_shared_by_every_unit_through_merges_and_updates():
+    """The random reservoir is written as whole columns (one choice for all units): its rows must stay identical
+    whether a state is updated, merged, or merged and then updated again."""
+    from tests.unit.test_sampling_golden import batches
+
+    config = SamplerConfig(top_k=3, per_bin=2, n_random=4, n_random_explain=3, batch_size=8)
+    data = batches(64, 3, n_windows=120, window=12, batch=8, seed=2, signed=False)
+    a, b = SamplerState(config, 64), SamplerState(config, 64)
+    for i, (batch, ws) in enumerate(data[:10]):
+        (a if i % 2 else b).update(batch, ws)
+    a.merge(b)
+    for batch, ws in data[10:]:
+        a.update(batch, ws)
+    one = SamplerState(config, 64)
+    for batch, ws in data:
+        one.update(batch, ws)
+    for split in (0, 1):
+        res = a.random[split]
+        assert (res.prio == res.prio[0]).all() and (res.window == res.window[0]).all()
+        assert sorted(res.window[0].tolist()) == sorted(one.random[split].window[0].tolist())
