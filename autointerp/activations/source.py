@@ -8,7 +8,7 @@ batches of windows into unit activations ``[B, T, U]``; the sampler consumes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -81,6 +81,29 @@ class ActivationBatch:
     def dense(self) -> torch.Tensor:
         """``[B, T, U]`` activations (built from the non-zeros for a sparse batch)."""
         return self.activations if self.sparse is None else self.sparse.dense()
+
+    @classmethod
+    def cat(cls, batches: Sequence[ActivationBatch]) -> ActivationBatch:
+        """One batch of the rows of ``batches`` in order (shorter windows padded); sparse if all of them are."""
+        if len(batches) == 1:
+            return batches[0]
+        T = max(b.shape[1] for b in batches)
+        U = batches[0].shape[2]
+        indices = np.concatenate([b.window_indices for b in batches])
+        mask = torch.cat([torch.nn.functional.pad(b.mask, (0, T - b.mask.shape[1])) for b in batches])
+        if all(b.sparse is not None for b in batches):
+            offsets = np.cumsum([0] + [b.shape[0] for b in batches[:-1]])
+            parts = [b.sparse for b in batches]
+            sparse = SparseActivations(
+                torch.cat([p.rows + int(o) for p, o in zip(parts, offsets, strict=True)]),
+                torch.cat([p.positions for p in parts]),
+                torch.cat([p.units for p in parts]),
+                torch.cat([p.values for p in parts]),
+                (len(indices), T, U),
+            )
+            return cls(indices, None, mask, sparse=sparse)
+        acts = torch.cat([torch.nn.functional.pad(b.dense(), (0, 0, 0, T - b.shape[1])) for b in batches])
+        return cls(indices, acts, mask)
 
 
 @runtime_checkable

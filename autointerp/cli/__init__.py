@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from autointerp.activations.allocator import keep_freed_memory
+
+    keep_freed_memory()  # batch after batch reuses the same large buffers
     try:
         return int(args.func(args) or 0)
     except AutointerpError as exc:

@@ -12,6 +12,8 @@ from autointerp.sampling.config import SamplerConfig
 from autointerp.sampling.sampleset import SampleSet
 from autointerp.sampling.state import SamplerState
 
+FOLD_WINDOWS = 64  # windows per sampler update (source batches are joined up to this)
+
 BatchesOf = Callable[[Iterable[TokenWindow], int], Iterator[tuple[ActivationBatch, ...]]]
 
 
@@ -34,6 +36,16 @@ def run_passes(
             pending[w.index] = w
             yield w
 
+    # The sampler's result does not depend on how windows are grouped into batches (SamplerState is exact and
+    # order-free), so it folds several source batches at once: fewer, larger tensor operations.
+    buffered: list[tuple[tuple[ActivationBatch, ...], list[TokenWindow]]] = []
+
+    def fold() -> None:
+        rows = [w for _, ws in buffered for w in ws]
+        for i, state in enumerate(states):
+            state.update(ActivationBatch.cat([batches[i] for batches, _ in buffered]), rows)
+        buffered.clear()
+
     with tqdm(total=total_tokens, unit="tok", unit_scale=True, desc="sampling", disable=not progress,
               dynamic_ncols=True) as bar:
         for batches in batches_of(tap(windows), config.batch_size):
@@ -41,9 +53,12 @@ def run_passes(
                 rows = [pending.pop(int(i)) for i in batches[0].window_indices]
             except KeyError as exc:
                 raise InputError(f"activation source returned window {exc.args[0]} that was not in its input") from None
-            for state, batch in zip(states, batches, strict=True):
-                state.update(batch, rows)
+            buffered.append((batches, rows))
+            if sum(len(ws) for _, ws in buffered) >= max(FOLD_WINDOWS, config.batch_size):
+                fold()
             bar.update(int(batches[0].mask.sum()))
+        if buffered:
+            fold()
     return states
 
 

@@ -185,3 +185,22 @@ def test_random_windows_stay_shared_by_every_unit_through_merges_and_updates():
         res = a.random[split]
         assert (res.prio == res.prio[0]).all() and (res.window == res.window[0]).all()
         assert sorted(res.window[0].tolist()) == sorted(one.random[split].window[0].tolist())
+
+
+def test_folding_several_source_batches_at_once_changes_nothing(tiny_llama, windows, tmp_path):
+    """run_pass joins source batches (ActivationBatch.cat) before each sampler update; the sample set is byte for
+    byte the one of updating batch by batch, for sparse and dense batches."""
+    sae = topk_sae("topk", tiny_llama.model.config.hidden_size)
+    config = SamplerConfig(top_k=3, per_bin=2, n_random=3, batch_size=3)
+    for sparse in (True, False):
+        source = ModelActivationSource(tiny_llama, "layers.2.resid_post", sae, sparse=sparse)
+        by_index = {w.index: w for w in windows}
+        one = SamplerState(config, source.n_units)
+        for batch in source.batches(windows, 3):
+            one.update(batch, [by_index[int(i)] for i in batch.window_indices])
+        folded = run_pass(source, windows, config, progress=False)
+        digests = []
+        for name, state in (("one", one), ("folded", folded)):
+            folder = state.finalize(basis="sae:t", unit_ids=range(source.n_units)).save(tmp_path / f"{name}{sparse}")
+            digests.append(hashlib.sha256(b"".join(f.read_bytes() for f in sorted(folder.iterdir()))).hexdigest())
+        assert digests[0] == digests[1]
