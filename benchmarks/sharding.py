@@ -13,7 +13,6 @@ nothing; the machine must otherwise be idle for the figure to mean anything).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -22,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file
+from autointerp.sampling.sampleset import saved_differences
 
 
 def sample_cmd(out: Path, tokens: int) -> list[str]:
@@ -47,21 +45,6 @@ def sampled_seconds(output: str) -> float:
     return float(m.group(1))
 
 
-def identical(a: Path, b: Path) -> bool:
-    if json.loads((a / "index.json").read_text()) != json.loads((b / "index.json").read_text()):
-        return False
-    ta, tb = load_file(str(a / "samples.safetensors")), load_file(str(b / "samples.safetensors"))
-    if ta.keys() != tb.keys():
-        return False
-    for key in ta:
-        if ta[key].dtype.is_floating_point and key.startswith("stats."):
-            if not torch.allclose(ta[key].double(), tb[key].double(), rtol=1e-9, atol=1e-12):
-                return False
-        elif not torch.equal(ta[key], tb[key]):
-            return False
-    return True
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=20_000)
@@ -73,7 +56,7 @@ def main() -> None:
                            *sample_cmd(two, args.tokens)], threads=1)
         t1, t2 = sampled_seconds(out1), sampled_seconds(out2)
         merge = re.search(r"merged 2 ranks in ([\d.]+) s", out2)
-        same = identical(one, two)
+        same = not saved_differences(one, two)
     tps1, tps2 = args.tokens / t1, args.tokens / t2
     print(f"tokens: {args.tokens:,} of brown; smollm2-135m layers.3.mlp neurons (1536 units); {os.cpu_count()} CPUs")
     print(f"1 process x 2 threads:   {tps1:,.0f} tok/s (sampling pass {t1:.1f} s)")

@@ -210,3 +210,26 @@ class SampleSet:
             entries={k: t[f"entries.{k}"] for k in ENTRY_FIELDS},
             windows=windows,
         )
+
+
+def saved_differences(a: str | os.PathLike, b: str | os.PathLike, *, rtol: float = 1e-9,
+                      atol: float = 1e-12) -> list[str]:
+    """What differs between two saved sample sets: contexts, counts and levels must be equal exactly, float
+    statistics (``stats.*``: sums, means) to ``rtol``/``atol`` (shards add the same floats in another order).
+    Empty when they are the same result (what ``merge`` of shards must give against one process)."""
+    a, b = Path(a), Path(b)
+    if json.loads((a / "index.json").read_text()) != json.loads((b / "index.json").read_text()):
+        return ["index.json"]
+    ta, tb = load_file(str(a / "samples.safetensors")), load_file(str(b / "samples.safetensors"))
+    if ta.keys() != tb.keys():
+        return [f"tensors {sorted(ta.keys() ^ tb.keys())}"]
+    out = []
+    for key in sorted(ta):
+        if ta[key].dtype.is_floating_point and key.startswith("stats."):
+            same = ta[key].shape == tb[key].shape and torch.allclose(ta[key].double(), tb[key].double(), rtol=rtol,
+                                                                     atol=atol)
+        else:
+            same = torch.equal(ta[key], tb[key])
+        if not same:
+            out.append(key)
+    return out

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from autointerp.cli import main
-from autointerp.sampling.shards import Shard
 from autointerp.errors import ConfigError
+from autointerp.sampling.sampleset import saved_differences
+from autointerp.sampling.shards import Shard
 
 TEXT = ("the cat sat on a mat and the dog ran to the big red house it was a very good day of "
         "a dog and a cat sat in the house with the big red mat ")
@@ -35,15 +33,7 @@ def _common(tiny_llama_dir, corpus):
 
 def assert_same_sample_set(a, b):
     """Contexts, counts and levels exactly; float statistics (sums, means) to 1e-9."""
-    ia, ib = (json.loads((d / "index.json").read_text()) for d in (a, b))
-    assert ia == ib
-    ta, tb = (load_file(str(d / "samples.safetensors")) for d in (a, b))
-    assert ta.keys() == tb.keys()
-    for key in ta:
-        if ta[key].dtype.is_floating_point and key.startswith("stats."):
-            torch.testing.assert_close(ta[key].double(), tb[key].double(), rtol=1e-9, atol=1e-12, msg=key)
-        else:
-            assert torch.equal(ta[key], tb[key]), key
+    assert saved_differences(a, b) == []
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +112,23 @@ def test_torchrun_run_dry_run_samples_like_one_process(tiny_llama_dir, corpus, t
         assert proc.stdout.count("nothing will be sent") == 1  # rank 0 alone plans
         (outs[name],) = (tmp_path / name / "run" / "samples").iterdir()
     assert_same_sample_set(outs["one"], outs["two"])
+
+
+def test_saved_differences_names_what_differs(one_process, tmp_path):
+    """The comparison the merge tests (and benchmarks/sharding.py) rely on does see a difference."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "copy"
+    shutil.copytree(one_process, copy)
+    assert saved_differences(one_process, copy) == []
+    tensors = load_file(str(copy / "samples.safetensors"))
+    stat = next(k for k in sorted(tensors) if k.startswith("stats.") and tensors[k].dtype.is_floating_point)
+    other = next(k for k in sorted(tensors) if not k.startswith("stats."))
+    tensors[stat] = tensors[stat] * (1 + 1e-6) + 1e-6  # beyond 1e-9
+    tensors[other] = tensors[other].clone()
+    tensors[other].view(-1)[0] += 1
+    save_file(tensors, str(copy / "samples.safetensors"))
+    assert saved_differences(one_process, copy) == sorted([stat, other])
