@@ -60,8 +60,7 @@ brute-force definition in :mod:`autointerp.sampling.finalize` (tested against it
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -80,26 +79,12 @@ from autointerp.sampling.keys import (
 )
 from autointerp.sampling.reservoir import Evicted, Fetch, Reservoir
 
-# The update is many small tensor ops: one thread avoids paying a parallel-region wake-up (tens of ms when
-# the cores are shared) for each of them; the forward pass keeps every thread.
-UPDATE_THREADS = 1
+# The update runs with the process's intra-op threads: switching to one thread for it and back (as earlier
+# versions did) cost the next forward pass its warm thread pool, and with 64-window folds two threads update
+# faster (wall) than one (benchmarks/sampling.py).
 NO_EXPONENT = -100_000  # exponent of a unit that never had a positive activation
 SPLITS = (0, 1)  # 0: explain, 1: held-out
 _DTYPES = {"float16": torch.float16, "float32": torch.float32}
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with n intra-op threads, restoring the previous setting."""
-    before = torch.get_num_threads()
-    if n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def exponent(x: torch.Tensor) -> torch.Tensor:
@@ -174,8 +159,7 @@ class SamplerState:
         view = BatchView.of(batch, self.n_units, absolute=self.config.signed == "abs", limit=limit)
         if windows is not None and [tw.index for tw in windows] != [int(i) for i in batch.window_indices]:
             raise InputError("token windows do not match the batch's window_indices")
-        with torch_threads(UPDATE_THREADS):
-            self._update(view, batch.window_indices, windows)
+        self._update(view, batch.window_indices, windows)
 
     def _update(self, view: BatchView, window_indices: np.ndarray, windows: Sequence[TokenWindow] | None) -> None:
         wmax, gather = view.wmax, view.gather
