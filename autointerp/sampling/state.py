@@ -44,12 +44,16 @@ Design (a unit's max activation is only known at the end of the pass):
   default): no second pass over the corpus is needed. Memory is
   ``O(units x kept contexts x window)`` and does not grow with the corpus; the
   tokens of windows that hold any kept entry are kept too, pruned as entries
-  are evicted. Measured (benchmarks/sampling.py, 16,384 TopK features, 64-token
-  windows): 1,573 MiB of state (813 MiB before each grid cell kept its per_bin
-  lowest and highest windows, the price of exact level fill), about 0.2 s CPU
-  per 1,024-token batch for the update, against a re-gathering second pass that would re-run
-  the forward on nearly every window (with that many units, the kept windows
-  cover almost the whole corpus).
+  are evicted. The per-token storage is allocated but not initialised: only
+  slots that receive an entry are ever mapped. Measured (benchmarks/sampling.py,
+  16,384 TopK features, 64-token windows, 30,000 tokens): 1,573 MiB of state
+  reserved, peak RSS of the whole benchmark (model included) 1.68 GiB; the update
+  costs about 40 ms per 1,024 tokens (1.2 s of a 10.4 s pass), against a re-gathering
+  second pass that would re-run the forward on nearly every window (with that many
+  units, the kept windows cover almost the whole corpus).
+* Batches come dense or as their non-zeros (:mod:`autointerp.sampling.batchview`);
+  a TopK SAE's codes are never made dense. The result does not depend on how
+  windows are grouped into batches, so the stream folds up to 64 windows at once.
 
 Two states built from disjoint shards of the corpus :meth:`merge` into exactly
 the state of one pass over both (sums of floats up to rounding). "Exact" here
