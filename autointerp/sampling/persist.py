@@ -24,8 +24,8 @@ from autointerp.sampling.config import SamplerConfig
 from autointerp.sampling.reservoir import Reservoir
 from autointerp.sampling.state import SamplerState
 
-FORMAT = "autointerp.sampler_state/2"  # 2: uniform random reservoirs, per_bin cell extremes, top-k exclusion
-_CLASSES = {cls.__name__: cls for cls in (SamplerState, Reservoir, SamplerConfig, TokenWindow)}
+FORMAT = "autointerp.sampler_state/3"  # 3: reservoirs saved as their entries only (2: whole storage)
+_CLASSES = {cls.__name__: cls for cls in (SamplerState, SamplerConfig, TokenWindow)}
 
 
 def _encode(obj):
@@ -37,6 +37,8 @@ def _encode(obj):
         return {"__seq__": type(obj).__name__, "items": [_encode(x) for x in obj]}
     if isinstance(obj, dict):
         return {"__dict__": [[_encode(k), _encode(v)] for k, v in obj.items()]}
+    if type(obj) is Reservoir:  # its kept entries only, not the reserved per-token storage
+        return {"__reservoir__": {k: _encode(v) for k, v in obj.to_entries().items()}}
     name = type(obj).__name__
     if _CLASSES.get(name) is not type(obj):
         raise TypeError(f"cannot save sampler state: unexpected {type(obj).__qualname__}")
@@ -50,6 +52,8 @@ def _encode(obj):
 def _decode(node):
     if not isinstance(node, dict):
         return node
+    if "__reservoir__" in node:
+        return Reservoir.from_entries({k: _decode(v) for k, v in node["__reservoir__"].items()})
     if "__ndarray__" in node:
         return node["__ndarray__"].numpy()
     if "__seq__" in node:
@@ -91,9 +95,6 @@ def load_state(path: str | os.PathLike) -> tuple[SamplerState, dict]:
 
 def state_bytes(state: SamplerState | list[SamplerState], meta: dict | None = None) -> bytes:
     """The same encoding in memory (what torch.distributed ranks send to rank 0; a list of states is allowed)."""
-    for st in state if isinstance(state, list) else [state]:
-        for res in st.reservoirs():
-            res.zero_free_slots()
     buf = io.BytesIO()
     torch.save({"format": FORMAT, "meta": meta or {}, "state": _encode(state)}, buf)
     return buf.getvalue()
@@ -107,4 +108,7 @@ def state_from_bytes(data: bytes) -> tuple[SamplerState, dict]:
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         got = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
         raise InputError(f"expected format {FORMAT!r}, got {got!r}")
-    return _decode(blob["state"]), blob["meta"]
+    try:
+        return _decode(blob["state"]), blob["meta"]
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError, StopIteration) as exc:
+        raise InputError(f"malformed sampler state ({type(exc).__name__}: {exc})") from None

@@ -81,10 +81,23 @@ class Reservoir:
         self.length[rows] = 0
         self._worst[rows] = EMPTY
 
-    def zero_free_slots(self) -> None:
-        """Zero the never-read storage of empty slots (so a saved state's bytes depend on its entries only)."""
-        with torch.inference_mode():  # allowed on ordinary and inference tensors alike
-            self.acts[self.prio == EMPTY] = 0
+    def to_entries(self) -> dict[str, object]:
+        """The reservoir as its kept entries only (what a saved state holds: its size follows the entries, not the
+        reserved storage); :meth:`from_entries` rebuilds it exactly."""
+        r, s = self.entries()
+        return {"rows": self.rows, "slots": self.slots, "width": self.width, "dtype": str(self.acts.dtype),
+                "row": r, "slot": s, **{f: getattr(self, f)[r, s] for f in FIELDS}}
+
+    @classmethod
+    def from_entries(cls, data: dict) -> Reservoir:
+        dtype = {str(t): t for t in (torch.float16, torch.float32)}[data["dtype"]]
+        res = cls(int(data["rows"]), int(data["slots"]), int(data["width"]), dtype)
+        r, s = data["row"], data["slot"]
+        for f in FIELDS:
+            getattr(res, f)[r, s] = data[f]
+        if r.numel():
+            res._worst = res.prio.amax(dim=1)
+        return res
 
     def filter(self, rows: torch.Tensor, prio: torch.Tensor) -> torch.Tensor:
         """Indices of candidates that could enter (priority below their row's worst kept one)."""

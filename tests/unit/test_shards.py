@@ -118,7 +118,6 @@ def test_saved_differences_names_what_differs(one_process, tmp_path):
     """The comparison the merge tests (and benchmarks/sharding.py) rely on does see a difference."""
     import shutil
 
-    import torch
     from safetensors.torch import load_file, save_file
 
     copy = tmp_path / "copy"
@@ -132,3 +131,42 @@ def test_saved_differences_names_what_differs(one_process, tmp_path):
     tensors[other].view(-1)[0] += 1
     save_file(tensors, str(copy / "samples.safetensors"))
     assert saved_differences(one_process, copy) == sorted([stat, other])
+
+
+def test_a_saved_state_holds_its_entries_not_its_reserved_storage(tmp_path):
+    """A wide dictionary reserves per-token storage for every unit; a shard file holds only what was kept, and
+    loads back into a state whose finalized sample set is byte for byte the original's."""
+    import hashlib
+    import io
+
+    import numpy as np
+    import torch
+
+    from autointerp.activations.source import ActivationBatch, TokenWindow
+    from autointerp.errors import InputError
+    from autointerp.sampling import SamplerConfig, SamplerState
+    from autointerp.sampling.persist import state_bytes, state_from_bytes
+
+    units, T = 4096, 16
+    state = SamplerState(SamplerConfig(batch_size=4), units)
+    gen = torch.Generator().manual_seed(0)
+    for start in range(0, 8, 4):
+        acts = torch.zeros(4, T, units)
+        acts[:, :, :40] = torch.rand(4, T, 40, generator=gen)  # 40 of 4096 units ever fire
+        ws = [TokenWindow(index=i, doc_id="d", token_ids=tuple(range(T))) for i in range(start, start + 4)]
+        state.update(ActivationBatch(np.arange(start, start + 4), acts, torch.ones(4, T, dtype=torch.bool)), ws)
+    blob = state_bytes(state)
+    assert len(blob) < state.nbytes() / 10  # what remains: per-unit statistics and every unit's random windows
+    loaded, _ = state_from_bytes(blob)
+
+    def digest(s, name):
+        folder = s.finalize(basis="sae:x", unit_ids=range(units)).save(tmp_path / name)
+        return hashlib.sha256(b"".join(f.read_bytes() for f in sorted(folder.iterdir()))).hexdigest()
+
+    assert digest(loaded, "loaded") == digest(state, "original")
+    broken = torch.load(io.BytesIO(blob), weights_only=True)
+    del broken["state"]["vars"]["topk"]["items"][0]["__reservoir__"]["prio"]  # a field lost
+    buf = io.BytesIO()
+    torch.save(broken, buf)
+    with pytest.raises(InputError, match="malformed sampler state"):
+        state_from_bytes(buf.getvalue())
