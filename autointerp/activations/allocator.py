@@ -16,6 +16,8 @@ import ctypes.util
 import sys
 
 M_TRIM_THRESHOLD = -1  # glibc malloc.h
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit (HEAP_MAX_SIZE / 2)
 TRIM_THRESHOLD = 1 << 30  # keep up to 1 GiB of freed heap for reuse
 
 _done: bool | None = None
@@ -34,5 +36,8 @@ def keep_freed_memory() -> bool:
             mallopt = getattr(libc, "mallopt", None)
             if mallopt is not None:
                 mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-                _done = bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+                # setting one parameter turns off glibc's adaptive mmap threshold, so set it too, to its maximum:
+                # buffers up to 32 MiB come from the (kept) heap instead of fresh mappings
+                _done = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD,
+                                                                                           TRIM_THRESHOLD))
     return _done

@@ -444,9 +444,10 @@ class SparseAutoencoder:
 
 
 def _affine(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor, units: torch.Tensor | None) -> torch.Tensor:
+    # the bias is added in place: the same values as ``x @ W + b``, without a second [..., d_sae] buffer
     if units is None:
-        return x @ W + b
-    return x @ W.index_select(1, units) + b.index_select(0, units)
+        return (x @ W).add_(b)
+    return (x @ W.index_select(1, units)).add_(b.index_select(0, units))
 
 
 def _vec(t: torch.Tensor | None, n: int, name: str, source: str) -> torch.Tensor:
