@@ -47,8 +47,8 @@ Design (a unit's max activation is only known at the end of the pass):
   are evicted. The per-token storage is allocated but not initialised: only
   slots that receive an entry are ever mapped. Measured (benchmarks/sampling.py,
   16,384 TopK features, 64-token windows, 30,000 tokens): 1,573 MiB of state
-  reserved, peak RSS of the whole benchmark (model included) 1.68 GiB; the update
-  costs about 40 ms per 1,024 tokens (1.2 s of a 10.4 s pass), against a re-gathering
+  reserved, peak RSS of the whole benchmark (model included) 1.74 GiB; the update
+  costs about 35 ms per 1,024 tokens (1.0-1.1 s of a 7.4-8.4 s pass), against a re-gathering
   second pass that would re-run the forward on nearly every window (with that many
   units, the kept windows cover almost the whole corpus).
 * Batches come dense or as their non-zeros (:mod:`autointerp.sampling.batchview`);
