@@ -18,9 +18,9 @@ from autointerp import explain as explain_stage
 from autointerp import rubric as rubric_stage
 from autointerp import simulate as simulate_stage
 from autointerp.backends import PriceTable
+from autointerp.backends.base import LLMRequest
 from autointerp.config import STAGE_FIELDS, RunConfig
 from autointerp.prompts import load_prompt
-from autointerp.backends.base import LLMRequest
 from autointerp.registry import Registry
 from autointerp.scorers.base import ScoreInput
 from autointerp.scorers.orchestrate import judge_stages, scorer_of_stage, stage_backend_spec

@@ -97,7 +97,7 @@ def read_parquet(path: Path, text_field: str, batch_rows: int = 1024) -> Iterato
 
     try:
         pf = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises many types for a bad file
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
         raise InputError(f"corpus file {path} is not a readable parquet file ({type(exc).__name__})") from None
     names = pf.schema_arrow.names
     if text_field not in names:
@@ -195,8 +195,7 @@ def _build_brown(dest: Path) -> None:
                 ]
                 docs[name] = " ".join(sentences)
     with open(dest / "brown.jsonl", "w", encoding="utf-8") as fh:
-        for doc_id in sorted(docs):
-            fh.write(json.dumps({"id": doc_id, "genre": genres.get(doc_id, ""), "text": docs[doc_id]}) + "\n")
+        fh.writelines(json.dumps({"id": doc_id, "genre": genres.get(doc_id, ""), "text": docs[doc_id]}) + "\n" for doc_id in sorted(docs))
     import shutil
 
     shutil.rmtree(dest / "_download", ignore_errors=True)

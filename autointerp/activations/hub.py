@@ -57,7 +57,7 @@ def snapshot(repo_id: str, what: str, allow_patterns: list[str] | None = None) -
         raise InputError(f"{what} {repo_id!r} was not found on the Hugging Face Hub (private? set HF_TOKEN)") from None
     except HFValidationError:
         raise InputError(f"{what} {repo_id!r} is not a valid Hugging Face Hub repository id") from None
-    except Exception as exc:  # offline mode, no network, timeouts: huggingface_hub raises many kinds
+    except Exception as exc:  # noqa: BLE001 - offline, no network, timeouts: huggingface_hub raises many kinds
         mode = "HF_HUB_OFFLINE is set and it" if constants.HF_HUB_OFFLINE else "the Hugging Face Hub cannot be reached and it"
         raise InputError(f"{what} {repo_id!r}: {mode} is not in the local cache ({type(exc).__name__}); {fix}") from None
 

@@ -172,8 +172,7 @@ def _write(args: argparse.Namespace, samples, seconds: float, tokenizer) -> int:
     if args.jsonl:
         decoder = TokenDecoder(tokenizer)
         with open(out / "units.jsonl", "w", encoding="utf-8") as fh:
-            for unit in samples.units:
-                fh.write(samples.unit_samples(unit, decoder).model_dump_json() + "\n")
+            fh.writelines(samples.unit_samples(unit, decoder).model_dump_json() + "\n" for unit in samples.units)
     print(f"sampled {len(samples.units)} units of {samples.basis} over {samples.n_tokens} tokens "
           f"({samples.n_windows} windows) in {seconds:.1f} s; dead {sum('dead' in f for f in flags)}, "
           f"rare {sum('rare' in f for f in flags)}")
