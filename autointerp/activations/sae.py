@@ -114,17 +114,14 @@ class TanhReLU:
         return torch.tanh(torch.relu(pre))
 
 
-@dataclass(frozen=True)
-class TopK:
-    """Keep the k largest pre-activations per token (then ReLU), zero the rest."""
+class _FromCodes:
+    """An activation that keeps k units per token: ``codes(pre)`` gives their ``(indices, values)`` ``[..., k]``
+    (the activation without its zeros); calling it scatters them into the dense ``[..., d_sae]``."""
 
-    k: int
     elementwise = False
 
     def codes(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(indices, values)`` ``[..., k]`` of the kept units: the activation without its zeros."""
-        values, indices = pre.topk(min(self.k, pre.shape[-1]), dim=-1, sorted=False)
-        return indices, torch.relu(values)
+        raise NotImplementedError
 
     def __call__(self, pre: torch.Tensor, units: torch.Tensor | None = None) -> torch.Tensor:
         indices, values = self.codes(pre)
@@ -132,19 +129,25 @@ class TopK:
 
 
 @dataclass(frozen=True)
-class SignedTopK:
+class TopK(_FromCodes):
+    """Keep the k largest pre-activations per token (then ReLU), zero the rest."""
+
+    k: int
+
+    def codes(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        values, indices = pre.topk(min(self.k, pre.shape[-1]), dim=-1, sorted=False)
+        return indices, torch.relu(values)
+
+
+@dataclass(frozen=True)
+class SignedTopK(_FromCodes):
     """Keep the k pre-activations of largest magnitude, with their sign (EleutherAI sae ``signed: true``)."""
 
     k: int
-    elementwise = False
 
     def codes(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         indices = pre.abs().topk(min(self.k, pre.shape[-1]), dim=-1, sorted=False).indices
         return indices, pre.gather(-1, indices)
-
-    def __call__(self, pre: torch.Tensor, units: torch.Tensor | None = None) -> torch.Tensor:
-        indices, values = self.codes(pre)
-        return torch.zeros_like(pre).scatter_(-1, indices, values)
 
 
 @dataclass(frozen=True)

@@ -69,11 +69,14 @@ class _TokenGather:
             if limit is not None:
                 self.vals = self.vals.clamp(-limit, limit)
 
+    def _limited(self, out: torch.Tensor) -> torch.Tensor:
+        """A dense read, clamped in place to the storage's limit (``out`` is a fresh copy)."""
+        return out if self.limit is None else out.clamp_(-self.limit, self.limit)
+
     def windows(self, rows: torch.Tensor) -> torch.Tensor:
         """``[n, T, U]``: every unit's per-token activations on batch rows ``rows``."""
         if not self.sparse:
-            out = self.acts[rows]
-            return out if self.limit is None else out.clamp_(-self.limit, self.limit)
+            return self._limited(self.acts[rows])
         B, T, U = self.shape
         at = torch.full((B,), -1, dtype=torch.int64)
         at[rows] = torch.arange(rows.numel())
@@ -85,8 +88,7 @@ class _TokenGather:
 
     def __call__(self, rows: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
         if not self.sparse:
-            out = self.acts[rows, :, units]
-            return out if self.limit is None else out.clamp_(-self.limit, self.limit)
+            return self._limited(self.acts[rows, :, units])
         _, T, U = self.shape
         query = rows * U + units
         lo = torch.searchsorted(self.key, query)
@@ -97,6 +99,7 @@ class _TokenGather:
         out = torch.zeros(query.numel(), T, dtype=self.dtype)
         out[which, self.t[at]] = self.vals[at]
         return out
+
 
 @dataclass(frozen=True, eq=False)
 class BatchView:

@@ -138,7 +138,8 @@ class Reservoir:
         free = (old > kth) | (old == EMPTY)
         # the j-th entering candidate of a row takes the row's j-th free slot
         i, c = entering.nonzero(as_tuple=True)
-        j = torch.arange(i.numel()) - (entering.sum(1).cumsum(0) - entering.sum(1))[i]
+        n_enter = entering.sum(1)
+        j = torch.arange(i.numel()) - (n_enter.cumsum(0) - n_enter)[i]
         fi, fs = free.nonzero(as_tuple=True)
         slot_of = torch.full((uniq.numel(), self.slots), -1, dtype=torch.int64)
         slot_of[fi, free.cumsum(1)[fi, fs] - 1] = fs
@@ -170,11 +171,7 @@ class Reservoir:
         self.value[:, slot] = value[taken].T.to(torch.float32)
         self.window[:, slot] = window[taken]
         self.length[:, slot] = length[taken].to(torch.int32)
-        acts = fetch_all(taken).to(self.acts.dtype)
-        self.ensure_width(acts.shape[2])
-        if acts.shape[2] < self.width:
-            acts = torch.nn.functional.pad(acts, (0, self.width - acts.shape[2]))
-        self.acts[:, slot] = acts
+        self.acts[:, slot] = self._fit(fetch_all(taken))
         self._worst[:] = self.prio[0].amax()
         return taken
 
@@ -203,12 +200,18 @@ class Reservoir:
         self.value.view(-1).index_copy_(0, flat, value[taken].to(torch.float32))
         self.window.view(-1).index_copy_(0, flat, window[taken])
         self.length.view(-1).index_copy_(0, flat, length[taken].to(torch.int32))
-        acts = fetch(taken).to(self.acts.dtype)  # fetch gives values the storage holds (see BatchView's limit)
-        self.ensure_width(acts.shape[1])
-        if acts.shape[1] < self.width:
-            acts = torch.nn.functional.pad(acts, (0, self.width - acts.shape[1]))
+        acts = self._fit(fetch(taken))
         self.acts.view(-1, self.width).index_copy_(0, flat, acts)
         self._worst[row] = self.prio[row].amax(dim=1)
+
+    def _fit(self, acts: torch.Tensor) -> torch.Tensor:
+        """Per-token activations ``[..., T']`` in the storage's dtype and width (grown to T' if needed, the rest
+        zero padded). Fetches give values the storage holds (see BatchView's limit)."""
+        acts = acts.to(self.acts.dtype)
+        self.ensure_width(acts.shape[-1])
+        if acts.shape[-1] < self.width:
+            acts = torch.nn.functional.pad(acts, (0, self.width - acts.shape[-1]))
+        return acts
 
     def entries(self, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(row, slot) of every kept entry (optionally only within ``rows``)."""
