@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -319,18 +320,24 @@ def test_bad_results_folder_is_one_line(tmp_path, capsys, base, setup, argv, wor
     assert sorted(p.name for p in tmp_path.parent.iterdir()) == before  # nothing written outside
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 4 MB tmpfs (needs root / CAP_SYS_ADMIN; skipped elsewhere)."""
-    mnt = tmp_path / "disk"
+@contextmanager
+def tmpfs(mnt: Path, options: str):
+    """A tmpfs mounted at ``mnt`` with ``options`` (needs root / CAP_SYS_ADMIN; the test is skipped elsewhere)."""
     mnt.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)]
+    mount = ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)]
     if subprocess.run(mount, capture_output=True, check=False).returncode:
-        pytest.skip("cannot mount a small tmpfs here")
+        pytest.skip(f"cannot mount a tmpfs ({options}) here")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs."""
+    with tmpfs(tmp_path / "disk", "size=4m") as mnt:
+        yield mnt
 
 
 def _fill(folder: Path) -> None:
@@ -362,15 +369,8 @@ def test_disk_full_is_one_line(tmp_path, capsys, base, small_disk):
 
 def test_unwritable_results_folder_is_one_line(tmp_path, capsys, base):
     """A read-only file system under the results folder (EROFS; root ignores permission bits) is one line."""
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)]
-    if subprocess.run(mount, capture_output=True, check=False).returncode:
-        pytest.skip("cannot mount a read-only tmpfs here")
-    try:
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
         code, _, err = _run(capsys, ["run", "--config", _write(tmp_path, {**base, "results_dir": str(ro / "results")})])
-    finally:
-        subprocess.run(["umount", "-l", str(ro)], capture_output=True, check=False)
     assert code == 7 and len(err.splitlines()) == 1 and "read-only file system" in err, err
 
 

@@ -10,13 +10,7 @@ that had been answered.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -29,10 +23,10 @@ from autointerp.activations.sae_formats import save_saelens
 from autointerp.cli import main
 from autointerp.store import RunStore
 from tests.support.api_server import ApiServer, RecordedRequest, openai_chat
+from tests.support.subprocess_kill import run_killed_midway
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _stage_answer(body: dict) -> str:
@@ -43,7 +37,7 @@ def _stage_answer(body: dict) -> str:
         return "\n".join(f"{cid}: {sum(map(ord, cid + user[:40])) % 4}" for cid in ids)
     if "You predict how strongly" in system:  # simulator, JSON lists: values from the tokens themselves
         out = {}
-        for cid, block in re.findall(r'<context id="(c\d+)">\n\d+ tokens: (\[.*?\])\n</context>', user, re.S):
+        for cid, block in re.findall(r'<context id="(c\d+)">\n\d+ tokens: (\[.*?\])\n</context>', user, re.DOTALL):
             out[cid] = [len(t.strip()) % 11 for t in json.loads(block)]
         return json.dumps(out)
     first = user.split("\n")[0][:30]
@@ -122,33 +116,8 @@ def test_run_outputs_and_resume_after_kill(tmp_path, sae_dir):
         # 2. the same run in a subprocess, killed with SIGKILL mid-stage
         server.reset()
         cfg = _config(tmp_path, "resumed", sae_dir, server.openai_base_url, tmp_path / "cache_resumed")
-        answered: list[str] = []
         kill_at = max(3, n_ref // 2)
-        gate = threading.Event()
-        release = threading.Event()
-
-        def gated(request: RecordedRequest):
-            reply = handler(request)
-            if len(answered) >= kill_at:
-                gate.set()
-                release.wait(30)  # hold the reply: this request is in flight when the process dies
-                return reply
-            answered.append(request.body.decode())
-            return reply
-
-        server.handler = gated
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        proc = subprocess.Popen([sys.executable, "-m", "autointerp", "run", "--config", str(cfg), "--no-progress"],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            assert gate.wait(240), "the subprocess never reached the kill point"
-            time.sleep(0.2)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(30)
-        finally:
-            release.set()
-            if proc.poll() is None:
-                proc.kill()
+        answered = run_killed_midway(server, handler, cfg, tmp_path, kill_at, timeout=240)
         run_dir = tmp_path / "results" / "resumed"
         done_before = {s: len(RunStore(run_dir).done(s)) for s in ("explain", "rubric", "simulate")}
         assert sum(done_before.values()) < 24, "the kill came after the run finished"

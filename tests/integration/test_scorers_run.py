@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -30,10 +24,10 @@ from autointerp.scorers.catalog import summarise
 from autointerp.scorers.orchestrate import scorer_of_stage
 from autointerp.store import RunStore
 from tests.support.api_server import ApiServer, RecordedRequest, openai_chat
+from tests.support.subprocess_kill import run_killed_midway
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 SEVEN = ["specificity", "simulation", "detection", "fuzzing", "embedding", "intruder", "saebench"]
 STAGES = ("explain", "rubric", "simulate", "detection", "fuzzing", "embedding", "intruder", "saebench")
 
@@ -165,32 +159,8 @@ def test_all_scorers_run_estimate_and_resume_after_kill(tmp_path, sae_dir, capsy
         # 2. the same run in a subprocess, killed with SIGKILL mid-way
         server.reset()
         cfg2 = _config(tmp_path, "resumed", sae_dir, server.openai_base_url)
-        answered: list[str] = []
         kill_at = max(3, n_ref // 2)
-        gate, release = threading.Event(), threading.Event()
-
-        def gated(request: RecordedRequest):
-            reply = handler(request)
-            if len(answered) >= kill_at:
-                gate.set()
-                release.wait(30)
-                return reply
-            answered.append(request.body.decode())
-            return reply
-
-        server.handler = gated
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        proc = subprocess.Popen([sys.executable, "-m", "autointerp", "run", "--config", str(cfg2), "--no-progress"],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            assert gate.wait(600), "the subprocess never reached the kill point"
-            time.sleep(0.2)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(30)
-        finally:
-            release.set()
-            if proc.poll() is None:
-                proc.kill()
+        answered = run_killed_midway(server, handler, cfg2, tmp_path, kill_at, timeout=600)
         run_dir = tmp_path / "results" / "resumed"
         assert sum(len(RunStore(run_dir).done(s)) for s in STAGES) < 8 * len(STAGES), "killed after the end"
 

@@ -6,14 +6,13 @@ from the sampler before its update was optimised (commit 467e394) and catch any 
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 import torch
 
 from autointerp.activations.source import ActivationBatch, SparseActivations, TokenWindow
 from autointerp.sampling import SamplerConfig, SamplerState
+from tests.support.sample_digest import saved_digest
 
 
 def batches(n_units: int, k: int, n_windows: int, window: int, batch: int, seed: int, signed: bool):
@@ -91,11 +90,7 @@ def sampleset_hash(name: str, tmp_path, convert=lambda batch: batch) -> str:
         state = SamplerState(config, n_units)
         for batch, ws in data:
             state.update(batch, ws)
-    folder = state.finalize(basis="sae:golden", unit_ids=range(n_units)).save(tmp_path / name)
-    digest = hashlib.sha256()
-    for f in sorted(folder.iterdir()):
-        digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()
+    return saved_digest(state, tmp_path / name, range(n_units), basis="sae:golden")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

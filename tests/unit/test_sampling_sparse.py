@@ -6,8 +6,6 @@ The sampler's own equivalence, bit for bit on the golden cases, is in test_sampl
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 import torch
@@ -17,6 +15,7 @@ from autointerp.activations.sae import make_sae
 from autointerp.activations.source import ActivationBatch, SparseActivations, TokenWindow
 from autointerp.sampling import SamplerConfig, SamplerState, run_pass
 from autointerp.sampling.batchview import BatchView, _TokenGather, sparse_window_maxima, window_maxima
+from tests.support.sample_digest import saved_digest
 
 
 def signed_batch(seed: int, B: int = 6, T: int = 7, U: int = 40, density: float = 0.2):
@@ -122,11 +121,7 @@ def test_model_source_sparse_batches_equal_its_dense_ones(tiny_llama, windows, k
 
 def _sampleset_digest(source, windows, tmp_path, name) -> str:
     state = run_pass(source, windows, SamplerConfig(top_k=3, per_bin=2, n_random=3, batch_size=4), progress=False)
-    folder = state.finalize(basis="sae:t", unit_ids=range(source.n_units)).save(tmp_path / name)
-    digest = hashlib.sha256()
-    for f in sorted(folder.iterdir()):
-        digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()
+    return saved_digest(state, tmp_path / name, range(source.n_units))
 
 
 def test_sampling_a_topk_sae_sparse_gives_the_dense_bytes(tiny_llama, windows, tmp_path):
@@ -199,8 +194,6 @@ def test_folding_several_source_batches_at_once_changes_nothing(tiny_llama, wind
         for batch in source.batches(windows, 3):
             one.update(batch, [by_index[int(i)] for i in batch.window_indices])
         folded = run_pass(source, windows, config, progress=False)
-        digests = []
-        for name, state in (("one", one), ("folded", folded)):
-            folder = state.finalize(basis="sae:t", unit_ids=range(source.n_units)).save(tmp_path / f"{name}{sparse}")
-            digests.append(hashlib.sha256(b"".join(f.read_bytes() for f in sorted(folder.iterdir()))).hexdigest())
-        assert digests[0] == digests[1]
+        units = range(source.n_units)
+        assert (saved_digest(one, tmp_path / f"one{sparse}", units)
+                == saved_digest(folded, tmp_path / f"folded{sparse}", units))

@@ -12,6 +12,7 @@ from autointerp.cli import main
 from autointerp.errors import ConfigError
 from autointerp.sampling.sampleset import saved_differences
 from autointerp.sampling.shards import Shard
+from tests.support.sample_digest import saved_digest
 
 TEXT = ("the cat sat on a mat and the dog ran to the big red house it was a very good day of "
         "a dog and a cat sat in the house with the big red mat ")
@@ -136,7 +137,6 @@ def test_saved_differences_names_what_differs(one_process, tmp_path):
 def test_a_saved_state_holds_its_entries_not_its_reserved_storage(tmp_path):
     """A wide dictionary reserves per-token storage for every unit; a shard file holds only what was kept, and
     loads back into a state whose finalized sample set is byte for byte the original's."""
-    import hashlib
     import io
 
     import numpy as np
@@ -159,11 +159,8 @@ def test_a_saved_state_holds_its_entries_not_its_reserved_storage(tmp_path):
     assert len(blob) < state.nbytes() / 10  # what remains: per-unit statistics and every unit's random windows
     loaded, _ = state_from_bytes(blob)
 
-    def digest(s, name):
-        folder = s.finalize(basis="sae:x", unit_ids=range(units)).save(tmp_path / name)
-        return hashlib.sha256(b"".join(f.read_bytes() for f in sorted(folder.iterdir()))).hexdigest()
-
-    assert digest(loaded, "loaded") == digest(state, "original")
+    assert saved_digest(loaded, tmp_path / "loaded", range(units)) == saved_digest(state, tmp_path / "original",
+                                                                                 range(units))
     broken = torch.load(io.BytesIO(blob), weights_only=True)
     del broken["state"]["vars"]["topk"]["items"][0]["__reservoir__"]["prio"]  # a field lost
     buf = io.BytesIO()

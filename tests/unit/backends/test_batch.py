@@ -16,16 +16,22 @@ from tests.unit.backends.helpers import ask
 BATCH = {"batch": True, "batch_flush_s": 0.05, "batch_poll_s": 0.01}
 
 
-@pytest.mark.parametrize(("spec", "create_path"), [("openai:gpt-4.1-mini", "/v1/batches"),
-                                                   ("anthropic:claude-haiku-4-5", "/v1/messages/batches")])
-def test_concurrent_requests_go_out_as_one_batch(keys, server, tmp_path, spec, create_path):
+def complete_items(spec: str, cache_dir, n: int):
+    """``n`` concurrent requests "item 0".."item n-1" through a batch-mode backend; (responses, backend)."""
+
     async def scenario():
-        backend = build_backend(spec, cache_dir=tmp_path, **BATCH)
-        responses = await asyncio.gather(*(backend.complete(ask(f"item {i}")) for i in range(5)))
+        backend = build_backend(spec, cache_dir=cache_dir, **BATCH)
+        responses = await asyncio.gather(*(backend.complete(ask(f"item {i}")) for i in range(n)))
         await backend.aclose()
         return responses, backend
 
-    responses, backend = run(scenario())
+    return run(scenario())
+
+
+@pytest.mark.parametrize(("spec", "create_path"), [("openai:gpt-4.1-mini", "/v1/batches"),
+                                                   ("anthropic:claude-haiku-4-5", "/v1/messages/batches")])
+def test_concurrent_requests_go_out_as_one_batch(keys, server, tmp_path, spec, create_path):
+    responses, backend = complete_items(spec, tmp_path, 5)
     assert [r.text for r in responses] == [f"echo: item {i}" for i in range(5)]
     creates = [r for r in server.requests if r.method == "POST" and r.path == create_path]
     assert len(creates) == 1
@@ -143,13 +149,7 @@ def test_transient_item_errors_go_into_a_later_batch_in_the_same_invocation(keys
 
     server.handler = flaky
 
-    async def scenario():
-        backend = build_backend(spec, cache_dir=tmp_path, **BATCH)
-        responses = await asyncio.gather(*(backend.complete(ask(f"item {i}")) for i in range(5)))
-        await backend.aclose()
-        return responses
-
-    responses = run(scenario())
+    responses, _ = complete_items(spec, tmp_path, 5)
     assert [r.text for r in responses] == [f"echo: item {i}" for i in range(5)]
     creates = _creates(server, spec)
     assert len(creates) == 2
@@ -160,13 +160,7 @@ def test_transient_item_errors_go_into_a_later_batch_in_the_same_invocation(keys
 def test_expired_batch_items_are_resubmitted(keys, server, tmp_path, spec):
     server.expire_batches = 1  # the first batch expires with half its items unprocessed
 
-    async def scenario():
-        backend = build_backend(spec, cache_dir=tmp_path, **BATCH)
-        responses = await asyncio.gather(*(backend.complete(ask(f"item {i}")) for i in range(6)))
-        await backend.aclose()
-        return responses
-
-    responses = run(scenario())
+    responses, _ = complete_items(spec, tmp_path, 6)
     assert [r.text for r in responses] == [f"echo: item {i}" for i in range(6)]
     creates = _creates(server, spec)
     assert len(creates) == 2 and len(_batch_items(server, creates[1])) == 3
