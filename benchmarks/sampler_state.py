@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from autointerp.activations.source import ActivationBatch, TokenWindow
-from autointerp.sampling import SamplerConfig, SamplerState
+from autointerp.sampling import SamplerConfig, SamplerState, finalize
 
 
 def synthetic_batches(n_units: int, k: int, n_windows: int, window: int, batch: int, seed: int = 1):
@@ -54,7 +54,7 @@ def main() -> None:
                 state.update(batch, ws)
             best_u = min(best_u, time.process_time() - cpu)
             cpu = time.process_time()
-            state.finalize(basis="sae:synthetic", unit_ids=range(args.units))
+            finalize(state, basis="sae:synthetic", unit_ids=range(args.units))
             best_f = min(best_f, time.process_time() - cpu)
         print(f"bins={bins}: update {best_u / len(data) * 1e3:.0f} ms CPU per batch, finalize {best_f:.2f} s CPU, "
               f"state {state.nbytes() / 2**20:.0f} MiB")

@@ -28,7 +28,7 @@ from autointerp.activations.model_source import ModelActivationSource
 from autointerp.activations.models import load_subject
 from autointerp.activations.sae import make_sae
 from autointerp.activations.sites import HookSite, capture
-from autointerp.sampling import SamplerConfig, run_pass
+from autointerp.sampling import SamplerConfig, finalize, run_pass
 
 
 def random_topk_sae(d_in: int, d_sae: int, k: int, seed: int):
@@ -127,7 +127,7 @@ def main() -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         state = run_pass(timed, windows, config, progress=False)
         streamed = time.perf_counter() - wall
-        samples = state.finalize(basis="sae:random", unit_ids=range(args.d_sae))
+        samples = finalize(state, basis="sae:random", unit_ids=range(args.d_sae))
         full_runs.append((time.perf_counter() - wall, time.process_time() - cpu))
         full_pass, full_cpu = full_runs[-1]
         update_cpu = full_cpu - timed.cpu  # sampler update + finalize

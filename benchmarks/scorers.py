@@ -3,7 +3,7 @@
 Units: planted units (tests/support/planted.py) sampled by the real streaming sampler at the default
 SamplerConfig and the default 64-token window, so every scorer draws its default number of contexts.
 
-1. Estimate: the ``--dry-run`` estimator (``autointerp.plan``) per unit for each stage of a run with
+1. Estimate: the ``--dry-run`` estimator (``autointerp.runs.plan``) per unit for each stage of a run with
    all seven scorers: requests, input tokens (4 characters per token), output tokens, and $ per unit at
    ``anthropic:claude-haiku-4-5`` and ``openai:gpt-4.1-mini`` prices (autointerp/data/prices.yaml).
 2. Check: the same units really scored through the loopback server (tests/support/api_server.py) with the
@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 import torch
 
-from autointerp import plan
 from autointerp.backends import PriceTable, build_backend
-from autointerp.config import RunConfig
-from autointerp.explain import explain_unit
+from autointerp.judging.explain import explain_unit
+from autointerp.runs import plan
+from autointerp.runs.config import RunConfig
 from autointerp.sampling import SamplerConfig
 from autointerp.scorers.base import ScoreInput
 from autointerp.scorers.negatives import foreign_contexts

@@ -15,4 +15,6 @@ Modules (one job each):
 - ``hook_names``     checkpoint hook names (TransformerLens, sparsify hookpoints) -> autointerp sites
 - ``model_source``   ModelActivationSource and MultiSource (several bases, one forward pass)
 - ``source``         the contracts shared with the sampler (TokenWindow, ActivationBatch, ActivationSource)
+
+May import: the shared records only (types, errors, registry); nothing else of autointerp.
 """

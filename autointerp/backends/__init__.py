@@ -14,6 +14,9 @@ Specs:
 - ``local:smollm2-135m``                                a transformers model on this machine (``local`` = smollm2-135m)
 
 The SDKs also honour ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` (e.g. a proxy).
+
+May import: activations (the local backend loads a subject model) and the shared records; used only by
+judging, scorers, runs and the floors above them.
 """
 
 from __future__ import annotations

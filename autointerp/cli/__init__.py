@@ -6,6 +6,9 @@ adds its sub-command(s) and sets ``func`` (``func(args) -> int``) as default.
 
 Errors a user can cause are :class:`~autointerp.errors.AutointerpError`: they
 print one line ``autointerp: error: ...`` and exit non-zero, no traceback.
+
+Argument parsing only: every verb calls runs/report/dictionaries functions (the Python API calls the same);
+may import every package.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autointerp: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except (OSError, sqlite3.OperationalError) as exc:  # a write that failed outside a guarded block
-        from autointerp.rundir import describe_os_error, is_storage_error
+        from autointerp.runs.rundir import describe_os_error, is_storage_error
 
         if not is_storage_error(exc):
             raise

@@ -10,7 +10,8 @@ from autointerp.errors import ConfigError
 
 def _attribute(args: argparse.Namespace) -> int:
     from autointerp.dictionaries.attribute import AttributeConfig
-    from autointerp.dictionaries.attribute_run import attribute_run, unit_folder_name, write_attribution
+    from autointerp.dictionaries.records import unit_folder_name
+    from autointerp.runs.attribute import attribute_run, write_attribution
 
     if args.contexts < 1:
         raise ConfigError(f"--contexts must be >= 1, got {args.contexts}")

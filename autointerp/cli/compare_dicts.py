@@ -41,7 +41,7 @@ def _compare_dicts(args: argparse.Namespace) -> int:
     for line in summary_lines(comp):
         print(line)
     if args.runs:
-        from autointerp.dictionaries.matched import matched_pairs
+        from autointerp.report.matched import matched_pairs
 
         def kind(spec: str) -> str:
             return "neuron" if spec.startswith(NEURON_PREFIX) else "feature"

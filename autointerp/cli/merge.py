@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from autointerp.errors import ConfigError, InputError
+from autointerp.sampling.finalize import finalize
 
 
 def merge_states(folders: list[str]):
@@ -58,7 +59,7 @@ def _merge(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     merged, meta = merge_states(args.shards)
     seconds = time.perf_counter() - start
-    samples = merged.finalize(basis=meta["basis"], unit_ids=meta["units"])
+    samples = finalize(merged, basis=meta["basis"], unit_ids=meta["units"])
     out = samples.save(args.out)
     print(f"merged {len(args.shards)} shards: {samples.n_tokens} tokens ({samples.n_windows} windows), "
           f"{len(samples.units)} units of {samples.basis}, in {seconds:.2f} s")

@@ -9,7 +9,7 @@ from autointerp.errors import AutointerpError, InputError
 
 
 def _paths(args_paths: list[str]) -> list[Path]:
-    from autointerp.prompts import prompt_files, rubrics_dir
+    from autointerp.judging.prompts import prompt_files, rubrics_dir
 
     if not args_paths:
         found = prompt_files()
@@ -28,7 +28,7 @@ def _paths(args_paths: list[str]) -> list[Path]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from autointerp.prompts import load_prompt_file
+    from autointerp.judging.prompts import load_prompt_file
 
     paths = _paths(args.paths)
     failures = 0
@@ -50,7 +50,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from autointerp.prompts import load_prompt_file, prompt_files, rubrics_dir
+    from autointerp.judging.prompts import load_prompt_file, prompt_files, rubrics_dir
 
     paths = prompt_files(args.dir)
     if not paths:
@@ -65,7 +65,7 @@ def _list(args: argparse.Namespace) -> int:
 def _schema(args: argparse.Namespace) -> int:
     import json
 
-    from autointerp.prompts import PromptSpec
+    from autointerp.judging.prompts import PromptSpec
 
     print(json.dumps(PromptSpec.model_json_schema(), indent=2))
     return 0

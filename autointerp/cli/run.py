@@ -7,17 +7,7 @@ import re
 import sys
 import typing
 
-from pydantic import BaseModel
-
-from autointerp.config import RunConfig, load_config, parse_set
-
-# Top-level scalar RunConfig fields get a flag of their own (sections and booleans: --set section.field=value).
-FLAG_FIELDS = tuple(
-    name
-    for name, info in RunConfig.model_fields.items()
-    if not (isinstance(info.annotation, type) and issubclass(info.annotation, (BaseModel, bool)))
-)
-
+from autointerp.runs.config import FLAG_FIELDS, RunConfig, config_from_flags
 
 UNITS_HELP = "N random units, a list 1,5,9 (or [1, 5, 9]), or a range 0-99"
 
@@ -94,22 +84,11 @@ def add_config_flags(p: argparse.ArgumentParser, defaults: dict | None = None) -
 
 def config_from_args(args: argparse.Namespace, defaults: dict | None = None) -> RunConfig:
     """``defaults`` (dotted) < the --config file < flags and --set."""
-    overrides: dict = {}
-    given = vars(args)
-    for name in FLAG_FIELDS:
-        if name in given:  # given on the command line, None included ('--sae none')
-            overrides[name] = given[name]
-    if args.backend:
-        for stage in ("explain", "rubric", "simulate"):
-            overrides[f"backends.{stage}"] = args.backend
-    if args.max_cost is not None:
-        overrides["llm.max_cost"] = args.max_cost
-    overrides.update(parse_set(args.set))
-    return load_config(args.config, overrides, defaults=defaults)
+    return config_from_flags(vars(args), defaults)
 
 
 def _dry_run(config: RunConfig, progress: bool, check: bool) -> int:
-    from autointerp import pipeline, plan
+    from autointerp.runs import pipeline, plan
 
     with pipeline.opened_run(config, check, print):
         _, _, units = pipeline.prepare(config, progress)
@@ -128,7 +107,7 @@ def _dry_run(config: RunConfig, progress: bool, check: bool) -> int:
 
 def execute(config: RunConfig, args: argparse.Namespace) -> int:
     """Run (or dry-run) ``config``; the exit code says how it ended (README: 'Exit codes')."""
-    from autointerp import pipeline
+    from autointerp.runs import pipeline
     from autointerp.sampling.shards import finish_distributed, init_distributed, torchrun_shard
 
     progress = not args.no_progress
@@ -152,9 +131,9 @@ def execute(config: RunConfig, args: argparse.Namespace) -> int:
 
 
 def _execute(config: RunConfig, args: argparse.Namespace, progress: bool) -> int:
-    from autointerp import pipeline
     from autointerp.report import summary_line, write_report
     from autointerp.report.summary import judgement_line
+    from autointerp.runs import pipeline
 
     if args.dry_run:
         return _dry_run(config, progress, args.check)
@@ -179,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from autointerp.demo import demo_config
+    from autointerp.runs.demo import demo_config
 
     return execute(demo_config(args), args)
 
@@ -194,7 +173,7 @@ def register(sub: typing.Any) -> None:
     add_config_flags(p)
     p.set_defaults(func=cmd_run)
 
-    from autointerp.demo import DEMO_SAE_NOTE, DEMO_SETTINGS
+    from autointerp.runs.demo import DEMO_SAE_NOTE, DEMO_SETTINGS
 
     d = sub.add_parser(
         "demo",

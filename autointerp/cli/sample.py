@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from autointerp.errors import ConfigError
+from autointerp.sampling.finalize import finalize
 
 
 def parse_units(text: str, n_available: int) -> list[int]:
@@ -121,7 +122,7 @@ def _sample(args: argparse.Namespace) -> int:
         return _join_ranks(args, state, meta, subject, seconds)
     if shard:
         return _save_shard(args, state, meta, seconds)
-    return _write(args, state.finalize(basis=basis, unit_ids=units), seconds, subject.tokenizer)
+    return _write(args, finalize(state, basis=basis, unit_ids=units), seconds, subject.tokenizer)
 
 
 def _shard_tokens(max_tokens: int | None, shard) -> int | None:
@@ -159,7 +160,7 @@ def _join_ranks(args: argparse.Namespace, state, meta: dict, subject, seconds: f
         if merged is None:
             return 0
         _progress(f"merged {int(os.environ['WORLD_SIZE'])} ranks in {time.perf_counter() - start:.2f} s")
-        return _write(args, merged[0].finalize(basis=meta["basis"], unit_ids=meta["units"]), seconds, subject.tokenizer)
+        return _write(args, finalize(merged[0], basis=meta["basis"], unit_ids=meta["units"]), seconds, subject.tokenizer)
     finally:
         finish_distributed()
 

@@ -3,4 +3,6 @@
 compare (compare-dicts: max cosine of two dictionaries), attribute (context ablation),
 output (VocabProj / TokenChange output evidence) and steer (generation with a unit's
 direction added, for the intervention scorer). Nothing here imports a backend.
+
+May import: activations and the shared records; never backends (no LLM here), judging or anything above.
 """

@@ -13,8 +13,8 @@ from functools import lru_cache
 from html import escape
 from pathlib import Path
 
-from autointerp.dictionaries.attribute_run import unit_folder_name
 from autointerp.dictionaries.output import OUTPUT_EVIDENCE_FILE
+from autointerp.dictionaries.records import unit_folder_name
 
 
 @lru_cache(maxsize=8)

@@ -30,3 +30,8 @@ class SteeredSet(Record):
     unsteered: tuple[str, ...] = Field(description="Continuation of each prompt without it.")
     ok: bool = Field(default=True, description="False when the unit could not be steered (then see error).")
     error: str | None = Field(default=None, description="Why not, e.g. the unit never fired on the corpus.")
+
+
+def unit_folder_name(key: str) -> str:
+    """A unit key as a folder name (attributions/<name>/)."""
+    return key.replace(":", "_").replace("/", "_").replace("#", "_")

@@ -5,6 +5,8 @@ Public API::
     summary = write_report("results/run1", per_unit=False, seed=0)   # -> ReportSummary, files in results/run1/report/
     print(summary_line(summary))
     compare_runs("results/run1", "results/run2", "results/run1/report/compare_run2", seed=0)  # -> CompareSummary
+
+May import: runs (the store it reads), scorers, judging, dictionaries and below; never cli.
 """
 
 from autointerp.report.summary import (

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from autointerp.render import clean_token, normalise
+from autointerp.judging.render import clean_token, normalise
 from autointerp.report.scores import MetricSpec
 from autointerp.types import Context, UnitStats
 

@@ -26,7 +26,7 @@ class StageCost(Frozen):
 
 def stage_costs(run: RunData) -> tuple[StageCost, ...]:
     """One row per stage that spent or wrote records, sampling ('units') excluded: it sends no LLM request."""
-    from autointerp.spend import LEDGER_FILE, spend_by_stage
+    from autointerp.runs.spend import LEDGER_FILE, spend_by_stage
 
     ledger = spend_by_stage(run.run_dir) if (run.run_dir / LEDGER_FILE).exists() else None
     spent = ledger if ledger is not None else run.usage

@@ -1,8 +1,8 @@
 """A self-contained HTML report: one file, inline CSS and JS, figures as base64 PNG, every text escaped.
 
 Corpus text, explanations and errors can hold anything (including HTML), so every string goes through
-:func:`html.escape`; tokens are cleaned with :func:`autointerp.render.clean_token` and shaded by their
-activation level (0-10, :func:`autointerp.render.normalise`). Nothing is loaded from the network.
+:func:`html.escape`; tokens are cleaned with :func:`autointerp.judging.render.clean_token` and shaded by their
+activation level (0-10, :func:`autointerp.judging.render.normalise`). Nothing is loaded from the network.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A run folder holds one append-only JSONL file per stage; each line wraps one
 record: ``{"unit": key, "params": hash, "ok": bool, "record": {...}}``. For the
 report only the *latest* record per unit matters: the last ok one, else the
-last failed one (the same rule as ``autointerp.store.RunStore.latest``).
+last failed one (the same rule as ``autointerp.runs.store.RunStore.latest``).
 
 Every line is validated against its stage's record type; a bad line raises a
 one-line :class:`~autointerp.errors.InputError` naming the file and line.
@@ -25,7 +25,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from autointerp.errors import InputError
-from autointerp.store import STAGES, pick_latest, read_lines
+from autointerp.runs.logits import LOGIT_TOKENS_FILE
+from autointerp.runs.store import STAGES, pick_latest, read_lines
 from autointerp.types import Explanation, Record, RubricResult, Simulation, UnitId, UnitSamples, Usage
 
 STAGE_NAMES = ("units", "explain", "rubric", "simulate")
@@ -232,7 +233,6 @@ def _reseed_lines(lines: list[StageLine], params: str) -> dict[int, list[StageLi
     return out
 
 
-LOGIT_TOKENS_FILE = "logit_tokens.json"
 
 
 def _read_logit_tokens(path: Path) -> dict[str, dict[str, list[str]]]:

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from autointerp.errors import ConfigError
-from autointerp.sampling.keys import EMPTY, bottom_priority, reservoir_priority
+from autointerp.sampling.keys import EMPTY, SPLITS, bottom_priority, reservoir_priority
 from autointerp.sampling.reservoir import Reservoir
 from autointerp.sampling.sampleset import KINDS, SampleSet
-from autointerp.sampling.state import SPLITS, SamplerState
+from autointerp.sampling.state import SamplerState
 
 
 @dataclass

@@ -82,3 +82,6 @@ def bottom_priority(values: torch.Tensor, windows: torch.Tensor) -> torch.Tensor
     """Priority of positive float32 values: smaller value first, then smaller window index."""
     bits = values.to(torch.float32).contiguous().view(torch.int32).to(torch.int64)
     return (bits << WINDOW_BITS) | windows
+
+
+SPLITS = (0, 1)  # 0: explain, 1: held-out

@@ -74,6 +74,7 @@ from autointerp.errors import ConfigError, InputError
 from autointerp.sampling.batchview import BatchView
 from autointerp.sampling.config import SamplerConfig
 from autointerp.sampling.keys import (
+    SPLITS,
     bottom_priority,
     check_windows,
     heldout_mask,
@@ -87,7 +88,6 @@ from autointerp.sampling.reservoir import Evicted, Fetch, Reservoir
 # versions did) cost the next forward pass its warm thread pool, and with 64-window folds two threads update
 # faster (wall) than one (benchmarks/sampling.py).
 NO_EXPONENT = -100_000  # exponent of a unit that never had a positive activation
-SPLITS = (0, 1)  # 0: explain, 1: held-out
 _DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
 
@@ -331,10 +331,3 @@ class SamplerState:
         live = set(self.live_windows().tolist())
         self.windows = {i: tw for i, tw in self.windows.items() if i in live}
         self._live_windows = len(self.windows)
-
-    # --------------------------------------------------------------- finalize
-    def finalize(self, *, basis: str, unit_ids: Sequence[int]):  # -> SampleSet (import below avoids a cycle)
-        """Re-cut the streaming grid into the output bins and return the :class:`SampleSet`."""
-        from autointerp.sampling.finalize import finalize
-
-        return finalize(self, basis=basis, unit_ids=unit_ids)

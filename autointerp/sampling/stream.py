@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 from autointerp.activations.source import ActivationBatch, ActivationSource, TokenWindow
 from autointerp.errors import ConfigError, InputError
 from autointerp.sampling.config import SamplerConfig
+from autointerp.sampling.finalize import finalize
 from autointerp.sampling.sampleset import SampleSet
 from autointerp.sampling.state import SamplerState
 
@@ -97,4 +98,4 @@ def sample(
     if len(unit_ids) != source.n_units:
         raise ConfigError(f"unit_ids: expected {source.n_units} ids (one per source column), got {len(unit_ids)}")
     state = run_pass(source, windows, config, progress=progress, total_tokens=total_tokens)
-    return state.finalize(basis=basis, unit_ids=unit_ids)
+    return finalize(state, basis=basis, unit_ids=unit_ids)

@@ -24,22 +24,51 @@ Rules, so every stage sees the same thing:
 
 A vocabulary list or a callable gives one raw piece per id; byte-level
 (``Ġ``) and SentencePiece (``▁``) markers are cleaned with
-:func:`autointerp.render.clean_token`.
+:func:`clean_token`.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from autointerp.errors import ConfigError
-from autointerp.render import clean_token
 
 TokenStrings = Any  # a transformers tokenizer, a vocabulary Sequence[str] indexed by id, or a callable id -> str
 
 _ANCHOR_TEXTS = ("x", "a", "the", ".")
 _MAX_HELD = 3  # a UTF-8 character has at most 4 bytes: at most 3 tokens wait for the one completing it
+
+
+@cache
+def _byte_decoder() -> dict[str, int]:
+    """Inverse of the byte -> printable-unicode table used by byte-level BPE tokenizers (GPT-2 style)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in keep}
+    shifted = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + shifted)
+            shifted += 1
+    return {ch: b for b, ch in table.items()}
+
+
+def clean_token(token: str) -> str:
+    """The text a raw vocabulary piece stands for ('Ġcat' -> ' cat', '▁cat' -> ' cat').
+
+    For vocabulary lists only (see :class:`autointerp.sampling.tokens.TokenDecoder`); tokenizer output is
+    already text. A piece is byte-decoded only when it holds a byte-level marker (U+0100..U+0143) and its
+    bytes form valid UTF-8, so most decoded text ('café', 'ła') comes back unchanged.
+    """
+    decoder = _byte_decoder()
+    if any(256 <= ord(ch) <= 323 for ch in token) and all(ch in decoder for ch in token):
+        try:
+            return bytes(decoder[ch] for ch in token).decode("utf-8")
+        except UnicodeDecodeError:
+            return token
+    return token.replace("▁", " ")
 
 
 class WindowText:

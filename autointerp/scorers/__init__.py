@@ -1,14 +1,16 @@
-"""Every scorer the field uses, behind one registry (:data:`SCORERS`).
+"""Every scorer the field uses, behind one registry (:data:`SCORERS`), one module each.
 
-One module per scorer: ``specificity`` and ``simulation`` (wrapping :mod:`autointerp.rubric` and
-:mod:`autointerp.simulate`), ``detection`` and ``fuzzing`` (delphi's classifiers), ``saebench``
-(SAEBench's autointerp preset), ``embedding`` (explanation-context similarity, no LLM) and
-``intruder`` (explanation-free). Each takes a :class:`~autointerp.scorers.base.ScoreInput` and a
-backend and returns a typed record; :func:`~autointerp.scorers.base.summarise` turns any of them into
-a :class:`~autointerp.scorers.records.ScoreSummary` the report can read without knowing the scorer.
+``specificity`` (the 0-3 rubric of Scaling Monosemanticity, stage and scorer) and ``simulation`` (OpenAI's
+simulator, stage and scorer), ``detection`` and ``fuzzing`` (delphi's classifiers), ``saebench`` (SAEBench's
+autointerp), ``embedding`` (explanation-context similarity, no LLM), ``intruder`` (explanation-free) and
+``intervention`` (steered text). Each takes a :class:`~autointerp.scorers.base.ScoreInput` and a backend and returns
+a typed record; :func:`~autointerp.scorers.catalog.summarise` turns any of them into a
+:class:`~autointerp.scorers.records.ScoreSummary` the report can read without knowing the scorer. ``catalog`` is
+the registry module: it imports every member. ``metrics`` holds the score math, ``orchestrate`` the per-run
+scheduling of the judge stages.
 
-The package import is light (names resolve on first use) so the prompt loader can import the answer
-parsers in :mod:`autointerp.scorers.answers` without a cycle.
+The package import is light (names resolve on first use, from ``catalog``).
+May import: judging, dictionaries, sampling, backends, activations and the shared records; never runs, report or cli.
 """
 
 from __future__ import annotations

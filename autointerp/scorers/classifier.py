@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from autointerp.backends.base import Backend
-from autointerp.prompts import load_prompt, provenance
+from autointerp.judging.prompts import load_prompt, provenance
 from autointerp.scorers import metrics
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, stand_in_foreign
 from autointerp.scorers.judging import Shown, chunk_request, chunks, judge_all

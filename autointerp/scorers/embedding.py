@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from autointerp import render
 from autointerp.backends.base import Backend
-from autointerp.prompts import config_hash
+from autointerp.judging import render
+from autointerp.judging.prompts import config_hash
 from autointerp.scorers import metrics
 from autointerp.scorers.base import ScoreInput, Scorer, register
 from autointerp.scorers.classifier import draw_per_level

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import Field
 
-from autointerp import render
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.dictionaries.records import SteerConfig, SteeredSet
 from autointerp.errors import BackendError, BudgetExceeded
-from autointerp.prompts import PromptSpec, ask, build_request, load_prompt, provenance
+from autointerp.judging import render
+from autointerp.judging.prompts import PromptSpec, ask, build_request, load_prompt, provenance
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register
 from autointerp.scorers.records import Metric, ScoreItem, ScoreResult
 

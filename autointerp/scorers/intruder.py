@@ -17,10 +17,10 @@ from dataclasses import replace
 import numpy as np
 from pydantic import Field
 
-from autointerp import render
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.errors import BackendError, BudgetExceeded
-from autointerp.prompts import PromptSpec, ask, build_request, load_prompt, provenance
+from autointerp.judging import render
+from autointerp.judging.prompts import PromptSpec, ask, build_request, load_prompt, provenance
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register, stand_in_foreign
 from autointerp.scorers.classifier import by_level
 from autointerp.scorers.fuzzing import active_positions

@@ -9,11 +9,11 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from autointerp import render
 from autointerp.backends.base import Backend, LLMRequest, Message
 from autointerp.errors import BackendError, BudgetExceeded
-from autointerp.prompts import PromptSpec, build_request
-from autointerp.scorers.answers import IdVerdicts
+from autointerp.judging import render
+from autointerp.judging.answers import IdVerdicts
+from autointerp.judging.prompts import PromptSpec, build_request
 from autointerp.scorers.records import ScoreItem
 from autointerp.types import Context, Usage
 

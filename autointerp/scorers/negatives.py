@@ -4,7 +4,7 @@ For every unit of a basis, candidates are the held-out top contexts of the *othe
 (``per_source`` each, strongest first). One forward pass over those windows gives every unit's exact
 activations on them, so a candidate is kept only where this unit never fires (max activation <= 0).
 Kept contexts are ordered by the cosine similarity of the two units' decoder directions (for neurons:
-their output weights; see :func:`autointerp.bases._direction`), nearest first: the first ones are the
+their output weights; see :func:`autointerp.dictionaries.output.residual_direction`), nearest first: the first ones are the
 neighbours.
 """
 

@@ -162,7 +162,7 @@ def ensure_foreign(config: Any, store: Any, subject: Any, bases: list, units: li
     """Other units' contexts where each unit is silent: from the store if computed for these samples, else one
     forward pass per basis over the other units' top held-out windows (see :mod:`autointerp.scorers.negatives`)."""
     from autointerp.activations.model_source import MultiSource
-    from autointerp.bases import _direction
+    from autointerp.dictionaries.output import residual_direction
     from autointerp.sampling import SampleSet
     from autointerp.scorers.negatives import foreign_contexts
 
@@ -188,7 +188,7 @@ def ensure_foreign(config: Any, store: Any, subject: Any, bases: list, units: li
         with torch.no_grad():
             dirs = []
             for us in mine:
-                d = _direction(subject, rb, us.unit.index)
+                d = residual_direction(subject, rb.basis.site, rb.basis.dictionary, us.unit.index)
                 dirs.append(d if d is not None else torch.zeros(subject.d_model))
             directions = torch.stack([d.float() for d in dirs])
         pool = foreign_contexts(mine, sset.windows, batches, directions, batch_size=config.sampler.batch_size)

@@ -17,12 +17,12 @@ import pytest
 import torch
 import yaml
 
-from autointerp import pipeline
 from autointerp.activations.sae import make_sae
 from autointerp.activations.sae_formats import save_saelens
 from autointerp.backends.base import LLMRequest
-from autointerp.config import load_config
 from autointerp.report import summary_line, write_report
+from autointerp.runs import pipeline
+from autointerp.runs.config import load_config
 from tests.support.scripted_backend import ScriptedBackend
 
 pytestmark = pytest.mark.slow

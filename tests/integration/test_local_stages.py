@@ -15,10 +15,10 @@ import math
 
 import pytest
 
-from autointerp.explain import ExplainConfig, explain_unit
-from autointerp.prompts import load_prompt
-from autointerp.rubric import RubricConfig, score_specificity
-from autointerp.simulate import SimulateConfig, simulate_unit
+from autointerp.judging.explain import ExplainConfig, explain_unit
+from autointerp.judging.prompts import load_prompt
+from autointerp.scorers.simulation import SimulateConfig, simulate_unit
+from autointerp.scorers.specificity import RubricConfig, score_specificity
 from autointerp.types import Explanation, RubricResult, Simulation
 from tests.support.planted import make_world, planted_samples
 

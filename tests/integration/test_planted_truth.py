@@ -12,9 +12,9 @@ import asyncio
 
 import pytest
 
-from autointerp.explain import ExplainConfig, explain_unit
-from autointerp.rubric import RubricConfig, score_specificity
-from autointerp.simulate import SimulateConfig, simulate_unit
+from autointerp.judging.explain import ExplainConfig, explain_unit
+from autointerp.scorers.simulation import SimulateConfig, simulate_unit
+from autointerp.scorers.specificity import RubricConfig, score_specificity
 from autointerp.types import Explanation, Provenance
 from tests.support.planted import BOTH_BASES_CONFIG, PlantedOracle, make_world, planted_samples
 from tests.support.scripted_backend import CAPS_LOGPROBS, CAPS_PLAIN, CAPS_PROMPT_LOGPROBS, ScriptedBackend

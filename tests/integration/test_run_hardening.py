@@ -21,9 +21,9 @@ import yaml
 from autointerp.backends import PriceTable
 from autointerp.cli import main
 from autointerp.errors import RunLocked
-from autointerp.rundir import RunLock
-from autointerp.spend import spend_by_stage
-from autointerp.store import RunStore
+from autointerp.runs.rundir import RunLock
+from autointerp.runs.spend import spend_by_stage
+from autointerp.runs.store import RunStore
 from tests.conftest import TINY_WORDS
 from tests.integration.test_run_pipeline import _stage_answer
 from tests.support.api_server import ApiServer, RecordedRequest, anthropic_message, error, openai_chat
@@ -278,7 +278,7 @@ def test_kill_9_leaves_no_stale_lock(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     code = (
-        f"from autointerp.rundir import RunLock; RunLock({str(run_dir)!r}).acquire(); print('locked', flush=True); "
+        f"from autointerp.runs.rundir import RunLock; RunLock({str(run_dir)!r}).acquire(); print('locked', flush=True); "
         "import time; time.sleep(60)"
     )
     proc = subprocess.Popen(
@@ -379,7 +379,7 @@ def test_sqlite_disk_full_is_a_storage_error(tmp_path):
     import sqlite3
 
     from autointerp.errors import StorageError
-    from autointerp.rundir import storage_errors
+    from autointerp.runs.rundir import storage_errors
 
     db = sqlite3.connect(tmp_path / "c.sqlite")
     db.execute("PRAGMA max_page_count=2")

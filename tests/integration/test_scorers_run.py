@@ -20,9 +20,9 @@ import yaml
 from autointerp.activations.sae import make_sae
 from autointerp.activations.sae_formats import save_saelens
 from autointerp.cli import main
+from autointerp.runs.store import RunStore
 from autointerp.scorers.catalog import summarise
 from autointerp.scorers.orchestrate import scorer_of_stage
-from autointerp.store import RunStore
 from tests.support.api_server import ApiServer, RecordedRequest, openai_chat
 from tests.support.subprocess_kill import run_killed_midway
 

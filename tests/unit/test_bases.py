@@ -7,8 +7,8 @@ import torch
 from autointerp.activations.model_source import Basis
 from autointerp.activations.sae import IdentityDict
 from autointerp.activations.sites import HookSite
-from autointerp.bases import RunBasis, build_bases, logit_tokens
-from autointerp.config import load_config
+from autointerp.runs.bases import RunBasis, build_bases, logit_tokens
+from autointerp.runs.config import load_config
 
 
 def _names(subject, ids):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from autointerp.config import STAGE_FIELDS, load_config, parse_set, select_units
 from autointerp.errors import ConfigError
+from autointerp.runs.config import STAGE_FIELDS, load_config, parse_set, select_units
 
 
 def test_overrides_and_single_seed(tmp_path):
@@ -68,8 +68,8 @@ def test_editing_a_prompt_file_changes_the_hash_of_the_stages_that_read_it(tmp_p
     import os
     import shutil
 
-    from autointerp.config import STAGE_FIELDS, RunConfig
-    from autointerp.prompts import rubrics_dir
+    from autointerp.judging.prompts import rubrics_dir
+    from autointerp.runs.config import STAGE_FIELDS, RunConfig
 
     path = tmp_path / "my_explain.yaml"
     shutil.copy(rubrics_dir() / "explain.yaml", path)
@@ -79,7 +79,7 @@ def test_editing_a_prompt_file_changes_the_hash_of_the_stages_that_read_it(tmp_p
     data["notes"] = str(data.get("notes", "")) + " One more sentence."
     path.write_text(yaml.safe_dump(data))
     os.utime(path, ns=(1, path.stat().st_mtime_ns + 10**9))
-    from autointerp.prompts import load_prompt
+    from autointerp.judging.prompts import load_prompt
 
     assert load_prompt(str(path)).content_hash  # still a valid prompt file
     after = {s: config.part_hash(*STAGE_FIELDS[s]) for s in ("explain", "rubric", "saebench")}

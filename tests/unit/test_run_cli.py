@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from autointerp.cli import build_parser, main
-from autointerp.config import load_config, select_units
 from autointerp.errors import ConfigError
+from autointerp.runs.config import load_config, select_units
 from autointerp.secrets import redact_text, redact_tree, redact_url
 
 
@@ -99,7 +99,7 @@ def test_run_name_must_be_a_plain_folder_name(name):
 
 def test_demo_config_file_is_honoured_under_flags(tmp_path, monkeypatch):
     """demo --config FILE: the demo's settings < the file < flags; a file that sets 'sae' skips the demo SAE."""
-    from autointerp import demo
+    from autointerp.runs import demo
 
     monkeypatch.setattr(demo, "demo_sae", lambda *a, **k: pytest.fail("the demo SAE must not be trained"))
     path = tmp_path / "d.yaml"

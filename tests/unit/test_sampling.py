@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from autointerp.activations.source import ActivationBatch, ActivationSource, TokenWindow
 from autointerp.errors import ConfigError, InputError
 from autointerp.sampling import SamplerConfig, SamplerState, SampleSet, run_pass, sample
-from autointerp.sampling.finalize import assign_levels
+from autointerp.sampling.finalize import assign_levels, finalize
 from autointerp.sampling.keys import heldout_mask
 from autointerp.sampling.reservoir import Reservoir
 from autointerp.sampling.state import exponent, grid_bin
@@ -214,7 +214,7 @@ def test_merge_of_shards_equals_one_pass(exact_set):
     forward = state_of(shards[0], EXACT).merge(state_of(shards[1], EXACT)).merge(state_of(shards[2], EXACT))
     backward = state_of(shards[2], EXACT).merge(state_of(shards[0], EXACT).merge(state_of(shards[1], EXACT)))
     for merged in (forward, backward):
-        assert_same(merged.finalize(basis=BASIS, unit_ids=ids), exact_set)
+        assert_same(finalize(merged, basis=BASIS, unit_ids=ids), exact_set)
 
 
 def test_merge_rejects_overlap_and_mismatch():

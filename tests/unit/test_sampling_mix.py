@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from autointerp.activations.source import ActivationBatch, TokenWindow
 from autointerp.sampling import SamplerConfig, SampleSet, run_pass, sample
-from autointerp.sampling.finalize import width_edges
+from autointerp.sampling.finalize import finalize, width_edges
 from autointerp.sampling.keys import heldout_mask, random_priority, reservoir_priority
 
 BASIS = "sae:array"
@@ -172,7 +172,7 @@ def test_merge_of_two_shards_equals_one_pass(case, cut):
     ids, whole = list(range(src.n_units)), run_all(src, cfg)
     for first, second in ((windows[:k], windows[k:]), (windows[k:], windows[:k])):  # either order
         a, b = run_pass(src, first, cfg, progress=False), run_pass(src, second, cfg, progress=False)
-        assert_same(a.merge(b).finalize(basis=BASIS, unit_ids=ids), whole)
+        assert_same(finalize(a.merge(b), basis=BASIS, unit_ids=ids), whole)
 
 
 # --- the cases the issue names, built by hand ---------------------------------------------------------------------
@@ -269,8 +269,8 @@ def test_quantile_needs_zero_threshold():
 
 
 def test_mix_fields_round_trip_through_the_run_config(tmp_path):
-    from autointerp.config import load_config, parse_set, save_config
     from autointerp.errors import ConfigError
+    from autointerp.runs.config import load_config, parse_set, save_config
 
     cfg = load_config(None, parse_set(["sampler.bins=quantile", "sampler.signed=abs", "sampler.n_bins=4"]))
     assert (cfg.sampler.bins, cfg.sampler.signed, cfg.sampler.threshold) == ("quantile", "abs", 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autointerp.errors import InputError
-from autointerp.store import RunStore
+from autointerp.runs.store import RunStore
 from autointerp.types import Explanation, Provenance, UnitId
 
 PROV = Provenance(backend="b", model="m", prompt_id="explain", prompt_version="1", prompt_hash="h")
@@ -85,7 +85,7 @@ def test_complete_corrupt_line_ending_in_brace_is_still_an_error(tmp_path):
 
 
 def test_spend_ledger_survives_a_torn_line(tmp_path):
-    from autointerp.spend import Ledger, spend_by_stage
+    from autointerp.runs.spend import Ledger, spend_by_stage
     from autointerp.types import Usage
 
     ledger = Ledger(tmp_path)

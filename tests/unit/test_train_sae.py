@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from autointerp.activations.sae import make_sae
-from autointerp.train_sae import encode, train_topk_sae
+from autointerp.activations.train_sae import encode, train_topk_sae
 
 
 def test_recovers_planted_sparse_structure():

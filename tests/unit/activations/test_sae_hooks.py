@@ -109,8 +109,8 @@ def test_each_format_checks_its_hook(tmp_path):
 
 
 def test_run_config_refuses_a_mismatched_sae(tiny_llama, tiny_llama_dir, tmp_path):
-    from autointerp.bases import build_bases
-    from autointerp.config import load_config
+    from autointerp.runs.bases import build_bases
+    from autointerp.runs.config import load_config
 
     W = torch.randn(10, 32, generator=torch.Generator().manual_seed(0))
     cfg = saelens_v6_cfg("standard", hook_name="blocks.1.hook_resid_post") | {"d_in": 32, "d_sae": 10}

@@ -139,8 +139,8 @@ def test_shared_budget_spans_stacks_and_invocations(keys, server):
 def test_run_ledger_counts_paid_answers_the_retry_layer_discarded(keys, server, tmp_path):
     """The run's guard (outermost layer) writes the ledger: answers paid for and then discarded as unreadable
     reach it too, both when a retry finally succeeds and when the request fails for good; so does the unit's usage."""
-    from autointerp.guard import RunGuard, current_unit
-    from autointerp.spend import Ledger
+    from autointerp.runs.guard import RunGuard, current_unit
+    from autointerp.runs.spend import Ledger
     from tests.support.api_server import Reply
 
     bad = Reply(body={"usage": {"prompt_tokens": 1000, "completion_tokens": 0}})  # billed, unreadable: $0.0004

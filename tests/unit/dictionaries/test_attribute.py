@@ -72,8 +72,8 @@ def test_attribute_cli_on_a_sampled_run(planted, tmp_path, capsys):
         "sae_site": "layers.0.resid_post", "features": [0], "neuron_site": None,
         "sampler": {"top_k": 3},
     }  # fmt: skip
-    from autointerp.config import RunConfig
-    from autointerp.pipeline import prepare, write_run_metadata
+    from autointerp.runs.config import RunConfig
+    from autointerp.runs.pipeline import prepare, write_run_metadata
 
     config = RunConfig.model_validate(cfg)
     write_run_metadata(config, config.run_dir)

@@ -11,7 +11,7 @@ import torch
 
 from autointerp.cli import main
 from autointerp.dictionaries.compare import max_cosine, split_units
-from autointerp.store import RunStore
+from autointerp.runs.store import RunStore
 from autointerp.types import Explanation, Provenance, Simulation, UnitId
 from tests.unit.dictionaries.ckpt import write_saelens, write_sparsify
 

@@ -14,7 +14,7 @@ import re
 import yaml
 
 from autointerp.cli import main
-from autointerp.store import RunStore
+from autointerp.runs.store import RunStore
 from tests.support.api_server import ApiServer, openai_chat
 from tests.unit.dictionaries.planted_model import build_planted_llama, planted_sae
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from autointerp.explain import ExplainConfig, LogitTokens, explain_unit
+from autointerp.judging.explain import ExplainConfig, LogitTokens, explain_unit
 from tests.support.scripted_backend import ScriptedBackend
 from tests.unit.stages.conftest import make_samples
 

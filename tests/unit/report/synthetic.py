@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from autointerp.store import RunStore
+from autointerp.runs.store import RunStore
 from autointerp.types import (
     Context,
     ContextSimulation,

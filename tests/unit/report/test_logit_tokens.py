@@ -9,10 +9,10 @@ import pytest
 from autointerp.activations.model_source import Basis
 from autointerp.activations.sae import IdentityDict
 from autointerp.activations.sites import HookSite
-from autointerp.bases import RunBasis, logit_tokens
 from autointerp.errors import InputError
 from autointerp.report.load import LOGIT_TOKENS_FILE, _read_logit_tokens
-from autointerp.report.logits import write_logit_tokens
+from autointerp.runs.bases import RunBasis, logit_tokens
+from autointerp.runs.logits import write_logit_tokens
 
 
 def test_written_tokens_are_the_bases_logit_tokens_and_read_back(tiny_llama, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autointerp.report.load import RunData
 from autointerp.report.mix import mix_differences, mix_section, mix_table
-from autointerp.rubric import RubricConfig, score_specificity
+from autointerp.scorers.specificity import RubricConfig, score_specificity
 from autointerp.types import Explanation, Provenance
 from tests.support.planted import BOTH_BASES_CONFIG, PlantedOracle, make_world, planted_samples
 from tests.support.scripted_backend import ScriptedBackend

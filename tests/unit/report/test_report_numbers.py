@@ -122,7 +122,7 @@ def test_comparison_figure_names_statistic_effect_size_n_and_sampling(report_a):
 def test_cost_comes_from_the_spend_ledger_when_the_run_has_one(tmp_path):
     """Requests answered before a kill have no record but are in spend.jsonl: the ledger is the run's spend."""
     from autointerp.report import write_report
-    from autointerp.spend import Ledger
+    from autointerp.runs.spend import Ledger
     from autointerp.types import Usage
     from tests.unit.report.synthetic import make_run
 

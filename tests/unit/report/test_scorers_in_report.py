@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from autointerp.report import write_report
+from autointerp.runs.store import RunStore
 from autointerp.scorers.records import Metric, ScoreResult
-from autointerp.store import RunStore
 from autointerp.types import Provenance, UnitId
 from tests.unit.report.synthetic import make_run
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from autointerp.backends.base import LLMResponse, TokenLogprobs
-from autointerp.parsers import ParseError, build_parser
-from autointerp.scorers import answers  # noqa: F401  (registers the parsers)
+from autointerp.judging.parser_catalog import build_parser
+from autointerp.judging.parsers import ParseError
 
 
 def verdicts(text: str, ids=("c1", "c2", "c3"), logprobs=None):

@@ -68,7 +68,7 @@ def test_no_explanation_fails_cleanly():
 
 
 def _config(name):
-    from autointerp.config import RunConfig
+    from autointerp.runs.config import RunConfig
 
     return getattr(RunConfig(), SCORERS.get(name).config_field)
 
@@ -96,8 +96,8 @@ def test_foreign_contexts_are_silent_for_the_unit_and_nearest_first():
 def test_config_picks_scorers_and_reports_bad_names_in_one_line():
     import pytest
 
-    from autointerp.config import load_config
     from autointerp.errors import ConfigError
+    from autointerp.runs.config import load_config
     from autointerp.scorers.orchestrate import judge_stages, stage_backend_spec
 
     default = load_config()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from autointerp.errors import BackendError, BudgetExceeded
-from autointerp.explain import ExplainConfig, LogitTokens, explain_unit, select_contexts
-from autointerp.prompts import load_prompt
+from autointerp.judging.explain import ExplainConfig, LogitTokens, explain_unit, select_contexts
+from autointerp.judging.prompts import load_prompt
 from tests.support.scripted_backend import ScriptedBackend, replies
 
 from .conftest import ctx, live_user, make_samples

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from autointerp.backends.base import LLMRequest
-from autointerp.explain import ExplainConfig, LogitTokens, explain_unit
-from autointerp.rubric import RubricConfig, score_specificity
-from autointerp.simulate import SimulateConfig, simulate_unit
+from autointerp.judging.explain import ExplainConfig, LogitTokens, explain_unit
+from autointerp.scorers.simulation import SimulateConfig, simulate_unit
+from autointerp.scorers.specificity import RubricConfig, score_specificity
 from autointerp.types import Explanation
 from tests.support.scripted_backend import CAPS_LOGPROBS, CAPS_PLAIN, CAPS_PROMPT_LOGPROBS, ScriptedBackend
 

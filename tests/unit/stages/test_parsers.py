@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from autointerp.backends.base import LLMResponse, TokenLogprobs
 from autointerp.errors import ConfigError
-from autointerp.parsers import FinalLine, IdScores, JsonLists, ParseError, TokenLines, build_parser
+from autointerp.judging.parsers import FinalLine, IdScores, JsonLists, ParseError, TokenLines, build_parser
 from tests.support.scripted_backend import lines_response, value_logprobs
 
 # --- final_line ----------------------------------------------------------------------------------------------------
@@ -186,8 +186,7 @@ SPACED_SAMPLE = {" 1": 0.30, " 0": 0.02, "5": 0.30, "6": 0.20, "7": 0.10, "4": 0
 
 
 def test_token_lines_whitespace_variants_are_one_value():
-    from autointerp.scoring import expected_value
-    from autointerp.simulate import to_level_scale
+    from autointerp.scorers.simulation import expected_value, to_level_scale
 
     parser = TokenLines()
     [dist] = parser.parse(_value_line("cat", " 1", SPACED_SAMPLE), 1)

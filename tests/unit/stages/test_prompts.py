@@ -5,7 +5,7 @@ import yaml
 
 from autointerp.cli import main
 from autointerp.errors import ConfigError, InputError
-from autointerp.prompts import load_prompt, load_prompt_file, prompt_files, rubrics_dir
+from autointerp.judging.prompts import load_prompt, load_prompt_file, prompt_files, rubrics_dir
 
 SHIPPED = {"explain": "explain", "specificity": "specificity", "simulate-lines": "simulate", "simulate-json": "simulate"}
 
@@ -106,7 +106,7 @@ def test_committed_json_schema_matches_the_model():
     import json
     import os
 
-    from autointerp.prompts import PromptSpec
+    from autointerp.judging.prompts import PromptSpec
 
     path = rubrics_dir() / "schema.json"
     current = json.dumps(PromptSpec.model_json_schema(), indent=2) + "\n"

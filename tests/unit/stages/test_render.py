@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autointerp import render
+from autointerp.judging import render
 
 
 def test_clean_token_byte_level_and_sentencepiece():
@@ -38,7 +38,7 @@ def test_normalise_rounds_half_up_not_floor():
     assert render.normalise(acts, 20.0) == (0, 1, 1, 2, 9, 10, 10)  # floor (OpenAI) would give 0, 0, 1, 1, 9, 9, 10
     assert render.normalise([4.999, 5.0], 10.0, top=9) == (4, 5)  # the 0-9 simulator scale: 4.4991 / 4.5
     assert "round half up" in render.normalise.__doc__.lower()
-    from autointerp.prompts import load_prompt
+    from autointerp.judging.prompts import load_prompt
 
     assert "rounded half up" in load_prompt("explain").notes
 

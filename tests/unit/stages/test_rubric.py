@@ -4,7 +4,7 @@ import re
 import pytest
 
 from autointerp.errors import BackendError, BudgetExceeded
-from autointerp.rubric import RubricConfig, score_specificity
+from autointerp.scorers.specificity import RubricConfig, score_specificity
 from autointerp.types import Explanation, Provenance
 from tests.support.scripted_backend import ScriptedBackend, replies
 

@@ -4,8 +4,7 @@ import math
 
 import pytest
 
-from autointerp.scoring import expected_value, pearson
-from autointerp.simulate import SimulateConfig, simulate_unit
+from autointerp.scorers.simulation import SimulateConfig, expected_value, pearson, simulate_unit
 from autointerp.types import Explanation, Provenance
 from tests.support.scripted_backend import ScriptedBackend
 

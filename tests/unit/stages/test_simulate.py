@@ -5,7 +5,7 @@ import pytest
 
 from autointerp.backends.base import Capabilities
 from autointerp.errors import BackendError, BudgetExceeded, ConfigError
-from autointerp.simulate import SimulateConfig, choose_method, simulate_unit
+from autointerp.scorers.simulation import SimulateConfig, choose_method, simulate_unit
 from autointerp.types import Explanation, Provenance
 from tests.support.scripted_backend import (
     CAPS_LOGPROBS,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autointerp import render
+from autointerp.judging import render
 from autointerp.sampling.tokens import TokenDecoder
 
 from .tokenizer_families import FAMILIES, SENTENCE

@@ -34,7 +34,8 @@ import json
 import math
 import unicodedata
 from collections.abc import Collection, Sequence
-from functools import cache
+
+from autointerp.sampling.tokens import clean_token
 
 HL_OPEN = "<<"
 HL_CLOSE = ">>"
@@ -42,35 +43,6 @@ MAX_LEVEL = 10
 SPACE_MARK = "␣"
 EMPTY_MARK = "∅"
 _NEUTRAL = str.maketrans({"<": "‹", ">": "›", "\n": "\\n", "\t": "\\t", "\r": "\\r"})
-
-
-@cache
-def _byte_decoder() -> dict[str, int]:
-    """Inverse of the byte -> printable-unicode table used by byte-level BPE tokenizers (GPT-2 style)."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    table = {b: chr(b) for b in keep}
-    shifted = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + shifted)
-            shifted += 1
-    return {ch: b for b, ch in table.items()}
-
-
-def clean_token(token: str) -> str:
-    """The text a raw vocabulary piece stands for ('Ġcat' -> ' cat', '▁cat' -> ' cat').
-
-    For vocabulary lists only (see :class:`autointerp.sampling.tokens.TokenDecoder`); tokenizer output is
-    already text. A piece is byte-decoded only when it holds a byte-level marker (U+0100..U+0143) and its
-    bytes form valid UTF-8, so most decoded text ('café', 'ła') comes back unchanged.
-    """
-    decoder = _byte_decoder()
-    if any(256 <= ord(ch) <= 323 for ch in token) and all(ch in decoder for ch in token):
-        try:
-            return bytes(decoder[ch] for ch in token).decode("utf-8")
-        except UnicodeDecodeError:
-            return token
-    return token.replace("▁", " ")
 
 
 def display_token(token: str) -> str:
@@ -170,3 +142,6 @@ def prefill_segments(tokens: Sequence[str], placeholder: str) -> tuple[str, ...]
 def safe_text(text: str) -> str:
     """Free text (e.g. an explanation) put into a prompt: one line, markers neutralised."""
     return " ".join(text.split()).translate(str.maketrans({"<": "‹", ">": "›"}))
+
+
+__all__ = ["EMPTY_MARK", "HL_CLOSE", "HL_OPEN", "MAX_LEVEL", "SPACE_MARK", "activation_list", "clean_token", "context_block", "display_token", "highlight", "listed_token", "normalise", "prefill_segments", "safe_text", "token_json", "token_lines"]

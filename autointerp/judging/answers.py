@@ -1,4 +1,4 @@
-"""Answer parsers of the scorers, registered in :data:`autointerp.parsers.PARSERS` by name.
+"""Answer parsers of the scorers, registered in :data:`autointerp.judging.parsers.PARSERS` by name.
 
 * ``id_verdicts`` (detection, fuzzing): ``c1: yes`` lines (or ``{"c1": "yes"}``); with generated-token
   logprobs also P(yes) = p(yes) / (p(yes) + p(no)) at each answer word.
@@ -19,7 +19,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from autointerp.backends.base import LLMResponse
-from autointerp.parsers import PARSERS, ItemAnswers, ParseError, Parser, _json_object
+from autointerp.judging.parsers import PARSERS, ItemAnswers, ParseError, Parser, _json_object
 
 _VERDICT_LINE = re.compile(
     r"^[\s>*_\-•\[(]*(?:context\s*|example\s*)?(c\d+)[\s\])*_\"']*[:=–—-]+[\s*_\"'`]*([A-Za-z]+)", re.IGNORECASE

@@ -1,7 +1,7 @@
 """Top logit tokens of every unit for the report's unit cards, written once by the pipeline.
 
 The direction a unit writes (its decoder row; for MLP neurons, the down projection's column) is read
-through the unembedding (:func:`autointerp.bases.logit_tokens`); the report cannot recompute it without
+through the unembedding (:func:`autointerp.runs.bases.logit_tokens`); the report cannot recompute it without
 the subject model, so the pipeline saves it in ``<run>/logit_tokens.json`` after sampling.
 """
 
@@ -11,15 +11,14 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from autointerp.report.load import LOGIT_TOKENS_FILE
-
+LOGIT_TOKENS_FILE = "logit_tokens.json"
 N_LOGIT_TOKENS = 10
 
 
 def write_logit_tokens(run_dir: Path, subject, bases: Iterable, keys: Iterable[str], n: int = N_LOGIT_TOKENS) -> int:
     """Save promoted/suppressed tokens of each unit key (``basis#index``) whose basis has a residual write
     direction and whose model has an unembedding; returns how many units got them."""
-    from autointerp.bases import logit_tokens  # torch and the model code only when the pipeline calls this
+    from autointerp.runs.bases import logit_tokens  # torch and the model code only when the pipeline calls this
 
     by_name = {rb.name: rb for rb in bases}
     out: dict[str, dict[str, list[str]]] = {}

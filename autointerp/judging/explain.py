@@ -16,10 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from autointerp import render
 from autointerp.backends.base import Backend, LLMResponse
 from autointerp.errors import BackendError, BudgetExceeded
-from autointerp.prompts import PromptSpec, ask, build_request, load_prompt, provenance
+from autointerp.judging import render
+from autointerp.judging.prompts import PromptSpec, ask, build_request, load_prompt, provenance
 from autointerp.types import Context, Explanation, UnitSamples
 
 

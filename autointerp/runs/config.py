@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from autointerp.backends.options import BackendOptions
 from autointerp.errors import AutointerpError, ConfigError, InputError
-from autointerp.explain import ExplainConfig
-from autointerp.rubric import RubricConfig
+from autointerp.judging.explain import ExplainConfig
 from autointerp.sampling import SamplerConfig
 from autointerp.scorers.detection import DetectionConfig
 from autointerp.scorers.embedding import EmbeddingConfig
@@ -29,7 +29,8 @@ from autointerp.scorers.fuzzing import FuzzingConfig
 from autointerp.scorers.intervention import InterventionConfig
 from autointerp.scorers.intruder import IntruderConfig
 from autointerp.scorers.saebench import SaebenchConfig
-from autointerp.simulate import SimulateConfig
+from autointerp.scorers.simulation import SimulateConfig
+from autointerp.scorers.specificity import RubricConfig
 
 DEFAULT_BACKEND = "local:smollm2-135m"
 
@@ -161,7 +162,7 @@ class RunConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _plain_name(cls, v: str) -> str:
-        from autointerp.rundir import check_name
+        from autointerp.runs.rundir import check_name
 
         return check_name(v)
 
@@ -212,7 +213,7 @@ FIXED_PROMPTS = {"detection": ("detection",), "fuzzing": ("fuzzing",)}
 
 
 def _prompt_hash(ref: str) -> str:
-    from autointerp.prompts import load_prompt
+    from autointerp.judging.prompts import load_prompt
 
     try:
         return f"{ref}@{load_prompt(ref).content_hash}"
@@ -368,3 +369,26 @@ def save_config(config: RunConfig, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = redact_tree(config.model_dump(mode="json"))
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+# Top-level scalar RunConfig fields get a flag of their own (sections and booleans: --set section.field=value).
+FLAG_FIELDS = tuple(
+    name
+    for name, info in RunConfig.model_fields.items()
+    if not (isinstance(info.annotation, type) and issubclass(info.annotation, (BaseModel, bool)))
+)
+
+
+def config_from_flags(given: Mapping[str, Any], defaults: dict | None = None) -> RunConfig:
+    """A RunConfig from parsed flag values: ``defaults`` (dotted) < the ``config`` file < flags and ``set`` items.
+
+    ``given`` holds only the flags the user gave (the CLI's parser leaves the rest out), under their field names,
+    plus ``config`` (a YAML path or None), ``backend`` (one spec for every stage), ``max_cost`` and ``set``."""
+    overrides: dict = {name: given[name] for name in FLAG_FIELDS if name in given}  # None included ('--sae none')
+    if given.get("backend"):
+        for stage in ("explain", "rubric", "simulate"):
+            overrides[f"backends.{stage}"] = given["backend"]
+    if given.get("max_cost") is not None:
+        overrides["llm.max_cost"] = given["max_cost"]
+    overrides.update(parse_set(given.get("set")))
+    return load_config(given.get("config"), overrides, defaults=defaults)

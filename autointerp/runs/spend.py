@@ -15,8 +15,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from autointerp.runs.store import cut_torn_tail, read_lines
 from autointerp.secrets import redact_url
-from autointerp.store import cut_torn_tail, read_lines
 from autointerp.types import Usage
 
 LEDGER_FILE = "spend.jsonl"

@@ -19,9 +19,10 @@ from autointerp.activations.models import SubjectModel
 from autointerp.activations.sae import IdentityDict, check_width
 from autointerp.activations.sae_formats import check_sae_site, load_sae
 from autointerp.activations.sites import HookSite
-from autointerp.config import RunConfig, select_units
+from autointerp.dictionaries.output import residual_direction
 from autointerp.errors import AutointerpError
-from autointerp.explain import LogitTokens
+from autointerp.judging.explain import LogitTokens
+from autointerp.runs.config import RunConfig, select_units
 
 
 @contextmanager
@@ -71,28 +72,12 @@ def build_bases(config: RunConfig, subject: SubjectModel) -> list[RunBasis]:
     return out
 
 
-def _direction(subject: SubjectModel, rb: RunBasis, unit: int) -> torch.Tensor | None:
-    """The unit's write direction in the residual stream, if it has one there."""
-    site, dictionary = rb.basis.site, rb.basis.dictionary
-    if hasattr(dictionary, "write_direction"):  # decode's linear part, defined even when decode needs the input
-        vec = dictionary.write_direction(unit)
-    else:
-        one_hot = torch.nn.functional.one_hot(torch.tensor(unit), dictionary.d_sae).float()
-        vec = dictionary.decode(one_hot) - dictionary.decode(torch.zeros(dictionary.d_sae))
-    if site.kind != "mlp":  # resid_post / attn_out live in the residual stream already
-        return vec
-    tap = site.tap(subject)  # the MLP's down projection reads the neurons as its input
-    if tap.side != "input" or not isinstance(tap.module, torch.nn.Linear):
-        return None
-    return tap.module.weight @ vec
-
-
 def logit_tokens(subject: SubjectModel, rb: RunBasis, unit: int, n: int) -> LogitTokens | None:
     """Tokens whose logits the unit's direction raises / lowers most (direct path through the unembedding)."""
     if n <= 0 or subject.unembed is None:
         return None
     with torch.no_grad():
-        vec = _direction(subject, rb, unit)
+        vec = residual_direction(subject, rb.basis.site, rb.basis.dictionary, unit)
         if vec is None or vec.shape[-1] != subject.unembed.shape[0]:
             return None
         logits = vec.float() @ subject.unembed.float()

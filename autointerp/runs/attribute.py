@@ -37,10 +37,6 @@ class UnitAttribution(Frozen):
     contexts: tuple[ContextAttribution, ...]
 
 
-def unit_folder_name(key: str) -> str:
-    return key.replace(":", "_").replace("/", "_").replace("#", "_")
-
-
 def _resolve(spec: str, bases) -> tuple[object, int]:
     """'feature#12' / 'neuron#3' / a full unit key 'sae:name#12' -> (RunBasis, index)."""
     label, sep, idx = spec.rpartition("#")
@@ -55,8 +51,8 @@ def _resolve(spec: str, bases) -> tuple[object, int]:
 
 def attribute_run(run_dir: str | Path, unit: str, config: AttributeConfig) -> UnitAttribution:
     from autointerp.activations.models import load_subject
-    from autointerp.bases import build_bases
-    from autointerp.config import load_config
+    from autointerp.runs.bases import build_bases
+    from autointerp.runs.config import load_config
     from autointerp.sampling import SampleSet, TokenDecoder
 
     run_dir = Path(run_dir)
@@ -112,7 +108,7 @@ def plot_heatmap(ua: UnitAttribution, paths: list[Path], max_tokens: int = 24) -
     import matplotlib.pyplot as plt
     from matplotlib import colors
 
-    from autointerp.render import display_token
+    from autointerp.judging.render import display_token
 
     n = len(ua.contexts)
     fig, ax = plt.subplots(figsize=(10, 0.45 * n + 1.0))

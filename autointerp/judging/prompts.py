@@ -37,9 +37,8 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse, Message
 from autointerp.errors import ConfigError, InputError
-from autointerp.parsers import PARSERS, ParseError, Parser, build_parser
-from autointerp.scorers import answers as _scorer_answers  # noqa: F401  (registers the scorers' parsers)
-from autointerp.scorers import steered_answers as _steered_answers  # noqa: F401  (the intervention parser)
+from autointerp.judging.parser_catalog import PARSERS, build_parser
+from autointerp.judging.parsers import ParseError, Parser
 from autointerp.types import Frozen, Provenance, Usage
 
 Stage = Literal[
@@ -194,7 +193,7 @@ def _template_fields(template: str, name: str) -> set[str]:
 def rubrics_dir() -> Path:
     """Folder of the shipped prompt files (``$AUTOINTERP_RUBRICS_DIR`` overrides)."""
     env = os.environ.get(RUBRICS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "rubrics"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "rubrics"
 
 
 def content_hash(data: Any) -> str:

@@ -12,7 +12,7 @@ For every request it
   key or model name costs one doomed request, not one per unit in flight;
 - turns authentication / permission / unknown-model errors (401/403/404) into :class:`RunHalted`, which
   the stages do not swallow: the first one stops the run, and every later request is refused unsent;
-- writes every answered, uncached request to the run's :class:`~autointerp.spend.Ledger` and adds it to
+- writes every answered, uncached request to the run's :class:`~autointerp.runs.spend.Ledger` and adds it to
   the usage of the unit being judged (``current_unit``), so failed units' tokens are recorded too.
 """
 
@@ -28,8 +28,8 @@ from autointerp.backends import BACKENDS, CostBackend, find_layer
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.backends.wrapper import Wrapper
 from autointerp.errors import BackendError, BudgetExceeded, RunHalted
+from autointerp.runs.spend import Ledger
 from autointerp.secrets import redact_text
-from autointerp.spend import Ledger
 from autointerp.types import Usage
 
 current_unit: contextvars.ContextVar[str | None] = contextvars.ContextVar("autointerp_current_unit", default=None)

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 from autointerp.backends import BACKENDS, build_backend
 from autointerp.backends.base import LLMRequest, Message
 from autointerp.backends.keys import read_key
-from autointerp.config import RunConfig
 from autointerp.errors import BackendError, ConfigError, RunHalted
-from autointerp.guard import RunGuard, current_unit
+from autointerp.runs.config import RunConfig
+from autointerp.runs.guard import RunGuard, current_unit
+from autointerp.runs.spend import Ledger
 from autointerp.secrets import redact_url
-from autointerp.spend import Ledger
 
 STAGES = ("explain", "rubric", "simulate")
 # base URLs the SDKs read from the environment when a spec names none

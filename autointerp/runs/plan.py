@@ -14,17 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autointerp import explain as explain_stage
-from autointerp import rubric as rubric_stage
-from autointerp import simulate as simulate_stage
 from autointerp.backends import PriceTable
 from autointerp.backends.base import LLMRequest
-from autointerp.config import STAGE_FIELDS, RunConfig
-from autointerp.prompts import load_prompt
+from autointerp.judging import explain as explain_stage
+from autointerp.judging.prompts import load_prompt
 from autointerp.registry import Registry
+from autointerp.runs.config import STAGE_FIELDS, RunConfig
+from autointerp.runs.store import RunStore
+from autointerp.scorers import simulation as simulate_stage
+from autointerp.scorers import specificity as rubric_stage
 from autointerp.scorers.base import ScoreInput
 from autointerp.scorers.orchestrate import judge_stages, scorer_of_stage, stage_backend_spec
-from autointerp.store import RunStore
 from autointerp.types import Context, UnitSamples
 
 CHARS_PER_TOKEN = 4

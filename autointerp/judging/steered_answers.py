@@ -1,6 +1,6 @@
 """The ``id_set`` answer parser (intervention scorer): the set of shown ids the judge picked, or none.
 
-Registered in :data:`autointerp.parsers.PARSERS`; imported by :mod:`autointerp.prompts` so a prompt file naming
+Registered in :data:`autointerp.judging.parsers.PARSERS`; imported by :mod:`autointerp.judging.prompts` so a prompt file naming
 it validates anywhere. An 'Answer:' line wins over ids mentioned in reasoning; it never guesses.
 """
 
@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from autointerp.parsers import PARSERS, ParseError, Parser
+from autointerp.judging.parsers import PARSERS, ParseError, Parser
 
 _ID = re.compile(r"\b(c\d+)\b", re.IGNORECASE)
 

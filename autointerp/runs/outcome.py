@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autointerp.errors import EXIT_UNITS_FAILED, BudgetExceeded, RunHalted
+from autointerp.runs.store import RunStore
 from autointerp.secrets import redact_text
-from autointerp.store import RunStore
 from autointerp.types import Usage
 
 MAX_CAUSES = 5  # cause lines per stage; the rest are summed up in one line

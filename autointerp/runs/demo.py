@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autointerp.config import RunConfig
+from autointerp.runs.config import RunConfig, config_from_flags
 
 if TYPE_CHECKING:  # heavy imports happen when the demo runs, not when `autointerp --help` builds its parser
     import torch
@@ -79,7 +79,7 @@ def collect_activations(
     from autointerp.activations.models import load_subject
     from autointerp.activations.sae import IdentityDict
     from autointerp.activations.sites import HookSite
-    from autointerp.pipeline import say
+    from autointerp.runs.pipeline import say
 
     subject = load_subject(model, progress=say)
     hs = HookSite.parse(site).validate(subject)
@@ -100,8 +100,8 @@ def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = Tr
     from autointerp.activations.cache import cached_artifact
     from autointerp.activations.sae import make_sae
     from autointerp.activations.sae_formats import save_saelens
-    from autointerp.pipeline import say
-    from autointerp.train_sae import train_topk_sae
+    from autointerp.activations.train_sae import train_topk_sae
+    from autointerp.runs.pipeline import say
 
     name = f"{DEMO_MODEL}-{DEMO_SITE}-topk{DEMO_K}-{DEMO_D_SAE}-t{n_tokens}-s{seed}"
 
@@ -136,16 +136,14 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
 
     The demo SAE is trained (once) only when the resolved config still uses it: a file or flag that sets
     ``sae`` (a checkpoint, or none) is honoured as given."""
-    from autointerp.cli.run import config_from_args
-
-    config = config_from_args(args, {**DEMO_SETTINGS, "sae": None})
+    config = config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": None})
     if _sets_sae(args):
         return _local_prefill(config)
     sae = demo_sae(args.sae_tokens or DEMO_SAE_TOKENS, progress=not args.no_progress)
     info = json.loads((sae / "cfg.json").read_text()).get("autointerp_training", {})
     if info:
         print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead {info['dead_fraction']:.1%}")
-    return _local_prefill(config_from_args(args, {**DEMO_SETTINGS, "sae": str(sae)}))
+    return _local_prefill(config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": str(sae)}))
 
 
 def _local_prefill(config: RunConfig) -> RunConfig:

@@ -29,17 +29,20 @@ from autointerp.activations.models import SubjectModel, load_subject
 from autointerp.activations.source import TokenWindow
 from autointerp.backends import build_backend, usage_of
 from autointerp.backends.base import Backend
-from autointerp.bases import RunBasis, build_bases, logit_tokens
-from autointerp.bases import field as config_field
-from autointerp.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_config
 from autointerp.errors import BudgetExceeded, InputError, RunHalted
-from autointerp.explain import LogitTokens, explain_unit
-from autointerp.guard import RunGuard, current_unit
-from autointerp.outcome import RunOutcome, stage_statuses
-from autointerp.preflight import check_backends, validate_backends
-from autointerp.report.logits import write_logit_tokens
-from autointerp.rundir import RunLock, open_run_dir, storage_errors
+from autointerp.judging.explain import LogitTokens, explain_unit
+from autointerp.runs.bases import RunBasis, build_bases, logit_tokens
+from autointerp.runs.bases import field as config_field
+from autointerp.runs.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_config
+from autointerp.runs.guard import RunGuard, current_unit
+from autointerp.runs.logits import write_logit_tokens
+from autointerp.runs.outcome import RunOutcome, stage_statuses
+from autointerp.runs.preflight import check_backends, validate_backends
+from autointerp.runs.rundir import RunLock, open_run_dir, storage_errors
+from autointerp.runs.spend import Ledger
+from autointerp.runs.store import RunStore
 from autointerp.sampling import SampleSet, TokenDecoder
+from autointerp.sampling.finalize import finalize
 from autointerp.sampling.shards import broadcast_from_rank0, merge_on_rank0, torchrun_shard
 from autointerp.sampling.stream import run_passes
 from autointerp.scorers.orchestrate import (
@@ -54,8 +57,6 @@ from autointerp.scorers.orchestrate import (
     write_reseed_spread,
 )
 from autointerp.secrets import redact_tree
-from autointerp.spend import Ledger
-from autointerp.store import RunStore
 from autointerp.types import Explanation, Record, UnitSamples, Usage
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def _sample_pass(
         states = merge_on_rank0(states)
         if states is None:
             return None
-    return [state.finalize(basis=rb.name, unit_ids=list(rb.unit_ids)) for state, rb in zip(states, bases)]
+    return [finalize(state, basis=rb.name, unit_ids=list(rb.unit_ids)) for state, rb in zip(states, bases)]
 
 
 def sample_worker(config: RunConfig) -> int:
