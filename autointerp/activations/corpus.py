@@ -23,8 +23,10 @@ import os
 import re
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from autointerp.activations.cache import cached_artifact, npm_pack
 from autointerp.activations.source import TokenWindow
@@ -46,13 +48,23 @@ Reader = Callable[[Path, str], Iterator[Document]]
 READERS: Registry[Reader] = Registry("corpus file type")
 
 
-def _read_text(path: Path) -> str:
+@contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    """The corpus file opened for bytes; an OS error (missing, unreadable, a folder) is one line."""
     try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"corpus file {path} is not UTF-8 text (bad byte at offset {exc.start})") from None
+        with open(path, "rb") as fh:
+            yield fh
     except OSError as exc:
         raise InputError(f"cannot read corpus file {path}: {exc.strerror}") from None
+
+
+def _read_text(path: Path) -> str:
+    with _opened(path) as fh:
+        data = fh.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"corpus file {path} is not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
 @READERS.register(".txt")
@@ -62,15 +74,12 @@ def read_txt(path: Path, text_field: str) -> Iterator[Document]:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    try:
-        with open(path, "rb") as fh:
-            for n, raw in enumerate(fh, start=1):
-                try:
-                    yield n, raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(f"corpus file {path} line {n} is not UTF-8 (bad byte at {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"cannot read corpus file {path}: {exc.strerror}") from None
+    with _opened(path) as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                yield n, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"corpus file {path} line {n} is not UTF-8 (bad byte at {exc.start})") from None
 
 
 @READERS.register(".jsonl")

@@ -23,7 +23,9 @@ class NeuronSpec:
     """``neurons:MODEL@SITE``: every dimension of a hook site of a subject model is a unit."""
 
     model: str
+    """The subject model: a packaged name, a local folder or ``hf:REPO``."""
     site: str
+    """The hook site whose dimensions are the units, e.g. ``layers.6.mlp``."""
 
     @classmethod
     def parse(cls, text: str) -> NeuronSpec:

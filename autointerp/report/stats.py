@@ -88,26 +88,29 @@ class GroupTest(Frozen):
 MannWhitney = GroupTest  # the unpaired case; the old name stays importable
 
 
+def _bootstrap_ci(
+    values: np.ndarray, statistic, seed: int, confidence: float, n_resamples: int, *, batched: bool
+) -> tuple[float, float, float] | None:
+    """``statistic`` of the values and its percentile-bootstrap CI (scipy.stats.bootstrap, seeded); None for no values.
+
+    ``batched`` draws the resamples in memory-bounded batches (the median's default; the mean keeps one batch)."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return None
+    point = float(statistic(x))
+    if x.size < 2 or np.ptp(x) == 0:
+        return point, point, point  # every resample has the same statistic
+    batch = max(1, min(n_resamples, 2_000_000 // x.size)) if batched else None
+    res = stats.bootstrap((x,), statistic, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                          rng=np.random.default_rng(seed), batch=batch)  # fmt: skip
+    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 def median_ci(
     values: np.ndarray, seed: int = 0, confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES
 ) -> tuple[float, float, float] | None:
     """Median and percentile-bootstrap CI (scipy.stats.bootstrap, seeded). None for no values."""
-    x = np.asarray(values, dtype=float)
-    if x.size == 0:
-        return None
-    med = float(np.median(x))
-    if x.size < 2 or np.ptp(x) == 0:
-        return med, med, med  # every resample has the same median
-    res = stats.bootstrap(
-        (x,),
-        np.median,
-        confidence_level=confidence,
-        n_resamples=n_resamples,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-        batch=max(1, min(n_resamples, 2_000_000 // x.size)),
-    )
-    return med, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return _bootstrap_ci(values, np.median, seed, confidence, n_resamples, batched=True)
 
 
 def group_stats(
@@ -243,15 +246,7 @@ def mean_ci(
     values: np.ndarray, seed: int = 0, confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES
 ) -> tuple[float, float, float] | None:
     """Mean and percentile-bootstrap CI (seeded). None for no values."""
-    x = np.asarray(values, dtype=float)
-    if x.size == 0:
-        return None
-    mean = float(x.mean())
-    if x.size < 2 or np.ptp(x) == 0:
-        return mean, mean, mean
-    res = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
-                          rng=np.random.default_rng(seed))  # fmt: skip
-    return mean, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return _bootstrap_ci(values, np.mean, seed, confidence, n_resamples, batched=False)
 
 
 def format_ci(g: GroupStats, digits: int = 2) -> str:

@@ -29,15 +29,16 @@ class Shard:
     index: int
     count: int
 
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
     @classmethod
     def parse(cls, text: str) -> Shard:
+        """``I/N`` as ``--shard`` takes it; anything else is one line naming the expected form."""
         m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
         if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
             raise ConfigError(f"--shard: expected I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
         return cls(int(m.group(1)), int(m.group(2)))
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
 
     def take(self, windows: Iterable[TokenWindow]) -> Iterator[TokenWindow]:
         """This shard's windows, in stream order."""
