@@ -5,7 +5,7 @@ Every error a user can cause (bad file, bad field, unknown name) is an
 The CLI prints it as ``autointerp: error: <message>`` and exits non-zero,
 never with a traceback.
 
-Exit codes of ``autointerp run`` / ``demo`` (README: "Exit codes"):
+Exit codes of ``autointerp run`` / ``demo`` (docs/running.md: "Exit codes"):
 
 ====  ==============================================================================
 0     every unit-stage finished ok

@@ -50,7 +50,7 @@ class KeyPolicy:
                 )
 
     def markdown(self) -> str:
-        """The README table of this policy."""
+        """The docs/sae-checkpoints.md table of this policy."""
         rows = [f"| `{k}` | implemented | {v} |" for k, v in self.implemented.items()]
         rows += [f"| `{k}` | ignored | {v} |" for k, v in self.ignored.items()]
         out = ["| key | status | what autointerp does |", "|---|---|---|", *rows]

@@ -106,7 +106,7 @@ def _dry_run(config: RunConfig, progress: bool, check: bool) -> int:
 
 
 def execute(config: RunConfig, args: argparse.Namespace) -> int:
-    """Run (or dry-run) ``config``; the exit code says how it ended (README: 'Exit codes')."""
+    """Run (or dry-run) ``config``; the exit code says how it ended (docs/running.md: 'Exit codes')."""
     from autointerp.runs import pipeline
     from autointerp.sampling.shards import finish_distributed, init_distributed, torchrun_shard
 

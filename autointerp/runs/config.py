@@ -42,7 +42,7 @@ class _Strict(BaseModel):
 
 
 class BackendsConfig(_Strict):
-    """Which LLM answers each stage (a backend spec string, see README: 'Backends')."""
+    """Which LLM answers each stage (a backend spec string, see docs/backends.md)."""
 
     explain: str = Field(default=DEFAULT_BACKEND, description="Backend spec for the explainer.")
     rubric: str = Field(default=DEFAULT_BACKEND, description="Backend spec for the 0-3 specificity scorer.")

@@ -1,4 +1,4 @@
-"""The README's per-format config-key tables are the readers' own tables: every key appears there."""
+"""docs/sae-checkpoints.md's per-format config-key tables are the readers' own tables: every key appears there."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from autointerp.activations.sae_dictionary_learning import BUFFER_KEYS, TRAINER_
 from autointerp.activations.sae_saelens import SAELENS_KEYS
 from autointerp.activations.sae_sparsify import SPARSIFY_KEYS
 
-README = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+DOC = (Path(__file__).parents[3] / "docs" / "sae-checkpoints.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("policy", [SAELENS_KEYS, SPARSIFY_KEYS, TRAINER_KEYS, BUFFER_KEYS], ids=lambda p: p.library)
 def test_every_key_is_documented(policy):
-    missing = [k for k in (*policy.implemented, *policy.ignored) if f"`{k}`" not in README]
-    assert not missing, f"README lacks {policy.library} keys {missing}"
+    missing = [k for k in (*policy.implemented, *policy.ignored) if f"`{k}`" not in DOC]
+    assert not missing, f"docs/sae-checkpoints.md lacks {policy.library} keys {missing}"
 
 
 def test_no_key_is_both_implemented_and_ignored():
