@@ -7,7 +7,7 @@ data and seed give the same confidence interval.
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -163,6 +163,11 @@ def group_stats_from_frame(
     )
 
 
+def _group_test(metric: str, group_a: str, a: np.ndarray, group_b: str, b: np.ndarray, **result: Any) -> GroupTest:
+    """A GroupTest of groups ``a`` and ``b`` (their names and sizes), with the test's own ``result`` fields."""
+    return GroupTest(metric=metric, group_a=group_a, group_b=group_b, n_a=int(a.size), n_b=int(b.size), **result)
+
+
 def mann_whitney(metric: str, group_a: str, a: np.ndarray, group_b: str, b: np.ndarray) -> GroupTest | None:
     """Two-sided Mann-Whitney U (unpaired) with effect sizes; None when either group is empty."""
     a = np.asarray(a, dtype=float)
@@ -174,14 +179,14 @@ def mann_whitney(metric: str, group_a: str, a: np.ndarray, group_b: str, b: np.n
         res = stats.mannwhitneyu(a, b, alternative="two-sided")
     cles = float(res.statistic) / (a.size * b.size)
     p_value = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0  # all values tied: no evidence of a difference
-    return GroupTest(
-        metric=metric,
-        group_a=group_a,
-        group_b=group_b,
+    return _group_test(
+        metric,
+        group_a,
+        a,
+        group_b,
+        b,
         test="mann-whitney-u",
         paired=False,
-        n_a=int(a.size),
-        n_b=int(b.size),
         statistic=float(res.statistic),
         p_value=p_value,
         rank_biserial=2 * cles - 1,
@@ -223,14 +228,14 @@ def wilcoxon_paired(
         p_value = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0
     ci = median_ci(d, seed=seed, n_resamples=n_resamples)  # resampling pairs = resampling their differences
     assert ci is not None
-    return GroupTest(
-        metric=metric,
-        group_a=group_a,
-        group_b=group_b,
+    return _group_test(
+        metric,
+        group_a,
+        a,
+        group_b,
+        b,
         test="wilcoxon-signed-rank",
         paired=True,
-        n_a=int(a.size),
-        n_b=int(b.size),
         n_unpaired_excluded=n_unpaired_excluded,
         statistic=statistic,
         p_value=p_value,

@@ -18,11 +18,12 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from autointerp.report.comparison import compare_groups, plot_comparison, stats_table, tests_table
+from autointerp.report.comparison import GroupComparison, compare_groups, plot_comparison, stats_table, tests_table
 from autointerp.report.contrast import rubric_contrast
 from autointerp.report.cost import stage_costs
 from autointerp.report.histograms import KIND_ORDER, level_infos, plot_level_recall, plot_specificity, specificity_table
@@ -139,11 +140,10 @@ def write_report(
     pairs = [("feature", "neuron")] if {"feature", "neuron"} <= groups.keys() else []
     comparison = compare_groups(groups, pairs, metrics=metrics, seed=seed, n_resamples=n_resamples)
     note = within_run_note(run, list(groups))
-    stats_table(comparison).to_csv(out / "comparison.csv", index=False)
-    tests_table(comparison).to_csv(out / "comparison_tests.csv", index=False)
+    tables = _write_tables(comparison, out, "comparison")
     comp_fig = plot_comparison(groups, comparison, seed=seed, title=f"Features vs neurons: {run.name}",
                                sampling_note=note)  # fmt: skip
-    written += [out / "comparison.csv", out / "comparison_tests.csv", *save_figure(comp_fig, out / "comparison")]
+    written += [*tables, *save_figure(comp_fig, out / "comparison")]
     figures |= _scorer_figures(groups, comparison, metrics, seed, "features vs neurons", note)
 
     written += write_per_unit(units, out, extra_columns=[m.name for m in metrics])
@@ -154,27 +154,45 @@ def write_report(
     summary = ReportSummary(
         run=run_info(run),
         provenance=provenance_counts(run),
-        bootstrap_seed=seed,
-        n_resamples=n_resamples,
         counts=kind_counts(units, judgements),
-        scorers=tuple(metrics),
-        metrics=comparison.stats,
-        tests=comparison.tests,
         contrast=rubric_contrast(judgements, list(groups), seed=seed, n_resamples=n_resamples),
-        sampling_note=note,
         costs=stage_costs(run),
         levels=tuple(levels),
         histogram=tuple(HistogramRow(**row) for row in hist.to_dict(orient="records")),
         level_recall=tuple(LevelRecall(**row) for row in recall.astype(object).where(recall.notna(), None)
                            .to_dict(orient="records")),
         seed_spread=seed_spreads(run),
-        files=tuple(p.relative_to(out).as_posix() for p in written),
+        **_comparison_fields(comparison, metrics, seed, n_resamples, note, written, out),
     )
     _write_json(out / "summary.json", summary.model_dump_json(indent=2) + "\n")
     _write_json(out / "summary.schema.json", report_schema())
     page = render_html(run, summary, units, judgements, figures, extra_sections=extra_report_sections(run, out))
     (out / "report.html").write_text(page, encoding="utf-8")
     return summary
+
+
+def _write_tables(comparison: GroupComparison, out: Path, stem: str) -> list[Path]:
+    """``<stem>.csv`` (medians with CIs) and ``<stem>_tests.csv`` (the group tests); their paths."""
+    paths = [out / f"{stem}.csv", out / f"{stem}_tests.csv"]
+    stats_table(comparison).to_csv(paths[0], index=False)
+    tests_table(comparison).to_csv(paths[1], index=False)
+    return paths
+
+
+def _comparison_fields(
+    comparison: GroupComparison, metrics: list[MetricSpec], seed: int, n_resamples: int, note: str, written: list[Path],
+    out: Path,
+) -> dict[str, Any]:
+    """The fields a report summary and a compare summary share: how the groups were compared, and the files."""
+    return {
+        "bootstrap_seed": seed,
+        "n_resamples": n_resamples,
+        "scorers": tuple(metrics),
+        "metrics": comparison.stats,
+        "tests": comparison.tests,
+        "sampling_note": note,
+        "files": tuple(p.relative_to(out).as_posix() for p in written),
+    }
 
 
 def extra_report_sections(run: RunData, out: Path) -> str:
@@ -202,23 +220,16 @@ def compare_runs(
     comparison = compare_groups(groups, pairs, metrics=metrics, seed=seed, n_resamples=n_resamples,
                                 unpairable=unpairable)  # fmt: skip
     note = between_runs_note(data_a, data_b)
-    stats_table(comparison).to_csv(out / "compare.csv", index=False)
-    tests_table(comparison).to_csv(out / "compare_tests.csv", index=False)
+    tables = _write_tables(comparison, out, "compare")
     title = f"A = {data_a.name} vs B = {data_b.name}"
     fig = plot_comparison(groups, comparison, seed=seed, title=title, sampling_note=note)
     figures = _scorer_figures(groups, comparison, metrics, seed, title, note)
-    written = [out / "compare.csv", out / "compare_tests.csv", *save_figure(fig, out / "compare")]
+    written = [*tables, *save_figure(fig, out / "compare")]
     written += [out / "compare.json", out / "compare.schema.json", out / "compare.html"]
     summary = CompareSummary(
         run_a=run_info(data_a),
         run_b=run_info(data_b),
-        bootstrap_seed=seed,
-        n_resamples=n_resamples,
-        scorers=tuple(metrics),
-        metrics=comparison.stats,
-        tests=comparison.tests,
-        sampling_note=note,
-        files=tuple(p.relative_to(out).as_posix() for p in written),
+        **_comparison_fields(comparison, metrics, seed, n_resamples, note, written, out),
     )
     _write_json(out / "compare.json", summary.model_dump_json(indent=2) + "\n")
     _write_json(out / "compare.schema.json", compare_schema())

@@ -10,7 +10,7 @@ the same code that builds the real requests).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -94,14 +94,27 @@ class Scorer:
 
     def summarise(self, record: Record) -> ScoreSummary:
         assert isinstance(record, ScoreResult)
-        return ScoreSummary(
-            unit=record.unit, scorer=self.name, ok=record.ok, error=record.error, primary=record.primary,
-            metrics=record.metrics, seed=record.provenance.seed,
-        )
+        return self.summary(record, record.primary, record.metrics)
+
+    def summary(self, record: Any, primary: str, metrics: Sequence[Metric]) -> ScoreSummary:
+        """The generic summary of one of this scorer's records: its outcome, ``metrics`` and the ``primary`` one."""
+        return ScoreSummary(unit=record.unit, scorer=self.name, ok=record.ok, error=record.error, primary=primary,
+                            metrics=tuple(metrics), seed=record.provenance.seed)  # fmt: skip
 
     def plan(self, inp: ScoreInput, config: Any, seed: int, capabilities: Any = None) -> list[PlannedCall]:
         """The calls :meth:`score` would make for this unit on the first attempt (no retries)."""
         return []
+
+
+class StageScorer(Scorer):
+    """A scorer that runs one judging stage: ``stage_fn(samples, explanation, backend, config, seed)``."""
+
+    stage_fn: ClassVar[Callable[..., Awaitable[Record]]]
+
+    async def score(self, inp: ScoreInput, backend: Backend | None, config: Any, seed: int) -> Record:
+        if backend is None:
+            raise ValueError(f"scorer {self.name!r} needs a backend")
+        return await type(self).stage_fn(inp.samples, inp.explanation_or_missing(), backend, config, seed)
 
 
 SCORERS: Registry[Scorer] = Registry("scorer")

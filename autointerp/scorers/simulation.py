@@ -20,18 +20,18 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from autointerp.backends.base import Backend, Capabilities, LLMResponse, Message
+from autointerp.backends.base import Backend, Capabilities, LLMRequest, LLMResponse, Message
 from autointerp.errors import BackendError, BudgetExceeded, ConfigError
 from autointerp.judging import render
 from autointerp.judging.parsers import JsonLists, ParseError, TokenLines
 from autointerp.judging.prompts import PromptSpec, ask, build_request, load_prompt, provenance
 from autointerp.registry import Registry
-from autointerp.scorers.base import ScoreInput, Scorer, register
+from autointerp.scorers.base import StageScorer, register
 from autointerp.scorers.metrics import expected_value, pearson
 from autointerp.scorers.records import Metric, ScoreSummary
 from autointerp.types import Context, ContextSimulation, Explanation, Record, Simulation, UnitSamples, Usage
@@ -142,9 +142,10 @@ class Method:
     priority: ClassVar[int]
     prompt_field: ClassVar[str]  # SimulateConfig field naming the prompt file
     parser_type: ClassVar[type]
+    capability: ClassVar[str | None] = None  # the Capabilities flag it needs; None: any backend
 
     def supports(self, caps: Capabilities) -> bool:
-        raise NotImplementedError
+        return self.capability is None or bool(getattr(caps, self.capability))
 
     async def predict(self, job: Job) -> Predictions:
         raise NotImplementedError
@@ -154,10 +155,22 @@ METHODS: Registry[Method] = Registry("simulation method")
 
 
 class _LinesMethod(Method):
-    """A logprob method: one all-at-once request per context, with the token-lines prompt."""
+    """A logprob method: one all-at-once request per context, with the token-lines prompt. Subclasses say
+    which request ``options`` to send and how to read the ``values`` from the backend."""
+
+    parser_type = TokenLines
+    prompt_field = "lines_prompt"
+
+    def options(self, job: Job, ctx: Context, parser: TokenLines) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def values(self, job: Job, ctx: Context, parser: TokenLines, request: LLMRequest) -> Predictions:
+        raise NotImplementedError
 
     async def _one(self, job: Job, ctx: Context, parser: TokenLines, examples: list[tuple[str, str]]) -> Predictions:
-        raise NotImplementedError
+        user = render_lines_user(job.spec, job.explanation, ctx.tokens)
+        request = build_request(job.spec, examples, user, **self.options(job, ctx, parser))
+        return await self.values(job, ctx, parser, request)
 
     async def predict(self, job: Job) -> Predictions:
         parser = job.spec.build_parser()
@@ -167,21 +180,15 @@ class _LinesMethod(Method):
 
 
 class PromptLogprobs(_LinesMethod):
-    name, priority, prompt_field, parser_type = "logprobs-all-at-once", 30, "lines_prompt", TokenLines
+    """OpenAI's estimator: the expected value of each token's level under the prompt's logprobs, one pass."""
 
-    def supports(self, caps: Capabilities) -> bool:
-        return caps.prompt_logprobs
+    name, priority, capability = "logprobs-all-at-once", 30, "prompt_logprobs"
 
-    async def _one(self, job: Job, ctx: Context, parser: TokenLines, examples: list[tuple[str, str]]) -> Predictions:
-        request = build_request(
-            job.spec,
-            examples,
-            render_lines_user(job.spec, job.explanation, ctx.tokens),
-            prefill=render.prefill_segments(ctx.tokens, parser.placeholder),
-            candidates=parser.candidates,
-            max_tokens=1,
-            temperature=0.0,
-        )
+    def options(self, job: Job, ctx: Context, parser: TokenLines) -> dict[str, Any]:
+        prefill = render.prefill_segments(ctx.tokens, parser.placeholder)
+        return {"prefill": prefill, "candidates": parser.candidates, "max_tokens": 1, "temperature": 0.0}
+
+    async def values(self, job: Job, ctx: Context, parser: TokenLines, request: LLMRequest) -> Predictions:
         response = await job.backend.complete(request)
         out = Predictions(usage=response.usage, model=response.model)
         got = response.candidate_logprobs or ()
@@ -196,21 +203,15 @@ class PromptLogprobs(_LinesMethod):
 
 
 class GeneratedLogprobs(_LinesMethod):
-    name, priority, prompt_field, parser_type = "logprobs-generated", 20, "lines_prompt", TokenLines
+    """The expected value of each level from the logprobs of the tokens the model generates."""
 
-    def supports(self, caps: Capabilities) -> bool:
-        return caps.logprobs
+    name, priority, capability = "logprobs-generated", 20, "logprobs"
 
-    async def _one(self, job: Job, ctx: Context, parser: TokenLines, examples: list[tuple[str, str]]) -> Predictions:
-        request = build_request(
-            job.spec,
-            examples,
-            render_lines_user(job.spec, job.explanation, ctx.tokens),
-            top_logprobs=20,
-            max_tokens=min(8192, 8 * len(ctx.tokens) + 16),
-            temperature=job.config.temperature,
-        )
+    def options(self, job: Job, ctx: Context, parser: TokenLines) -> dict[str, Any]:
+        return {"top_logprobs": 20, "max_tokens": min(8192, 8 * len(ctx.tokens) + 16),
+                "temperature": job.config.temperature}  # fmt: skip
 
+    async def values(self, job: Job, ctx: Context, parser: TokenLines, request: LLMRequest) -> Predictions:
         def parse(response: LLMResponse) -> tuple[float, ...]:
             return tuple(to_level_scale(d, parser) for d in parser.parse(response, len(ctx.tokens)))
 
@@ -227,9 +228,6 @@ class GeneratedLogprobs(_LinesMethod):
 
 class JsonList(Method):
     name, priority, prompt_field, parser_type = "json-list", 10, "json_prompt", JsonLists
-
-    def supports(self, caps: Capabilities) -> bool:
-        return True
 
     async def _chunk(
         self, job: Job, contexts: list[Context], parser: JsonLists, examples: list[tuple[str, str]]
@@ -360,20 +358,17 @@ async def simulate_unit(
 
 
 @register
-class SimulationScorer(Scorer):
+class SimulationScorer(StageScorer):
     name = "simulation"
     description = "simulate per-token activations from the explanation; Pearson r with the true ones (all at once)"
     reference = "Bills et al. 2023, 'Language models can explain neurons in language models'"
     stage = "simulate"
     config_field = "simulate"
 
-    async def score(self, inp: ScoreInput, backend: Backend | None, config: SimulateConfig, seed: int) -> Record:
-        assert backend is not None
-        return await simulate_unit(inp.samples, inp.explanation_or_missing(), backend, config, seed)
+    stage_fn = simulate_unit
 
     def summarise(self, record: Record) -> ScoreSummary:
         assert isinstance(record, Simulation)
         n = sum(len(c.true) for c in record.contexts)
         m = Metric(name="correlation", value=record.score, chance=0.0, n=n, note=record.score_note)
-        return ScoreSummary(unit=record.unit, scorer=self.name, ok=record.ok, error=record.error,
-                            primary="correlation", metrics=(m,), seed=record.provenance.seed)
+        return self.summary(record, "correlation", (m,))

@@ -24,7 +24,7 @@ from autointerp.errors import BackendError, BudgetExceeded, ConfigError
 from autointerp.judging import render
 from autointerp.judging.parsers import IdScores
 from autointerp.judging.prompts import PromptSpec, build_request, load_prompt, provenance
-from autointerp.scorers.base import ScoreInput, Scorer, register
+from autointerp.scorers.base import StageScorer, register
 from autointerp.scorers.records import Metric, ScoreSummary
 from autointerp.types import Context, Explanation, Record, RubricJudgement, RubricResult, UnitSamples, Usage
 
@@ -198,16 +198,14 @@ def _mean(xs: list[int]) -> float | None:
 
 
 @register
-class Specificity(Scorer):
+class Specificity(StageScorer):
     name = "specificity"
     description = "0-3 rubric of how precisely the explanation picks out highlighted held-out tokens, every level"
     reference = "Templeton et al. 2024, 'Scaling Monosemanticity' (specificity rubric)"
     stage = "rubric"
     config_field = "rubric"
 
-    async def score(self, inp: ScoreInput, backend: Backend | None, config: RubricConfig, seed: int) -> Record:
-        assert backend is not None
-        return await score_specificity(inp.samples, inp.explanation_or_missing(), backend, config, seed)
+    stage_fn = score_specificity
 
     def summarise(self, record: Record) -> ScoreSummary:
         assert isinstance(record, RubricResult)
@@ -218,5 +216,4 @@ class Specificity(Scorer):
             Metric(name="mean_score_activating", value=_mean(act), n=len(act)),
             Metric(name="mean_score_random", value=_mean(rand), n=len(rand)),
         )
-        return ScoreSummary(unit=record.unit, scorer=self.name, ok=record.ok, error=record.error,
-                            primary="mean_score", metrics=metrics, seed=record.provenance.seed)
+        return self.summary(record, "mean_score", metrics)
