@@ -29,6 +29,7 @@ dictionary_learning would encode it as a plain ReLU, and its batch-level top-k d
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -125,7 +126,7 @@ def _paths(path: Path) -> tuple[Path, Path]:
     return path, cfg if cfg.is_file() else path.parent.parent / CONFIG
 
 
-def _infer_class(sd: dict, weights: Path) -> str:
+def _infer_class(sd: Mapping, weights: str) -> str:
     if "r_mag" in sd:
         return "GatedAutoEncoder"
     if "group_sizes" in sd:
@@ -144,8 +145,29 @@ def load_dictionary_learning(path: Path, k: int | None = None, architecture: str
     weights, cfg_path = _paths(path)
     cfg = read_json(cfg_path) if cfg_path.is_file() else {}
     DL_KEYS.audit(cfg, f"SAE config {cfg_path}")
+    return dictionary_learning_from_parts(
+        cfg, lambda: read_state_dict(weights), where=str(cfg_path), weights=str(weights),
+        source=f"SAE {weights.parent}", k=k, architecture=architecture, audited=True,
+    )
+
+
+def dictionary_learning_from_parts(
+    cfg: dict,
+    state_dict: Mapping[str, torch.Tensor] | Callable[[], Mapping[str, torch.Tensor]],
+    *,
+    where: str,
+    weights: str,
+    source: str,
+    k: int | None = None,
+    architecture: str | None = None,
+    audited: bool = False,
+) -> SparseAutoencoder:
+    """An SAE from a dictionary_learning ``config.json`` dict (``trainer``, ``buffer``; ``trainer.dict_class`` names
+    the class) and its state dict; the file and the in-memory paths both read through here."""
+    if not audited:
+        DL_KEYS.audit(cfg, f"SAE config {where}")
     trainer, buffer = cfg.get("trainer") or {}, cfg.get("buffer") or {}
-    sd = read_state_dict(weights)
+    sd = state_dict() if callable(state_dict) else state_dict
     if "ae" in sd and "optimizer" in sd:
         raise InputError(
             f"SAE weights {weights} are a dictionary_learning training backup (weights at the training "
@@ -158,15 +180,14 @@ def load_dictionary_learning(path: Path, k: int | None = None, architecture: str
     )
     if cls not in _CLASSES:
         raise ConfigError(
-            f"SAE config {cfg_path}: unsupported dictionary_learning trainer "
+            f"SAE config {where}: unsupported dictionary_learning trainer "
             f"{trainer.get('trainer_class') or trainer.get('dict_class')!r}; "
             f"expected one of: {', '.join(sorted([*_CLASSES, *_BY_TRAINER]))}"
         )
     kind = _CLASSES[cls][0]
-    src = f"SAE {weights.parent}"
-    sae, note = _BUILDERS[kind](sd, weights, trainer, k, architecture, src)
-    check_dims(trainer, sae, cfg_path, "activation_dim", "dict_size")
-    check_dims(buffer, sae, cfg_path, "d_submodule", None)
+    sae, note = _BUILDERS[kind](sd, weights, trainer, k, architecture, source)
+    check_dims(trainer, sae, where, "activation_dim", "dict_size")
+    check_dims(buffer, sae, where, "d_submodule", None)
     _set_hook(sae, trainer, buffer)
     parts = [f"dictionary_learning {cls} ({sae.architecture}{f' k={sae.k}' if sae.k else ''})", note]
     if buffer.get("io", "out") != "out":
@@ -187,7 +208,7 @@ def _set_hook(sae: SparseAutoencoder, trainer: dict, buffer: dict) -> None:
     sae.hook_layer = int(layer) if isinstance(layer, int) and not isinstance(layer, bool) else None
 
 
-def _k(sd: dict, trainer: dict, k: int | None, weights: Path) -> int:
+def _k(sd: Mapping, trainer: dict, k: int | None, weights: str) -> int:
     sd_k = int(sd["k"]) if "k" in sd else None
     cfg_k = trainer.get("k")
     if sd_k is not None and cfg_k is not None and int(cfg_k) != sd_k:

@@ -17,6 +17,7 @@ Read key by key as SAELens's own ``SAE`` / ``TrainingSAE`` classes use them (``s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -220,37 +221,67 @@ def _get(cfg: dict, *keys, default=None):
     return default
 
 
-def _normalisation(cfg: dict, folder: Path, where: Path) -> tuple[str, float | None]:
+def _norm_name(cfg: dict) -> str:
     value = cfg.get("normalize_activations", "none")
     if isinstance(value, bool):  # SAELens < 3: a boolean meant the April-update scaling
         value = "expected_average_only_in" if value else "none"
-    value = value or "none"
+    return value or "none"
+
+
+def _normalisation(cfg: dict, scaling_factor: float | None, where: str, scaler_where: str) -> tuple[str, float | None]:
+    value = _norm_name(cfg)
     if value not in ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm"):
         raise refuse_value(
             where, "normalize_activations", value, "none, expected_average_only_in, constant_norm_rescale or layer_norm"
         )
     if value != "expected_average_only_in":
         return value, None
-    scaler = folder / SCALER
-    factor = read_json(scaler).get("scaling_factor") if scaler.is_file() else None
-    if factor is None:
+    if scaling_factor is None:
         raise ConfigError(
             f"SAE config {where}: normalize_activations='expected_average_only_in' but the dataset scaling factor is "
-            f"not beside it ({SCALER}); SAELens folds it into the weights when training ends, so this checkpoint "
+            f"not {scaler_where}; SAELens folds it into the weights when training ends, so this checkpoint "
             "cannot be encoded as trained"
         )
-    return value, float(factor)
+    return value, float(scaling_factor)
 
 
 def load_saelens(path: Path, k: int | None = None, architecture: str | None = None) -> SparseAutoencoder:
     folder = path if path.is_dir() else path.parent
-    where, weights = folder / CONFIG, folder / WEIGHTS
+    where, weights, scaler = folder / CONFIG, folder / WEIGHTS, folder / SCALER
     cfg = read_json(where)
     SAELENS_KEYS.audit(cfg, f"SAE config {where}")
+    wants = scaler.is_file() and _norm_name(cfg) == "expected_average_only_in"
+    factor = read_json(scaler).get("scaling_factor") if wants else None
+    return saelens_from_parts(
+        cfg, lambda: read_safetensors(weights), where=str(where), weights=str(weights), source=f"SAE {folder}",
+        scaling_factor=factor, scaler_where=f"beside it ({SCALER})", k=k, architecture=architecture, audited=True,
+    )
+
+
+def saelens_from_parts(
+    cfg: dict,
+    raw_tensors: Mapping[str, torch.Tensor] | Callable[[], Mapping[str, torch.Tensor]],
+    *,
+    where: str,
+    weights: str,
+    source: str,
+    scaling_factor: float | None = None,
+    scaler_where: str = "given",
+    k: int | None = None,
+    architecture: str | None = None,
+    audited: bool = False,
+) -> SparseAutoencoder:
+    """An SAE from a SAELens config dict and its state dict, read key by key (the file and the in-memory paths).
+
+    ``where`` / ``weights`` name the config and the tensors in messages; ``scaling_factor`` is the dataset
+    scaling factor of ``normalize_activations: expected_average_only_in`` when known."""
+    if not audited:
+        SAELENS_KEYS.audit(cfg, f"SAE config {where}")
     dtype_name = str(cfg.get("dtype") or "float32")
     if dtype_name not in _DTYPES:
         raise refuse_value(where, "dtype", dtype_name, ", ".join(sorted(_DTYPES)))
-    tensors = {n: t.to(_DTYPES[dtype_name]).float() for n, t in read_safetensors(weights).items()}
+    raw = raw_tensors() if callable(raw_tensors) else raw_tensors
+    tensors = {n: t.to(_DTYPES[dtype_name]).float() for n, t in raw.items()}
 
     arch = str(cfg.get("architecture") or "standard")
     act_fn = str(_get(cfg, "activation_fn", "activation_fn_str", default="relu"))
@@ -289,7 +320,7 @@ def load_saelens(path: Path, k: int | None = None, architecture: str | None = No
             f"SAE weights {weights}: tensor(s) {', '.join(sorted(extra))} are not part of a SAELens "
             f"{arch!r} SAE; refusing to guess what they do"
         )
-    norm, scale = _normalisation(cfg, folder, where)
+    norm, scale = _normalisation(cfg, scaling_factor, where, scaler_where)
     rescale = bool(cfg.get("rescale_acts_by_decoder_norm", False))
     if rescale and arch not in _TOPK_FAMILY:
         raise refuse_value(where, "rescale_acts_by_decoder_norm", True, f"false for architecture {arch!r}")
@@ -301,7 +332,7 @@ def load_saelens(path: Path, k: int | None = None, architecture: str | None = No
         "input_scale": scale,
         "pre_scale": decoder_row_norms(W_dec) if rescale else None,
         "dec_scale": _finetuning_scale(cfg, tensors, where),
-        "source": f"SAE {folder}",
+        "source": source,
     }
     name = architecture or (_ACT_FNS[act_fn] if arch == "standard" else _ARCH[arch])
     threshold = _threshold(arch, tensors, weights)
@@ -334,7 +365,7 @@ def load_saelens(path: Path, k: int | None = None, architecture: str | None = No
     return sae
 
 
-def _threshold(arch: str, tensors: dict, weights: Path) -> torch.Tensor | None:
+def _threshold(arch: str, tensors: dict, weights: str) -> torch.Tensor | None:
     if arch in ("batchtopk", "matryoshka_batchtopk"):
         return take(tensors, "topk_threshold", weights).reshape(1)  # one global threshold (SAELens inference save)
     if "threshold" in tensors:
@@ -344,7 +375,7 @@ def _threshold(arch: str, tensors: dict, weights: Path) -> torch.Tensor | None:
     return None
 
 
-def _finetuning_scale(cfg: dict, tensors: dict, where: Path) -> torch.Tensor | None:
+def _finetuning_scale(cfg: dict, tensors: dict, where: str) -> torch.Tensor | None:
     scale = tensors.get("scaling_factor")
     if scale is None or torch.allclose(scale, torch.ones_like(scale)):
         return None  # SAELens drops an all-ones scaling_factor

@@ -9,7 +9,10 @@ not in ``cfg.json``: sparsify's trainer names the folder after it, so the folder
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
+
+import torch
 
 from autointerp.activations.hook_names import is_module_path
 from autointerp.activations.sae import SparseAutoencoder, make_sae
@@ -53,13 +56,38 @@ def load_sparsify(path: Path, k: int | None = None, architecture: str | None = N
     where, weights = folder / CONFIG, folder / WEIGHTS
     cfg = read_json(where)
     SPARSIFY_KEYS.audit(cfg, f"SAE config {where}")
+    hook = folder.name if is_module_path(folder.name) else None
+    return sparsify_from_parts(
+        cfg, lambda: read_safetensors(weights), where=str(where), weights=str(weights), source=f"SAE {folder}",
+        hookpoint=hook, hook_note=f"hookpoint unknown (folder name {folder.name!r} is not a module path)",
+        k=k, architecture=architecture, audited=True,
+    )
+
+
+def sparsify_from_parts(
+    cfg: dict,
+    tensors: Mapping[str, torch.Tensor] | Callable[[], Mapping[str, torch.Tensor]],
+    *,
+    where: str,
+    weights: str,
+    source: str,
+    hookpoint: str | None = None,
+    hook_note: str = "hookpoint unknown",
+    k: int | None = None,
+    architecture: str | None = None,
+    audited: bool = False,
+) -> SparseAutoencoder:
+    """An SAE from a sparsify config dict (``SparseCoderConfig.to_dict()`` + ``d_in``) and its state dict; the file
+    and the in-memory paths both read through here. ``hookpoint`` is where it was trained, when known."""
+    if not audited:
+        SPARSIFY_KEYS.audit(cfg, f"SAE config {where}")
     activation = str(cfg.get("activation", "topk"))
     if activation not in ("topk", "groupmax"):
         raise refuse_value(where, "activation", activation, "'topk' or 'groupmax'")
     signed = bool(cfg.get("signed", False))
     if signed and activation != "topk":
         raise refuse_value(where, "signed", True, "false with groupmax")
-    tensors = read_safetensors(weights)
+    tensors = tensors() if callable(tensors) else tensors
     extra = set(tensors) - _TENSORS
     if extra:
         raise InputError(
@@ -82,7 +110,7 @@ def load_sparsify(path: Path, k: int | None = None, architecture: str | None = N
         subtract_b_dec=not transcode,
         W_skip=W_skip,
         transcoder=transcode,
-        source=f"SAE {folder}",
+        source=source,
     )
     check_dims(cfg, sae, where, "d_in", "num_latents")
     check_dims(cfg, sae, where, "d_in", "d_sae")
@@ -92,12 +120,12 @@ def load_sparsify(path: Path, k: int | None = None, architecture: str | None = N
             f"SAE config {where}: expansion_factor={cfg['expansion_factor']} x d_in={sae.d_in} "
             f"but the weights have {sae.d_sae} latents"
         )
-    sae.hook_name = folder.name if is_module_path(folder.name) else None
+    sae.hook_name = hookpoint
     parts = [f"sparsify {name} k={sae.k}", "b_dec not subtracted (transcoder)" if transcode else "b_dec subtracted"]
     if skip:
         parts.append("skip_connection")
     if sae.hook_name is None:
-        parts.append(f"hookpoint unknown (folder name {folder.name!r} is not a module path)")
+        parts.append(hook_note)
     sae.summary = "; ".join(parts)
     return sae
 
