@@ -15,7 +15,7 @@ import asyncio
 import collections
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.backends.faults import TransientBackendError
@@ -25,17 +25,25 @@ CONGESTION_STATUS = frozenset({429, 529})  # the server says: fewer requests at 
 
 
 class TokenBucket:
-    """Refills ``per_minute`` units per minute up to one minute's worth; ``take`` waits for enough (FIFO)."""
+    """Refills ``per_minute`` units per minute up to one minute's worth; ``take`` waits for enough (FIFO).
 
-    def __init__(self, per_minute: float):
+    ``clock`` and ``sleep`` are the monotonic clock and the async sleep it uses (a test gives virtual ones)."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.level = self.capacity
-        self._stamp = time.monotonic()
+        self.clock, self.sleep = clock, sleep
+        self._stamp = clock()
         self._lock = asyncio.Lock()
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         self.level = min(self.capacity, self.level + (now - self._stamp) * self.rate)
         self._stamp = now
 
@@ -44,7 +52,7 @@ class TokenBucket:
         async with self._lock:
             self._refill()
             while self.level < amount:
-                await asyncio.sleep((amount - self.level) / self.rate)
+                await self.sleep((amount - self.level) / self.rate)
                 self._refill()
             self.level -= amount
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
+
+import pytest
 
 from autointerp.backends.limit import TokenBucket, estimate_tokens
 from tests.unit.backends.conftest import run
@@ -18,32 +19,53 @@ def test_concurrency_limit_is_never_exceeded(keys, server):
     assert server.max_in_flight == 4  # reached, never exceeded
 
 
-def test_token_bucket_waits_when_empty():
-    async def scenario():
-        bucket = TokenBucket(per_minute=6000)  # 100 per second, holds 6000
-        start = time.perf_counter()
-        await bucket.take(6000)  # the full bucket: immediate
-        burst = time.perf_counter() - start
-        await bucket.take(30)  # needs ~0.3 s of refill
-        return burst, time.perf_counter() - start
+class VirtualClock:
+    """A clock that moves only when the bucket sleeps: waits are checked exactly, never timed."""
 
-    burst, total = run(scenario())
-    assert burst < 0.1 and total >= 0.29
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.wakes: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.wakes.append(self.now)
+        await asyncio.sleep(0)
+
+
+def test_token_bucket_waits_when_empty():
+    clock = VirtualClock()
+    bucket = TokenBucket(per_minute=6000, clock=clock, sleep=clock.sleep)  # 100 per second, holds 6000
+
+    async def scenario():
+        await bucket.take(6000)  # the full bucket: no wait
+        assert clock.wakes == []
+        await bucket.take(30)  # 30 units at 100/s: 0.3 s of refill
+
+    run(scenario())
+    assert clock.now == pytest.approx(0.3)
+    assert bucket.level == pytest.approx(0.0)
 
 
 def test_requests_per_minute_spaces_requests(keys, server):
+    clock = VirtualClock()
+
     async def scenario():
         from autointerp.backends import LimitBackend, build_backend, find_layer
 
         backend = build_backend("openai:gpt-4.1-mini", rpm=1200)  # 20/s after a burst of 1200
         bucket = find_layer(backend, LimitBackend)._requests
-        bucket.level = 0.0  # start empty: every request waits for its own refill
-        start = time.perf_counter()
+        bucket.clock, bucket.sleep = clock, clock.sleep
+        bucket.level, bucket._stamp = 0.0, clock.now  # start empty: every request waits for its own refill
         await asyncio.gather(*(backend.complete(ask(f"{i}")) for i in range(5)))
         await backend.aclose()
-        return time.perf_counter() - start
 
-    assert run(scenario()) >= 0.2  # 5 requests at 20/s
+    run(scenario())
+    # one request per 1/20 s, in turn: each waits for its own refill after the one before it
+    assert clock.wakes == pytest.approx([0.05, 0.10, 0.15, 0.20, 0.25])
+    assert len(server.requests) == 5
 
 
 def test_token_estimate():
