@@ -212,3 +212,29 @@ class Simulation(Record):
     contexts: tuple[ContextSimulation, ...] = ()
     provenance: Provenance
     usage: Usage = Usage()
+
+
+class ModifiedField(Frozen):
+    """One field a run sets differently from its protocol preset."""
+
+    field: str = Field(description="Dotted RunConfig field, e.g. 'window' or 'sampler.bins'.")
+    value: str = Field(description="The run's value, as shown.")
+    preset: str = Field(description="The preset's value, as shown.")
+
+
+class ProtocolLabel(Frozen):
+    """Which protocol preset a run follows ('ours' = autointerp's defaults) and which of its fields it changed."""
+
+    name: str = Field(default="ours", description="Preset name: ours, delphi, saebench or openai.")
+    modified: tuple[ModifiedField, ...] = Field(default=(), description="Preset fields the run set otherwise.")
+
+    @property
+    def exact(self) -> bool:
+        """The preset as published, no field changed."""
+        return not self.modified
+
+    def __str__(self) -> str:
+        text = f"{self.name} protocol"
+        if self.modified:
+            text += ", modified: " + ", ".join(f"{m.field} {m.value}" for m in self.modified)
+        return text

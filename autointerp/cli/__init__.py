@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "autointerp.cli.merge",
     "autointerp.cli.rubrics",
     "autointerp.cli.scorers",
+    "autointerp.cli.protocols",
     "autointerp.cli.run",
     "autointerp.cli.report",
     "autointerp.cli.compare_dicts",

@@ -17,7 +17,7 @@ from autointerp.report.reseeds import SeedSpread
 from autointerp.report.scores import MetricSpec
 from autointerp.report.stats import GroupStats, GroupTest, format_ci
 from autointerp.secrets import redact_text
-from autointerp.types import Frozen
+from autointerp.types import Frozen, ProtocolLabel
 
 SUMMARY_SCHEMA_VERSION = 2
 
@@ -32,6 +32,9 @@ class RunInfo(Frozen):
     created: str = Field(default="", description="When the run was created.")
     models: dict[str, str] = Field(default_factory=dict, description="Models used (subject, explainer, scorer...).")
     seed: int | None = Field(default=None, description="The run config's seed, if set.")
+    protocol: ProtocolLabel = Field(
+        default_factory=ProtocolLabel, description="Protocol preset the run follows and the preset fields it changed."
+    )
 
 
 class ProvenanceCount(Frozen):
@@ -181,7 +184,15 @@ def run_info(run: RunData) -> RunInfo:
         created=_created(meta.get("created")),
         models=_models(meta, config),
         seed=seed if isinstance(seed, int) else None,
+        protocol=_protocol(meta, config),
     )
+
+
+def _protocol(meta: dict[str, Any], config: dict[str, Any]) -> ProtocolLabel:
+    """The label run.json recorded (runs before presets existed: ours, or the config's name with nothing known)."""
+    if isinstance(meta.get("protocol"), dict):
+        return ProtocolLabel.model_validate(meta["protocol"])
+    return ProtocolLabel(name=str(config.get("protocol", "ours")))
 
 
 def provenance_counts(run: RunData) -> tuple[ProvenanceCount, ...]:

@@ -28,9 +28,11 @@ from autointerp.scorers.embedding import EmbeddingConfig
 from autointerp.scorers.fuzzing import FuzzingConfig
 from autointerp.scorers.intervention import InterventionConfig
 from autointerp.scorers.intruder import IntruderConfig
+from autointerp.scorers.protocols import DEFAULT_PROTOCOL, PROTOCOLS, apply_preset, protocol_label
 from autointerp.scorers.saebench import SaebenchConfig
 from autointerp.scorers.simulation import SimulateConfig
 from autointerp.scorers.specificity import RubricConfig
+from autointerp.types import ProtocolLabel
 
 DEFAULT_BACKEND = "local:smollm2-135m"
 
@@ -53,6 +55,12 @@ class RunConfig(_Strict):
     """Everything that defines a run."""
 
     name: str = Field(default="run", description="Run name: results go to <results_dir>/<name>/.")
+    protocol: str = Field(
+        default=DEFAULT_PROTOCOL,
+        description="Protocol preset: ours (autointerp's defaults), delphi, saebench or openai (autointerp protocols "
+        "list). A preset sets the peer's sampling, prompting and aggregation; any field you set yourself wins and "
+        "the run is labelled as modified.",
+    )
     results_dir: Path = Field(default=Path("results"), description="Folder holding run folders.")
     model: str = Field(
         default="smollm2-135m", description="Subject model: a packaged name or a local transformers folder."
@@ -124,6 +132,24 @@ class RunConfig(_Strict):
     cache: bool = Field(
         default=True, description="Cache LLM responses on disk (llm.cache_dir, default <results_dir>/.llm_cache)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        """The protocol preset under the fields given (given fields always win)."""
+        return apply_preset(data) if isinstance(data, dict) else data
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, v: str) -> str:
+        if v not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {v!r}; expected one of: {', '.join(PROTOCOLS.names())}")
+        return v
+
+    @property
+    def protocol_label(self) -> ProtocolLabel:
+        """The preset this config follows and the preset fields it changed ('delphi protocol, modified: window 64')."""
+        return protocol_label(self)
 
     @model_validator(mode="after")
     def _one_seed(self) -> RunConfig:
@@ -320,15 +346,21 @@ def _deep_merge(base: dict, top: dict) -> dict:
 
 
 def load_config(
-    path: str | Path | None = None, overrides: dict[str, Any] | None = None, defaults: dict[str, Any] | None = None
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
+    kept: tuple[str, ...] = (),
 ) -> RunConfig:
-    """Validate ``defaults`` < the YAML file (optional) < ``overrides``, each a layer over the one before.
+    """Validate ``defaults`` < the protocol preset < the YAML file (optional) < ``overrides``, each a layer over the
+    one before (the preset is the one the file, the overrides or the defaults name; see scorers/protocols.py).
 
-    ``defaults`` and ``overrides`` are dotted (``{'sampler.top_k': 30}``); None is a real value."""
-    data: dict[str, Any] = {}
+    ``defaults`` and ``overrides`` are dotted (``{'sampler.top_k': 30}``); None is a real value. The ``kept``
+    defaults sit over the preset (the demo keeps its size and its local judge under any preset; the run's protocol
+    label then names them as modified)."""
     base: dict[str, Any] = {}
+    data: dict[str, Any] = {}
     for key, value in (defaults or {}).items():
-        _set_dotted(base, key, value)
+        _set_dotted(data if key in kept else base, key, value)
     source = "config"
     if path is not None:
         p = Path(path)
@@ -341,10 +373,10 @@ def load_config(
             raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{p}: expected a mapping of fields at the top level, got {type(loaded).__name__}")
-        data = loaded or {}
-    data = _deep_merge(base, data)
+        data = _deep_merge(data, loaded or {})
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
+    data = _deep_merge(base, apply_preset(data, data.get("protocol") or base.get("protocol")))
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
@@ -379,7 +411,7 @@ FLAG_FIELDS = tuple(
 )
 
 
-def config_from_flags(given: Mapping[str, Any], defaults: dict | None = None) -> RunConfig:
+def config_from_flags(given: Mapping[str, Any], defaults: dict | None = None, kept: tuple[str, ...] = ()) -> RunConfig:
     """A RunConfig from parsed flag values: ``defaults`` (dotted) < the ``config`` file < flags and ``set`` items.
 
     ``given`` holds only the flags the user gave (the CLI's parser leaves the rest out), under their field names,
@@ -391,4 +423,4 @@ def config_from_flags(given: Mapping[str, Any], defaults: dict | None = None) ->
     if given.get("max_cost") is not None:
         overrides["llm.max_cost"] = given["max_cost"]
     overrides.update(parse_set(given.get("set")))
-    return load_config(given.get("config"), overrides, defaults=defaults)
+    return load_config(given.get("config"), overrides, defaults=defaults, kept=kept)

@@ -47,6 +47,7 @@ DEMO_SETTINGS: dict[str, object] = {
     "features": 16,
     "neuron_site": DEMO_NEURON_SITE,
     "neurons": 16,
+    "backends.rubric": "local:smollm2-135m",
     # "below threshold" = window max <= 0.2 x the unit's max, the same rule for both kinds: at 0 the dense signed
     # MLP neurons have no non-activating window at all (their random windows all carry small positive values), at
     # 0.2 features and neurons have the same number of them (7.1 vs 7.1 of 10 random windows on the demo run), so
@@ -65,6 +66,9 @@ DEMO_SETTINGS: dict[str, object] = {
     # the one scorer with no LLM judge (MiniLM sentence embeddings): its only noise is the local explainer's
     "scorers": ["specificity", "simulation", "embedding"],
 }
+# Held over a protocol preset (--protocol saebench): the demo stays small and offline, and its protocol label says
+# which of the preset's values it changed.
+DEMO_KEPT = ("max_tokens", "features", "neurons", "backends.rubric")
 
 
 def collect_activations(
@@ -136,14 +140,14 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
 
     The demo SAE is trained (once) only when the resolved config still uses it: a file or flag that sets
     ``sae`` (a checkpoint, or none) is honoured as given."""
-    config = config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": None})
+    config = config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": None}, DEMO_KEPT)
     if _sets_sae(args):
         return _local_prefill(config)
     sae = demo_sae(args.sae_tokens or DEMO_SAE_TOKENS, progress=not args.no_progress)
     info = json.loads((sae / "cfg.json").read_text()).get("autointerp_training", {})
     if info:
         print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead {info['dead_fraction']:.1%}")
-    return _local_prefill(config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": str(sae)}))
+    return _local_prefill(config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": str(sae)}, DEMO_KEPT))
 
 
 def _local_prefill(config: RunConfig) -> RunConfig:

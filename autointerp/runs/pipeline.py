@@ -290,6 +290,7 @@ def write_run_metadata(config: RunConfig, run_dir: Path, unit_keys: list[str] | 
     meta = {
         "autointerp_version": __version__,
         "config_hash": config.config_hash(),
+        "protocol": config.protocol_label.model_dump(mode="json"),
         "created": time.time(),
         "model": config.model,
         "sae": config.sae,

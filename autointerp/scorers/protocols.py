@@ -1,0 +1,191 @@
+"""Protocol presets: a peer's whole protocol as data, so a number can stand beside the peer's published one.
+
+A preset is a row of :data:`TABLE`: where it comes from (paper, repository, commit), the peer's headline number
+and how it aggregates units, which scorers it covers, and the RunConfig fields it sets (dotted, e.g.
+``sampler.bins``). ``protocol: <name>`` (``--protocol``) applies a preset *under* whatever the user sets: a field
+given in the config file, a flag or ``--set`` always wins, and the run's :class:`~autointerp.types.ProtocolLabel`
+then names it ("delphi protocol, modified: window 64"). ``ours`` sets nothing: the project's own defaults.
+
+To add or change a preset, edit its row; nothing else reads preset values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from autointerp.registry import Registry
+from autointerp.types import ModifiedField, ProtocolLabel
+
+Aggregation = Literal["mean", "median", "pooled"]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One preset: a peer's sampling, prompting and aggregation defaults, as RunConfig field values."""
+
+    name: str
+    reference: str  # paper, repository and the commit its values were read from
+    headline: str  # the peer's headline number, e.g. "accuracy over 14 documents"
+    aggregation: Aggregation  # how the peer aggregates units into that number
+    scorers: tuple[str, ...] = ()  # scorers the preset covers (a run's default scorers under it); others stay ours
+    sets: Mapping[str, Any] = field(default_factory=dict)  # dotted RunConfig field -> value
+    differs: str = ""  # what still differs from the peer when every value is as set
+
+
+TABLE: tuple[Protocol, ...] = (
+    Protocol(
+        name="ours",
+        reference="autointerp's own defaults (README, docs/protocols.md)",
+        headline="each scorer's primary metric",
+        aggregation="median",
+        differs="not a peer's protocol: compare only with runs of autointerp",
+    ),
+    Protocol(
+        name="delphi",
+        reference="Paulo et al. 2024, 'Automatically Interpreting Millions of Features in LLMs'; "
+        "github.com/EleutherAI/delphi",
+        headline="balanced accuracy of detection and fuzzing",
+        aggregation="pooled",
+        scorers=("detection", "fuzzing"),
+        sets={},
+    ),
+    Protocol(
+        name="saebench",
+        reference="Karvonen et al. 2025, 'SAEBench'; github.com/adamkarvonen/SAEBench sae_bench/evals/autointerp",
+        headline="saebench accuracy over 14 documents (2 top, 2 importance-weighted, 10 random)",
+        aggregation="mean",
+        scorers=("saebench",),
+        sets={
+            "max_tokens": 2_000_000,
+            "features": 1000,
+            "saebench.backend": "openai:gpt-4o-mini",
+        },
+    ),
+    Protocol(
+        name="openai",
+        reference="Bills et al. 2023, 'Language models can explain neurons in language models'; "
+        "github.com/openai/automated-interpretability",
+        headline="simulation score: correlation of simulated and true activations, top and random pooled",
+        aggregation="mean",
+        scorers=("simulation",),
+        sets={},
+    ),
+)
+
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
+for _p in TABLE:
+    PROTOCOLS.add(_p.name, _p)
+
+DEFAULT_PROTOCOL = "ours"
+
+
+def _json(value: Any) -> Any:
+    """A value as it appears in a dumped config (tuples -> lists, paths -> strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _nested(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        node = out
+        *head, last = key.split(".")
+        for k in head:
+            node = node.setdefault(k, {})
+        node[last] = value
+    return out
+
+
+def _has(data: Mapping[str, Any], dotted: str) -> bool:
+    node: Any = data
+    for k in dotted.split("."):
+        if not isinstance(node, Mapping) or k not in node:
+            return False
+        node = node[k]
+    return True
+
+
+def _get(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for k in dotted.split("."):
+        node = node[k]
+    return node
+
+
+def _under(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top`` over it; a key ``top`` holds as anything but a plain mapping is taken whole."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _under(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def preset_values(name: str, explicit: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The dotted values preset ``name`` sets, given what the user set explicitly (nested).
+
+    A preset's judge (``<scorer>.backend``) is the peer's default judge: a judge the user chose for every stage
+    (``--backend``, ``backends.rubric``) replaces it, as an explicit choice always beats a preset."""
+    p = PROTOCOLS.get(name)
+    explicit = explicit or {}
+    values = dict(p.sets)
+    if p.scorers:
+        values["scorers"] = list(p.scorers)
+    if _has(explicit, "backends.rubric"):
+        for key in values:
+            if key.endswith(".backend") and not _has(explicit, key):
+                values[key] = _get(explicit, "backends.rubric")
+    return values
+
+
+def apply_preset(explicit: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
+    """Raw config data (nested) with preset ``name`` (default: the one ``explicit`` names) under it."""
+    name = name or explicit.get("protocol") or DEFAULT_PROTOCOL
+    if not isinstance(name, str) or name not in PROTOCOLS:
+        return dict(explicit)  # the protocol field's own validator reports it
+    return _under(_nested(preset_values(name, explicit)), explicit)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return ",".join(_shown(v) for v in value)
+    return str(value)
+
+
+def protocol_label(config: Any) -> ProtocolLabel:
+    """Which preset a (validated) run config follows, and which of the preset's fields it changed."""
+    name = getattr(config, "protocol", DEFAULT_PROTOCOL)
+    data = config.model_dump(mode="json")
+    modified = []
+    for key, want in PROTOCOLS.get(name).sets.items():
+        got = _get(data, key)
+        if got != _json(want):
+            modified.append(ModifiedField(field=key, value=_shown(got), preset=_shown(_json(want))))
+    return ProtocolLabel(name=name, modified=tuple(modified))
+
+
+def covers(protocol: str, scorer: str) -> bool:
+    """Whether ``scorer``'s numbers follow ``protocol`` (a scorer a preset does not cover is run as ours)."""
+    p = PROTOCOLS.get(protocol)
+    return p.name == DEFAULT_PROTOCOL or scorer in p.scorers
+
+
+def describe(p: Protocol) -> list[str]:
+    """Lines of ``autointerp protocols list`` for one preset."""
+    lines = [f"{p.name}", f"  reference:   {p.reference}", f"  headline:    {p.headline} ({p.aggregation} over units)"]
+    if p.scorers:
+        lines.append(f"  scorers:     {', '.join(p.scorers)} (others run as ours)")
+    if p.sets:
+        lines.append("  sets:        " + "; ".join(f"{k} {_shown(_json(v))}" for k, v in p.sets.items()))
+    elif p.name != DEFAULT_PROTOCOL:
+        lines.append("  sets:        (no values yet)")
+    if p.differs:
+        lines.append(f"  differs:     {p.differs}")
+    return lines
+
+
+__all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "TABLE", "Protocol", "apply_preset", "covers", "describe",
+           "preset_values", "protocol_label"]
