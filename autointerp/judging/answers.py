@@ -2,6 +2,8 @@
 
 * ``id_verdicts`` (detection, fuzzing): ``c1: yes`` lines (or ``{"c1": "yes"}``); with generated-token
   logprobs also P(yes) = p(yes) / (p(yes) + p(no)) at each answer word.
+* ``binary_list`` (detection, fuzzing; delphi's answer format): one list ``[1, 0, 1, 0, 0]`` with an entry per
+  excerpt in order; with generated-token logprobs P(1) = p(1) / (p(0) + p(1)) at each answer digit.
 * ``indices`` (saebench): a comma-separated list of 1-based sequence numbers, or ``None``.
 * ``choice`` (intruder): exactly one context id.
 * ``sentence`` (saebench's explainer): one short sentence, the last line of the answer.
@@ -11,6 +13,7 @@ Like every parser they never guess: an answer that does not fit is a ParseError 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -89,6 +92,62 @@ class IdVerdicts(Parser):
                 return mass[True] / total if total > 0 else None
             pos += len(tl.token)
         return None
+
+
+_LIST = re.compile(r"\[.*?\]")
+
+
+@PARSERS.register("binary_list")
+class BinaryList(Parser):
+    """delphi's classifier answer: the first ``[...]`` on a line, a JSON list of 0/1 (or true/false), one per excerpt.
+
+    As delphi reads it, the answer is all or nothing: a list of the wrong length, or (with logprobs) a number of
+    answer digits other than the number of excerpts, leaves every excerpt of the request without a verdict.
+    P(1) per excerpt follows delphi: at every generated token containing '0' or '1', the top alternatives
+    containing '0' (p0) or else '1' (p1) give p1 / (p0 + p1) (0 when both are 0). Entries other than 0, 1, true
+    and false are refused (delphi would read any JSON value as its truth value).
+    """
+
+    stage: ClassVar[tuple[str, ...]] = ("detection", "fuzzing")
+
+    def parse(self, response: LLMResponse, ids: Sequence[str]) -> ItemAnswers:
+        try:
+            verdicts = self.verdicts(response.text, len(ids))
+            probs = self.probabilities(response, len(ids))
+        except ParseError as exc:
+            return ItemAnswers(values={}, problems={cid: str(exc) for cid in ids})
+        return ItemAnswers(values={cid: (v, p) for cid, v, p in zip(ids, verdicts, probs)}, problems={})
+
+    @staticmethod
+    def verdicts(text: str, n: int) -> list[bool]:
+        m = _LIST.search(text)
+        if m is None:
+            raise ParseError("no [...] list in the answer")
+        try:
+            raw = json.loads(m.group(0))
+        except ValueError:
+            raise ParseError(f"{m.group(0)[:30]!r} is not a list of 0 and 1") from None
+        if len(raw) != n:
+            raise ParseError(f"the list has {len(raw)} entries, expected {n}")
+        bad = [x for x in raw if not (isinstance(x, bool) or x in (0, 1)) or isinstance(x, float)]
+        if bad:
+            raise ParseError(f"{str(bad[0])[:20]!r} is neither 0 nor 1")
+        return [bool(x) for x in raw]
+
+    @staticmethod
+    def probabilities(response: LLMResponse, n: int) -> list[float | None]:
+        if not response.logprobs:
+            return [None] * n
+        out: list[float | None] = []
+        for tl in response.logprobs:
+            if "1" not in tl.token and "0" not in tl.token:
+                continue
+            p0 = sum(math.exp(lp) for alt, lp in tl.top.items() if "0" in alt)
+            p1 = sum(math.exp(lp) for alt, lp in tl.top.items() if "0" not in alt and "1" in alt)
+            out.append(p1 / (p0 + p1) if p0 + p1 > 0 else 0.0)
+        if len(out) != n:
+            raise ParseError(f"logprobs of {len(out)} answer digits, expected {n}")
+        return out
 
 
 @PARSERS.register("indices")

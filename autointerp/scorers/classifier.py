@@ -5,24 +5,38 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from autointerp.backends.base import Backend
-from autointerp.judging.prompts import load_prompt, provenance
+from autointerp.judging.prompts import PromptSpec, load_prompt, provenance
 from autointerp.scorers import metrics
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, stand_in_foreign
 from autointerp.scorers.judging import Shown, chunk_request, chunks, judge_all
 from autointerp.scorers.records import ScoreResult
 from autointerp.types import Context
 
+Selection = Literal["levels", "quantiles"]
+
 
 class ClassifierConfig(ScorerConfig):
     """Parameters shared by detection and fuzzing."""
 
+    prompt: str | None = Field(
+        default=None, description="Prompt file id or path (None: the scorer's own, rubrics/<scorer>.yaml).")
     per_level: int = Field(default=2, ge=0, description="Held-out activating contexts drawn per activation level.")
+    selection: Selection = Field(
+        default="levels",
+        description="'levels': per_level from every activation level of the sampler; 'quantiles' (delphi): the "
+        "held-out activating contexts ranked by max activation, cut into n_quantiles groups of equal count (the "
+        "weakest remainder left out), per_level drawn from each.",
+    )
+    n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
     contexts_per_prompt: int = Field(default=5, ge=1, description="Excerpts judged in one request (delphi: 5).")
+    negatives_replace: bool = Field(
+        default=False, description="Draw the non-activating windows with replacement (delphi: a window may repeat).")
 
 
 def by_level(contexts: Sequence[Context]) -> dict[int, list[Context]]:
@@ -42,6 +56,36 @@ def draw_per_level(samples_heldout: Sequence[Context], k: int, rng: np.random.Ge
     return out
 
 
+def quantile_groups(contexts: Sequence[Context], n_quantiles: int) -> list[list[Context]]:
+    """delphi's test quantiles: activating contexts (one per window) by max activation, strongest first, cut into
+    n_quantiles groups of len // n_quantiles (the weakest len % n_quantiles are in none)."""
+    seen: set[int] = set()
+    active = []
+    for c in contexts:
+        if c.tokens and c.max_activation > 0 and c.level >= 0 and c.window_index not in seen:
+            seen.add(c.window_index)
+            active.append(c)
+    ranked = sorted(active, key=lambda c: (-c.max_activation, c.window_index))
+    size = len(ranked) // n_quantiles
+    return [ranked[i * size : (i + 1) * size] for i in range(n_quantiles)]
+
+
+def draw_quantiles(contexts: Sequence[Context], n_quantiles: int, k: int, rng: np.random.Generator) -> list[Context]:
+    """Up to k contexts from each of delphi's equal-count quantiles (seeded, strongest quantile first)."""
+    out: list[Context] = []
+    for group in quantile_groups(contexts, n_quantiles):
+        out += [group[i] for i in sorted(rng.choice(len(group), size=min(k, len(group)), replace=False))]
+    return out
+
+
+def draw_test(contexts: Sequence[Context], selection: Selection, n_quantiles: int, k: int,
+              rng: np.random.Generator) -> list[Context]:
+    """The activating test contexts: k per sampler level, or k per equal-count quantile (delphi)."""
+    if selection == "quantiles":
+        return draw_quantiles(contexts, n_quantiles, k, rng)
+    return draw_per_level(contexts, k, rng)
+
+
 class ClassifierScorer(Scorer):
     """A judge says yes/no per excerpt; metrics: balanced accuracy, F1, AUROC (logprobs), recall per level."""
 
@@ -56,8 +100,11 @@ class ClassifierScorer(Scorer):
         shown = self.select(inp, config, rng)
         return [shown[i] for i in rng.permutation(len(shown))]
 
+    def prompt(self, config: ClassifierConfig) -> PromptSpec:
+        return load_prompt(config.prompt or self.prompt_id, stage=self.stage)
+
     def plan(self, inp: ScoreInput, config: ClassifierConfig, seed: int, capabilities=None) -> list[PlannedCall]:
-        spec = load_prompt(self.prompt_id, stage=self.stage)
+        spec = self.prompt(config)
         text = inp.explanation_text or "x" * 60
         if inp.foreign is None and self.wants_foreign(inp.negatives):  # dry run: no pool yet
             inp = replace(inp, foreign=stand_in_foreign(inp.samples))
@@ -69,7 +116,7 @@ class ClassifierScorer(Scorer):
 
     async def score(self, inp: ScoreInput, backend: Backend | None, config: ClassifierConfig, seed: int) -> ScoreResult:
         assert backend is not None
-        spec = load_prompt(self.prompt_id, stage=self.stage)
+        spec = self.prompt(config)
         prov = provenance(spec, backend, config, seed)
         base = {"unit": inp.samples.unit, "scorer": self.name, "primary": "balanced_accuracy"}
         text = inp.explanation_text

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from autointerp.scorers.base import ScoreInput, register
-from autointerp.scorers.classifier import ClassifierConfig, ClassifierScorer, draw_per_level
+from autointerp.scorers.classifier import ClassifierConfig, ClassifierScorer, draw_test
 from autointerp.scorers.judging import Shown
 
 
@@ -24,8 +24,12 @@ class DetectionConfig(ClassifierConfig):
     n_negatives: int = Field(default=10, ge=0, description="Non-activating contexts shown.")
 
 
-def negatives(inp: ScoreInput, k: int, rng: np.random.Generator) -> list[Shown]:
-    """k non-activating contexts: nearest units' contexts first (negatives: neighbours), then random windows."""
+def negatives(inp: ScoreInput, k: int, rng: np.random.Generator, replace: bool = False) -> list[Shown]:
+    """k non-activating contexts: nearest units' contexts first (negatives: neighbours), then random windows.
+
+    The random windows are drawn for this unit with its own seeded generator from the held-out random windows
+    where it is silent: without replacement (at most as many as there are), or with ``replace`` (delphi: k draws,
+    a window may repeat; none when the unit is silent nowhere)."""
     out: list[Shown] = []
     if inp.negatives == "neighbours" and inp.foreign is not None:
         seen: set[int] = set()
@@ -39,8 +43,9 @@ def negatives(inp: ScoreInput, k: int, rng: np.random.Generator) -> list[Shown]:
     # below the sampler's threshold (level -1): the same rule for every unit; a dense unit has fewer such windows,
     # which the n_negative metric of every record shows (and the report's features-vs-neurons table compares)
     pool = [c for c in inp.samples.heldout_contexts(("random",)) if c.tokens and c.level < 0]
-    need = min(k - len(out), len(pool))
-    out += [Shown(pool[i], (), False) for i in sorted(rng.choice(len(pool), size=need, replace=False))] if need > 0 else []
+    need = k - len(out) if replace and pool else min(k - len(out), len(pool))
+    if need > 0:
+        out += [Shown(pool[i], (), False) for i in sorted(rng.choice(len(pool), size=need, replace=replace))]
     return out
 
 
@@ -58,6 +63,6 @@ class Detection(ClassifierScorer):
         return negatives == "neighbours"
 
     def select(self, inp: ScoreInput, config: DetectionConfig, rng: np.random.Generator) -> list[Shown]:
-        pos = [Shown(c, (), True, true_activation=c.max_activation)
-               for c in draw_per_level(inp.samples.heldout_contexts(), config.per_level, rng)]
-        return pos + negatives(inp, config.n_negatives, rng)
+        test = draw_test(inp.samples.heldout_contexts(), config.selection, config.n_quantiles, config.per_level, rng)
+        pos = [Shown(c, (), True, true_activation=c.max_activation) for c in test]
+        return pos + negatives(inp, config.n_negatives, rng, replace=config.negatives_replace)

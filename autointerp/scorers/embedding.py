@@ -22,7 +22,7 @@ from autointerp.judging import render
 from autointerp.judging.prompts import config_hash
 from autointerp.scorers import metrics
 from autointerp.scorers.base import ScoreInput, Scorer, register
-from autointerp.scorers.classifier import draw_per_level
+from autointerp.scorers.classifier import Selection, draw_test
 from autointerp.scorers.detection import negatives
 from autointerp.scorers.records import ScoreItem, ScoreResult
 from autointerp.types import Context, Provenance
@@ -36,6 +36,10 @@ class EmbeddingConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     model: str = Field(default="minilm-l6", description="Sentence-embedding model: packaged name or a BERT-like folder.")
     per_level: int = Field(default=3, ge=0, description="Held-out activating contexts per activation level.")
+    selection: Selection = Field(
+        default="levels", description="'levels': per_level per sampler level; 'quantiles' (delphi): per_level per "
+        "equal-count quantile of the held-out activating contexts (see detection).")
+    n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
     n_negatives: int = Field(default=10, ge=0, description="Non-activating contexts.")
     span: int | None = Field(
         default=None,
@@ -44,6 +48,11 @@ class EmbeddingConfig(BaseModel):
         "window of a non-activating one (None: the whole context, as delphi).",
     )
     batch_size: int = Field(default=32, ge=1, description="Texts per forward pass.")
+    query_prefix: str = Field(
+        default="", description="Text put before the explanation when it is embedded (delphi: an instruction to the "
+        "embedding model to retrieve related sentences).")
+    negatives_replace: bool = Field(
+        default=False, description="Draw the non-activating windows with replacement (delphi: a window may repeat).")
 
 
 class Embedder:
@@ -109,15 +118,15 @@ class Embedding(Scorer):
         if text is None:
             return ScoreResult(ok=False, error="no explanation to score", **base)
         rng = np.random.default_rng([seed, inp.samples.unit.index, SALT])
-        pos = draw_per_level(inp.samples.heldout_contexts(), config.per_level, rng)
-        neg = negatives(inp, config.n_negatives, rng)
+        pos = draw_test(inp.samples.heldout_contexts(), config.selection, config.n_quantiles, config.per_level, rng)
+        neg = negatives(inp, config.n_negatives, rng, replace=config.negatives_replace)
         if not pos or not neg:
             return ScoreResult(ok=False, error="needs activating and non-activating held-out contexts",
                                explanation=text, **base)
         shown = [(c, True, "self") for c in pos] + [(s.context, False, s.source) for s in neg]
         model = embedder(config.model)
         texts = [context_text(span_of(c, config.span, rng)) for c, _, _ in shown]
-        vecs = await asyncio.to_thread(model.encode, [text] + texts,
+        vecs = await asyncio.to_thread(model.encode, [config.query_prefix + text] + texts,
                                        config.batch_size)
         sims = vecs[1:] @ vecs[0]
         items = tuple(

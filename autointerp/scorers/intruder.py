@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -23,7 +24,7 @@ from autointerp.judging import render
 from autointerp.judging.prompts import PromptSpec, ask, build_request, load_prompt, provenance
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register, stand_in_foreign
 from autointerp.scorers.classifier import by_level
-from autointerp.scorers.fuzzing import active_positions
+from autointerp.scorers.fuzzing import active_positions, delphi_wrong_marks
 from autointerp.scorers.records import ForeignContext, Metric, ScoreItem, ScoreResult
 from autointerp.types import Context, Usage
 
@@ -38,10 +39,19 @@ class IntruderConfig(ScorerConfig):
     n_trials: int = Field(default=5, ge=1, description="Trials per unit.")
     threshold: float = Field(default=0.3, gt=0, le=1, description="Marked: tokens >= threshold x the context's max.")
     max_tokens: int = Field(default=120, ge=8, description="Answer limit (room for a short reasoning).")
+    intruder: Literal["foreign", "random"] = Field(
+        default="foreign",
+        description="'foreign': another unit's context where this one is silent, that unit's tokens marked; "
+        "'random' (delphi's default): one of this unit's non-activating held-out windows with random marks, as many "
+        "as the shown contexts' mean number of firing tokens (rounded down), placed as delphi places wrong marks.",
+    )
+    failed_as_wrong: bool = Field(
+        default=False, description="Count a trial without a readable answer as wrong (delphi) instead of leaving it out.")
 
 
 class Trial:
     def __init__(self, level: int, contexts: list[tuple[Context, tuple[int, ...]]], intruder: ForeignContext, at: int):
+        """``intruder.source_unit`` is -1 for one of the unit's own random windows (``intruder: random``)."""
         self.level, self.intruder, self.at = level, intruder, at
         self.shown = list(contexts)
         self.shown.insert(at, (intruder.context, intruder.source_active))
@@ -53,14 +63,18 @@ class Trial:
 
 def trials(inp: ScoreInput, config: IntruderConfig, seed: int) -> list[Trial]:
     rng = np.random.default_rng([seed, inp.samples.unit.index, SALT])
-    foreign = list(inp.foreign.contexts) if inp.foreign is not None else []
+    if config.intruder == "random":
+        silent = [c for c in inp.samples.heldout_contexts(("random",)) if c.tokens and c.level < 0]
+        foreign = [ForeignContext(context=c, source_unit=-1, similarity=0.0, source_active=()) for c in silent]
+    else:
+        foreign = list(inp.foreign.contexts) if inp.foreign is not None else []
     groups = {lv: cs for lv, cs in by_level(inp.samples.heldout_contexts()).items() if len(cs) >= config.n_activating}
     if not groups:  # too few per level: draw from all activating contexts together
         pooled = [c for cs in by_level(inp.samples.heldout_contexts()).values() for c in cs]
         groups = {-1: pooled} if len(pooled) >= config.n_activating else {}
     if not groups or not foreign:
         return []
-    if inp.negatives == "neighbours":
+    if inp.negatives == "neighbours" and config.intruder == "foreign":
         order = list(range(len(foreign)))  # nearest source units first
     else:
         order = rng.permutation(len(foreign)).tolist()
@@ -72,6 +86,10 @@ def trials(inp: ScoreInput, config: IntruderConfig, seed: int) -> list[Trial]:
         pick = sorted(rng.choice(len(cs), size=config.n_activating, replace=False).tolist())
         shown = [(cs[i], active_positions(cs[i], config.threshold)) for i in pick]
         intruder = foreign[order[t % len(order)]]
+        if config.intruder == "random":
+            fired = sum(sum(1 for a in c.activations if a > 0) for c, _ in shown) // len(shown)
+            marks = delphi_wrong_marks([0.0] * len(intruder.context.tokens), fired, config.threshold)
+            intruder = intruder.model_copy(update={"source_active": marks})
         out.append(Trial(lv, shown, intruder, int(rng.integers(config.n_activating + 1))))
     return out
 
@@ -123,7 +141,7 @@ class Intruder(Scorer):
         item = ScoreItem(
             item_id=f"t{k}", context_ids=tuple(c.context_id for c, _ in trial.shown), kind="quantile" if
             trial.level >= 0 else "top", level=trial.level, true_activation=float(np.mean(acts)),
-            source=f"unit:{trial.intruder.source_unit}", label=True,
+            source=f"unit:{trial.intruder.source_unit}" if trial.intruder.source_unit >= 0 else "random", label=True,
             predicted=None if answer.value is None else answer.value == right, answer=answer.value,
             ok=answer.value is not None, error=answer.error,
         )
@@ -149,9 +167,10 @@ class Intruder(Scorer):
         usage = sum((u for _, u, _ in done), Usage())
         model = next((m for _, _, m in done if m), "")
         answered = [i for i in items if i.ok]
+        counted = items if config.failed_as_wrong else answered
         chance = 1 / (config.n_activating + 1)
-        value = sum(bool(i.predicted) for i in answered) / len(answered) if answered else None
-        m = Metric(name="accuracy", value=value, chance=chance, n=len(answered),
+        value = sum(bool(i.ok and i.predicted) for i in counted) / len(counted) if answered else None
+        m = Metric(name="accuracy", value=value, chance=chance, n=len(counted),
                    note=None if answered else "no trial answered")
         error = None if answered else f"no trial answered: {items[0].error}"
         return ScoreResult(ok=error is None, error=error, metrics=(m,), items=items,

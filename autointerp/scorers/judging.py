@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from autointerp.backends.base import Backend, LLMRequest, Message
 from autointerp.errors import BackendError, BudgetExceeded
 from autointerp.judging import render
-from autointerp.judging.answers import IdVerdicts
+from autointerp.judging.answers import BinaryList, IdVerdicts
 from autointerp.judging.prompts import PromptSpec, build_request
 from autointerp.scorers.records import ScoreItem
 from autointerp.types import Context, Usage
@@ -80,7 +80,7 @@ def _item(cid: str, s: Shown, verdict: tuple[bool, float | None] | None = None, 
 
 
 async def _judge_chunk(
-    backend: Backend, spec: PromptSpec, parser: IdVerdicts, explanation: str, chunk: Sequence[Shown],
+    backend: Backend, spec: PromptSpec, parser: IdVerdicts | BinaryList, explanation: str, chunk: Sequence[Shown],
     max_retries: int, temperature: float,
 ) -> Outcome:
     by_id = {f"c{k}": s for k, s in enumerate(chunk, 1)}
@@ -127,7 +127,7 @@ async def judge_all(
 ) -> Outcome:
     """Ask about every shown item (``per_prompt`` per request, ids c1..cN within a request)."""
     parser = spec.build_parser()
-    assert isinstance(parser, IdVerdicts), "prompt validation ties id_verdicts to these stages"
+    assert isinstance(parser, (IdVerdicts, BinaryList)), "prompt validation ties these parsers to these stages"
     parts = await asyncio.gather(*(
         _judge_chunk(backend, spec, parser, explanation, ch, max_retries, temperature)
         for ch in chunks(shown, per_prompt)

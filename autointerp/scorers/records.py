@@ -26,7 +26,8 @@ class ScoreItem(Record):
     source: str = Field(
         default="self",
         description="Where the context comes from: 'self' (the unit's own sample), 'neighbour:<i>' or 'unit:<i>' "
-        "(another unit's context, checked to be non-activating for this unit).",
+        "(another unit's context, checked to be non-activating for this unit); for an intruder trial whose intruder is "
+        "one of the unit's own non-activating windows (intruder: random), 'random'.",
     )
     label: bool = Field(description="The truth: the context activates the unit / the highlight is correct / "
                         "for intruder trials always true (the intruder exists).")
