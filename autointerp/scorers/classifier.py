@@ -58,11 +58,15 @@ def draw_per_level(samples_heldout: Sequence[Context], k: int, rng: np.random.Ge
 
 def quantile_groups(contexts: Sequence[Context], n_quantiles: int) -> list[list[Context]]:
     """delphi's test quantiles: activating contexts (one per window) by max activation, strongest first, cut into
-    n_quantiles groups of len // n_quantiles (the weakest len % n_quantiles are in none)."""
+    n_quantiles groups of len // n_quantiles (the weakest len % n_quantiles are in none).
+
+    Ranked are the sampler's top and level contexts (its uniform random windows are a separate draw and left
+    out). With ``bins: quantile`` the level contexts are a uniform sample of the active windows that are not
+    top-k, so a small ``sampler.top_k`` (the delphi preset: 1) keeps the ranking close to the corpus's."""
     seen: set[int] = set()
     active = []
     for c in contexts:
-        if c.tokens and c.max_activation > 0 and c.level >= 0 and c.window_index not in seen:
+        if c.kind != "random" and c.tokens and c.max_activation > 0 and c.level >= 0 and c.window_index not in seen:
             seen.add(c.window_index)
             active.append(c)
     ranked = sorted(active, key=lambda c: (-c.max_activation, c.window_index))

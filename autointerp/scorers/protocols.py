@@ -46,11 +46,51 @@ TABLE: tuple[Protocol, ...] = (
     Protocol(
         name="delphi",
         reference="Paulo et al. 2024, 'Automatically Interpreting Millions of Features in LLMs'; "
-        "github.com/EleutherAI/delphi",
+        "github.com/EleutherAI/delphi at 3c2e139 (PyPI eai-delphi 0.1.3)",
         headline="balanced accuracy of detection and fuzzing",
         aggregation="pooled",
         scorers=("detection", "fuzzing"),
-        sets={},
+        sets={
+            # windows: delphi cuts its token stream into 32-token windows (example_ctx_len) and shows the whole
+            # window holding the activation (center_examples=True pools fixed windows)
+            "window": 32,
+            # test examples: 5 from each of 10 equal-count quantiles, drawn from the ranked top + level contexts;
+            # a large uniform level pool and top_k 1 keep the ranking close to the corpus's (delphi ranks all)
+            "sampler.bins": "quantile",
+            "sampler.threshold": 0.0,  # delphi: a window is activating when the unit is non-zero anywhere in it
+            "sampler.n_bins": 10,
+            "sampler.per_bin": 20,
+            "sampler.top_k": 1,
+            # non-activating: 50 per unit, drawn with replacement for each unit from the held-out random windows
+            # where it is silent (delphi: torch.randint over every silent window of the cache)
+            "sampler.n_random": 200,
+            # explainer: delphi's train set is 40 examples, 4 from each quantile, no top examples
+            "explain.n_top": 0,
+            "explain.n_quantile": 40,
+            **{f"{s}.{k}": v for s in ("detection", "fuzzing") for k, v in {
+                "prompt": f"{s}-delphi", "selection": "quantiles", "n_quantiles": 10, "per_level": 5,
+                "n_negatives": 50, "negatives_replace": True, "contexts_per_prompt": 5, "max_retries": 0}.items()},
+            "fuzzing.variant": "default",
+            "fuzzing.threshold": 0.3,
+            "intruder.intruder": "random",
+            "intruder.n_trials": 50,
+            "intruder.n_activating": 4,
+            "intruder.threshold": 0.3,
+            "intruder.failed_as_wrong": True,
+            "intruder.max_retries": 0,
+            "embedding.selection": "quantiles",
+            "embedding.n_quantiles": 10,
+            "embedding.per_level": 5,
+            "embedding.n_negatives": 50,
+            "embedding.negatives_replace": True,
+            "embedding.query_prefix": "Instruct: Find text passages that fit this description of a feature.\nQuery:",
+        },
+        differs="windows never cross documents (delphi's 32-token windows cut a stream of joined documents); test "
+        "quantiles rank the sampler's kept windows, not every activating window, and test windows never overlap "
+        "the explainer's (delphi draws both from the same windows); non-activating windows come from a pool of "
+        "200 held-out random windows (delphi: every silent window of the cache, with torch's seed 42 for each "
+        "unit); delphi skips units active in fewer than 200 windows, we score every unit with both classes; "
+        "prompts in our words; the embedding prefix says the same in other words",
     ),
     Protocol(
         name="saebench",
