@@ -10,7 +10,6 @@ Flow: ``UnitSamples`` (sampler) -> ``Explanation`` (explainer) ->
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -164,6 +163,10 @@ class RubricJudgement(Record):
     error: str | None = None
 
 
+def _mean(xs: list[int]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
 class RubricResult(Record):
     """All specificity ratings of one unit's held-out contexts."""
 
@@ -176,9 +179,23 @@ class RubricResult(Record):
     usage: Usage = Usage()
 
     @property
-    def mean_score(self) -> float:
-        scores = [j.score for j in self.judgements if j.ok and j.score is not None]
-        return sum(scores) / len(scores) if scores else math.nan
+    def mean_specificity(self) -> float | None:
+        """The headline: mean 0-3 rating over the *activating* held-out contexts (the ones drawn per activation
+        level), None if none was rated. Random windows are left out whatever their activation, so every unit -
+        sparse feature or dense neuron - is averaged over the same kind and count of contexts."""
+        return _mean(self.scores_of(random=False))
+
+    @property
+    def mean_score_random(self) -> float | None:
+        """Mean rating on the uniform random windows (kind ``random``): lower than ``mean_specificity`` means the
+        explanation tells the unit's contexts from ordinary text. None if none was rated."""
+        return _mean(self.scores_of(random=True))
+
+    @property
+    def mean_score_all(self) -> float | None:
+        """Mean rating over every ok judgement, activating and random together (depends on the mix drawn; not a
+        headline). None if none was rated."""
+        return _mean([j.score for j in self.judgements if j.ok and j.score is not None])
 
     def scores_of(self, random: bool) -> list[int]:
         """Ok ratings of the activating contexts drawn per level (``random=False``) or of the uniform random

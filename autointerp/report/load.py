@@ -295,22 +295,13 @@ def _status(record: BaseModel | None, value: float | None) -> str:
 
 
 def mean_specificity(result: RubricResult) -> float | None:
-    """Mean 0-3 rating over the unit's *activating* held-out contexts (the ones drawn per activation level),
-    None if none was rated.
-
-    The uniform random windows (kind ``random``) are left out whatever their activation, so every unit - sparse
-    feature or dense neuron - is averaged over the same kind and count of contexts; they are reported
-    separately as ``mean_score_random``.
-    """
-    scores = result.scores_of(random=False)
-    return sum(scores) / len(scores) if scores else None
+    """The headline specificity of a unit: :attr:`RubricResult.mean_specificity` (activating contexts only)."""
+    return result.mean_specificity
 
 
 def mean_score_random(result: RubricResult) -> float | None:
-    """Mean rating on the uniform random windows (kind ``random``, the same count for every unit): lower than
-    ``mean_specificity`` means the explanation tells the unit's contexts from ordinary text."""
-    scores = result.scores_of(random=True)
-    return sum(scores) / len(scores) if scores else None
+    """:attr:`RubricResult.mean_score_random`: the mean rating on the unit's uniform random windows."""
+    return result.mean_score_random
 
 
 UNIT_COLUMNS = [

@@ -4,7 +4,7 @@ Each of ``n_trials`` trials shows ``n_activating`` held-out activating contexts 
 activation level (levels taken in turn), with the tokens where it fires marked, plus one intruder: a
 context where another unit of the same basis fires and this one is silent (checked by a forward pass),
 with that unit's tokens marked; the intruder's position is a seeded draw. The judge names the intruder.
-Accuracy against chance 1 / (n_activating + 1). With ``negatives: neighbours`` intruders come from the
+Accuracy against chance 1 / (n_activating + 1): the judge picks one of n_activating + 1 excerpts. With ``negatives: neighbours`` intruders come from the
 units nearest in decoder direction (harder); otherwise from randomly chosen other units.
 """
 
@@ -22,10 +22,11 @@ from autointerp.backends.base import Backend, LLMRequest, LLMResponse
 from autointerp.errors import BackendError, BudgetExceeded
 from autointerp.judging import render
 from autointerp.judging.prompts import PromptSpec, ask, build_request, load_prompt, provenance
+from autointerp.scorers import metrics
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register, stand_in_foreign
 from autointerp.scorers.classifier import by_level
 from autointerp.scorers.fuzzing import active_positions, delphi_wrong_marks
-from autointerp.scorers.records import ForeignContext, Metric, ScoreItem, ScoreResult
+from autointerp.scorers.records import ForeignContext, ScoreItem, ScoreResult
 from autointerp.types import Context, Usage
 
 SALT = 505
@@ -115,7 +116,7 @@ def trial_request(spec: PromptSpec, trial: Trial, config: IntruderConfig) -> LLM
 @register
 class Intruder(Scorer):
     name = "intruder"
-    description = "explanation-free: judge finds the one context of another unit among this unit's (accuracy vs 1/n)"
+    description = "explanation-free: judge finds the one other unit's context among k of this one's (chance 1/(k+1))"
     reference = "Paulo & Belrose 2025, 'Evaluating SAE interpretability without explanations'"
     stage = "intruder"
     config_field = "intruder"
@@ -166,12 +167,8 @@ class Intruder(Scorer):
         items = tuple(i for i, _, _ in done)
         usage = sum((u for _, u, _ in done), Usage())
         model = next((m for _, _, m in done if m), "")
-        answered = [i for i in items if i.ok]
-        counted = items if config.failed_as_wrong else answered
-        chance = 1 / (config.n_activating + 1)
-        value = sum(bool(i.ok and i.predicted) for i in counted) / len(counted) if answered else None
-        m = Metric(name="accuracy", value=value, chance=chance, n=len(counted),
-                   note=None if answered else "no trial answered")
-        error = None if answered else f"no trial answered: {items[0].error}"
+        m = metrics.intruder_accuracy(items, n_shown=config.n_activating + 1,  # the excerpts and the intruder
+                                      failed_as_wrong=config.failed_as_wrong)
+        error = None if any(i.ok for i in items) else f"no trial answered: {items[0].error}"
         return ScoreResult(ok=error is None, error=error, metrics=(m,), items=items,
                            provenance=provenance(spec, backend, config, seed, model=model), usage=usage, **base)

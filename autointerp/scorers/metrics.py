@@ -1,8 +1,11 @@
-"""Metrics of binary judgements: accuracy, balanced accuracy, F1, AUROC, recall per activation level.
+"""Metrics of judged items and their chance levels (definitions and rules: ``docs/metrics.md``).
 
 Each returns a :class:`~autointerp.scorers.records.Metric` with its n and chance level; a metric that
 is undefined on the data (one class only, nothing answered) has value None and a note, never a
-placeholder number.
+placeholder number. There is no plain ``accuracy`` beside ``balanced_accuracy`` for the classifiers
+(delphi's field called ``accuracy`` *is* balanced accuracy); the one plain accuracy is the intruder's,
+against chance 1 / (number of excerpts shown). :func:`mean_over_units` averages per-unit values with
+each unit's own chance level.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -21,11 +25,18 @@ def _answered(items: Sequence[ScoreItem]) -> list[ScoreItem]:
     return [i for i in items if i.ok and i.predicted is not None]
 
 
-def accuracy(items: Sequence[ScoreItem], chance: float | None = None, name: str = "accuracy") -> Metric:
-    done = _answered(items)
-    if not done:
-        return Metric(name=name, value=None, chance=chance, n=0, note="no answered items")
-    return Metric(name=name, value=float(np.mean([i.predicted == i.label for i in done])), chance=chance, n=len(done))
+def intruder_accuracy(items: Sequence[ScoreItem], n_shown: int, failed_as_wrong: bool = False) -> Metric:
+    """Fraction of trials whose intruder was found; chance 1 / n_shown (n_shown = the activating excerpts plus the
+    intruder, so 1 / (n_activating + 1)). Failed trials are left out, or with ``failed_as_wrong`` (delphi) counted
+    as wrong answers; undefined when no trial was answered."""
+    if n_shown < 1:
+        raise ValueError(f"n_shown must be >= 1, got {n_shown}")
+    chance = 1 / n_shown
+    counted = list(items) if failed_as_wrong else _answered(items)
+    if not _answered(items):
+        return Metric(name="accuracy", value=None, chance=chance, n=len(counted), note="no trial answered")
+    value = float(np.mean([bool(i.ok and i.predicted) for i in counted]))
+    return Metric(name="accuracy", value=value, chance=chance, n=len(counted))
 
 
 def balanced_accuracy(items: Sequence[ScoreItem]) -> Metric:
@@ -66,20 +77,33 @@ def auroc(items: Sequence[ScoreItem]) -> Metric:
     return Metric(name="auroc", value=float(roc_auc_score(labels, [i.score for i in done])), chance=0.5, n=len(done))
 
 
+def false_positive_rate(items: Sequence[ScoreItem]) -> float | None:
+    """Fraction of the answered negatives the judge called activating (None without negatives)."""
+    neg = [i for i in _answered(items) if not i.label]
+    return float(np.mean([bool(i.predicted) for i in neg])) if neg else None
+
+
 def recall_per_level(items: Sequence[ScoreItem]) -> list[Metric]:
-    """Recall (fraction answered 'activating') of the positives at each activation level."""
+    """Recall (fraction answered 'activating') of the positives at each activation level.
+
+    Chance: the judge's false-positive rate on the unit's non-activating items - the recall of a judge that says
+    yes at the same rate but cannot tell this level from non-activating text (a coin with P(yes) = q has recall q
+    and false-positive rate q)."""
     by_level: dict[int, list[ScoreItem]] = defaultdict(list)
     for i in _answered(items):
         if i.label and i.level >= 0:
             by_level[i.level].append(i)
+    chance = false_positive_rate(items)
     return [
-        Metric(name=f"recall_level_{lv}", value=float(np.mean([bool(i.predicted) for i in its])), n=len(its))
+        Metric(name=f"recall_level_{lv}", value=float(np.mean([bool(i.predicted) for i in its])), chance=chance,
+               n=len(its))
         for lv, its in sorted(by_level.items())
     ]
 
 
 def class_counts(items: Sequence[ScoreItem]) -> tuple[Metric, ...]:
-    """How many items of each class the unit was scored on: the mix, so units (and kinds) can be compared on it."""
+    """How many items of each class the unit was scored on: the mix, so units (and kinds) can be compared on it.
+    Counts, not scores: no chance level."""
     pos = sum(1 for i in items if i.label)
     return (Metric(name="n_positive", value=float(pos), n=len(items)),
             Metric(name="n_negative", value=float(len(items) - pos), n=len(items)))
@@ -87,8 +111,7 @@ def class_counts(items: Sequence[ScoreItem]) -> tuple[Metric, ...]:
 
 def classifier_metrics(items: Sequence[ScoreItem]) -> tuple[Metric, ...]:
     """Everything detection and fuzzing report, and the class counts they were computed on."""
-    return (balanced_accuracy(items), f1(items), auroc(items), accuracy(items), *recall_per_level(items),
-            *class_counts(items))
+    return (balanced_accuracy(items), f1(items), auroc(items), *recall_per_level(items), *class_counts(items))
 
 
 def expected_value(candidate_logprobs: Mapping[str, float]) -> float:
@@ -119,3 +142,34 @@ def pearson(true: Sequence[float], predicted: Sequence[float]) -> tuple[float | 
         return None, "predictions are constant"
     r = float(np.corrcoef(x, y)[0, 1])
     return (r, None) if math.isfinite(r) else (None, "correlation is undefined")
+
+
+@dataclass(frozen=True)
+class UnitMean:
+    """A mean over units of one per-unit metric, each unit against its own chance level."""
+
+    value: float | None  # mean of the defined values
+    chance: float | None  # mean of those units' chance levels (None if any is undefined)
+    chance_corrected: float | None  # mean over units of (value - chance) / (1 - chance), each with its own chance
+    n: int  # units with a defined value
+
+
+def mean_over_units(values: Sequence[float | None], chances: Sequence[float | None]) -> UnitMean:
+    """Mean of per-unit values, the mean chance, and the mean of per-unit chance-corrected values.
+
+    Units whose value is None or not finite are left out (with their chance). The chance-corrected mean uses each
+    unit's own chance (saebench's floor, F1's class mix vary by unit): it is None when any kept unit has no chance
+    level or a chance of 1.
+    """
+    if len(values) != len(chances):
+        raise ValueError(f"length mismatch: {len(values)} values vs {len(chances)} chance levels")
+    kept = [(float(v), c) for v, c in zip(values, chances) if v is not None and math.isfinite(v)]
+    if not kept:
+        return UnitMean(value=None, chance=None, chance_corrected=None, n=0)
+    value = float(np.mean([v for v, _ in kept]))
+    if any(c is None for _, c in kept):
+        return UnitMean(value=value, chance=None, chance_corrected=None, n=len(kept))
+    chance = float(np.mean([c for _, c in kept]))
+    corrected = (float(np.mean([(v - c) / (1 - c) for v, c in kept])) if all(c < 1 for _, c in kept)
+                 else None)  # fmt: skip
+    return UnitMean(value=value, chance=chance, chance_corrected=corrected, n=len(kept))

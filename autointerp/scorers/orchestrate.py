@@ -22,6 +22,7 @@ import numpy as np
 
 from autointerp.backends.base import Backend
 from autointerp.errors import BudgetExceeded
+from autointerp.scorers import metrics
 from autointerp.scorers.base import ScoreInput, Scorer
 from autointerp.scorers.catalog import SCORERS
 from autointerp.scorers.records import ForeignContexts
@@ -113,23 +114,27 @@ async def run_reseeds(judge: Any, units: list[UnitSamples]) -> BudgetExceeded | 
 
 
 def reseed_spread(store: Any, config: Any, params: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Per scorer: the mean primary value for each seed (over units), its spread, and chance-corrected means."""
+    """Per scorer: its headline metric's mean over units for each seed, the spread of those means, the mean chance
+    level and the mean over units of the chance-corrected values, each unit against its own chance level."""
     out: dict[str, dict[str, Any]] = {}
     for scorer in selected(config):
-        per_seed, corrected = [], []
+        per_seed, name = [], ""
         for k in range(config.reseeds):
             recs = store.latest(scorer.stage, reseed_params(params[scorer.stage], k)).values()
             sums = [scorer.summarise(r) for r in recs if getattr(r, "ok", False)]
-            vals = [s.value for s in sums if s.value is not None]
             prim = [next((m for m in s.metrics if m.name == s.primary), None) for s in sums]
-            cc = [m.chance_corrected for m in prim if m is not None and m.chance_corrected is not None]
-            per_seed.append(float(np.mean(vals)) if vals else None)
-            corrected.append(float(np.mean(cc)) if cc else None)
-        defined = [v for v in per_seed if v is not None]
+            name = next((s.primary for s in sums), name)
+            per_seed.append(metrics.mean_over_units([m.value if m else None for m in prim],
+                                                    [m.chance if m else None for m in prim]))
+        defined = [m.value for m in per_seed if m.value is not None]
         out[scorer.name] = {
+            "metric": name,
+            "aggregation": "mean over units (every unit kind together)",
             "seeds": [config.seed + k for k in range(config.reseeds)],
-            "mean_per_seed": per_seed,
-            "chance_corrected_per_seed": corrected,
+            "mean_per_seed": [m.value for m in per_seed],
+            "n_per_seed": [m.n for m in per_seed],
+            "chance_per_seed": [m.chance for m in per_seed],
+            "chance_corrected_per_seed": [m.chance_corrected for m in per_seed],
             "spread_sd": float(np.std(defined, ddof=1)) if len(defined) > 1 else None,
             "spread_range": float(max(defined) - min(defined)) if len(defined) > 1 else None,
         }
@@ -148,8 +153,9 @@ def spread_lines(spread: dict[str, dict[str, Any]]) -> list[str]:
         return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
     return [
-        f"{name:<12} per seed {', '.join(f(v) for v in s['mean_per_seed'])}; sd {f(s['spread_sd'])}; "
-        f"chance-corrected {', '.join(f(v) for v in s['chance_corrected_per_seed'])}"
+        f"{name:<12} {s.get('metric', '')}, mean over units, per seed {', '.join(f(v) for v in s['mean_per_seed'])}; "
+        f"sd {f(s['spread_sd'])}; chance {', '.join(f(v) for v in s.get('chance_per_seed', []))}; "
+        f"chance-corrected (each unit's own chance) {', '.join(f(v) for v in s['chance_corrected_per_seed'])}"
         for name, s in spread.items()
     ]
 

@@ -50,6 +50,10 @@ class Metric(Frozen):
     chance: float | None = Field(default=None, description="What a judge guessing (or answering 'none') scores.")
     n: int = Field(ge=0, description="Items the value is computed from.")
     note: str | None = Field(default=None, description="Why the value is undefined, if it is.")
+    method: str | None = Field(
+        default=None, description="How the value was estimated, where a scorer has several ways (simulation: "
+        "'logprobs-all-at-once', 'logprobs-generated' or 'json-list'; only the first is OpenAI's estimator).",
+    )
 
     @property
     def chance_corrected(self) -> float | None:

@@ -368,7 +368,10 @@ class SimulationScorer(StageScorer):
     stage_fn = simulate_unit
 
     def summarise(self, record: Record) -> ScoreSummary:
+        """``simulation_score`` (the report's name): Pearson r pooled over the unit's tokens, chance 0, labelled
+        with the method that produced the predictions."""
         assert isinstance(record, Simulation)
         n = sum(len(c.true) for c in record.contexts)
-        m = Metric(name="correlation", value=record.score, chance=0.0, n=n, note=record.score_note)
-        return self.summary(record, "correlation", (m,))
+        m = Metric(name="simulation_score", value=record.score, chance=0.0, n=n, note=record.score_note,
+                   method=record.method or None)
+        return self.summary(record, "simulation_score", (m,))

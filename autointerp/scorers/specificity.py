@@ -11,7 +11,6 @@ are re-asked for those ids only, then recorded as failed judgements.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -193,10 +192,6 @@ async def score_specificity(
     )
 
 
-def _mean(xs: list[int]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
-
-
 @register
 class Specificity(StageScorer):
     name = "specificity"
@@ -208,12 +203,13 @@ class Specificity(StageScorer):
     stage_fn = score_specificity
 
     def summarise(self, record: Record) -> ScoreSummary:
+        """Headline ``mean_specificity`` (activating contexts only); ``mean_score_random`` and ``mean_score_all``
+        under their own names. A 0-3 rating has no chance level: compare with ``mean_score_random``."""
         assert isinstance(record, RubricResult)
-        act, rand = record.scores_of(random=False), record.scores_of(random=True)
-        mean = record.mean_score
+        n_act, n_rand = len(record.scores_of(random=False)), len(record.scores_of(random=True))
         metrics = (
-            Metric(name="mean_score", value=None if math.isnan(mean) else mean, n=len(act) + len(rand)),
-            Metric(name="mean_score_activating", value=_mean(act), n=len(act)),
-            Metric(name="mean_score_random", value=_mean(rand), n=len(rand)),
+            Metric(name="mean_specificity", value=record.mean_specificity, n=n_act),
+            Metric(name="mean_score_random", value=record.mean_score_random, n=n_rand),
+            Metric(name="mean_score_all", value=record.mean_score_all, n=n_act + n_rand),
         )
-        return self.summary(record, "mean_score", metrics)
+        return self.summary(record, "mean_specificity", metrics)

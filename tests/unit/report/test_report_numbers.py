@@ -180,5 +180,8 @@ def test_specificity_summary_splits_by_context_kind_like_the_report():
                                                 prompt_hash="h"))
     summary = SCORERS.get("specificity").summarise(result)
     metrics = {m.name: m.value for m in summary.metrics}
-    assert metrics["mean_score_activating"] == mean_specificity(result) == pytest.approx(2.5)
+    assert summary.primary == "mean_specificity" and summary.value == pytest.approx(2.5)  # one headline, one name
+    assert metrics["mean_specificity"] == mean_specificity(result) == pytest.approx(2.5)
     assert metrics["mean_score_random"] == mean_score_random(result) == pytest.approx(0.5)
+    assert metrics["mean_score_all"] == pytest.approx(6 / 4)
+    assert set(metrics) == {"mean_specificity", "mean_score_random", "mean_score_all"}

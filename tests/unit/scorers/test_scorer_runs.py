@@ -40,7 +40,7 @@ def test_detection_reasks_only_missing_ids_then_records_failures():
     assert "c3" not in backend.requests[2].messages[-1].content
     failed = [i for i in rec.items if not i.ok]
     assert [i.item_id for i in failed] == ["1:c4", "1:c5"] and "after 3 attempt(s)" in failed[0].error
-    assert rec.ok and rec.metric("accuracy").n == 3
+    assert rec.ok and rec.metric("balanced_accuracy").n == 3 and rec.metric("accuracy") is None
 
 
 def test_backend_error_is_a_failed_record_not_an_exception():

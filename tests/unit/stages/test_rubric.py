@@ -43,7 +43,7 @@ def test_rates_every_level_including_non_activating(samples):
     assert all(j.ok and j.score == (3 if j.level >= 1 else 0) for j in res.judgements if j.context_id != "w15")
     assert by_id["w15"].score == 0  # 'fur' is highlighted: not a cat word
     assert all(by_id[w].level == -1 and by_id[w].score == 0 for w in ("w16", "w17", "w18"))
-    assert res.mean_score == pytest.approx(12 / 8)
+    assert res.mean_score_all == pytest.approx(12 / 8)
     assert res.usage.requests == 2
 
 
