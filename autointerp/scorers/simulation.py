@@ -143,6 +143,7 @@ class Method:
     prompt_field: ClassVar[str]  # SimulateConfig field naming the prompt file
     parser_type: ClassVar[type]
     capability: ClassVar[str | None] = None  # the Capabilities flag it needs; None: any backend
+    label: ClassVar[str]  # what every simulation number it produced is labelled with in reports
 
     def supports(self, caps: Capabilities) -> bool:
         return self.capability is None or bool(getattr(caps, self.capability))
@@ -183,6 +184,7 @@ class PromptLogprobs(_LinesMethod):
     """OpenAI's estimator: the expected value of each token's level under the prompt's logprobs, one pass."""
 
     name, priority, capability = "logprobs-all-at-once", 30, "prompt_logprobs"
+    label = "expected value from prompt logprobs, all tokens at once (OpenAI's estimator)"
 
     def options(self, job: Job, ctx: Context, parser: TokenLines) -> dict[str, Any]:
         prefill = render.prefill_segments(ctx.tokens, parser.placeholder)
@@ -206,6 +208,7 @@ class GeneratedLogprobs(_LinesMethod):
     """The expected value of each level from the logprobs of the tokens the model generates."""
 
     name, priority, capability = "logprobs-generated", 20, "logprobs"
+    label = "expected value from the logprobs of generated values (not OpenAI's estimator)"
 
     def options(self, job: Job, ctx: Context, parser: TokenLines) -> dict[str, Any]:
         return {"top_logprobs": 20, "max_tokens": min(8192, 8 * len(ctx.tokens) + 16),
@@ -227,7 +230,10 @@ class GeneratedLogprobs(_LinesMethod):
 
 
 class JsonList(Method):
+    """Integer lists written by the judge: no probabilities, so no expected value."""
+
     name, priority, prompt_field, parser_type = "json-list", 10, "json_prompt", JsonLists
+    label = "integer lists written by the judge, no logprobs (not OpenAI's estimator)"
 
     async def _chunk(
         self, job: Job, contexts: list[Context], parser: JsonLists, examples: list[tuple[str, str]]
@@ -288,6 +294,13 @@ def _merge(parts: Sequence[Predictions]) -> Predictions:
         out.usage = out.usage + p.usage
         out.model = out.model or p.model
     return out
+
+
+def method_label(name: str) -> str:
+    """'<method>: <what it is>' for a stored method name (an unknown or empty one says so)."""
+    if not name:
+        return "method not recorded"
+    return f"{name}: {METHODS.get(name).label}" if name in METHODS else f"{name}: unknown method"
 
 
 def choose_method(capabilities: Capabilities, forced: str | None = None) -> Method:
