@@ -109,8 +109,11 @@ def test_intruder_accuracy_value_and_chance_through_the_scorer():
 
 
 def test_intruder_accuracy_chance_is_one_over_excerpts_shown():
-    m = metrics.intruder_accuracy([item(True, True), item(True, False), item(True, None, ok=False)], n_shown=5)
+    trials_ = [item(True, True), item(True, False), item(True, None, ok=False)]
+    m = metrics.intruder_accuracy(trials_, n_shown=5)
     assert (m.value, m.chance, m.n) == (0.5, 0.2, 2)
+    m = metrics.intruder_accuracy(trials_, n_shown=5, failed_as_wrong=True)  # delphi: a failed answer is wrong
+    assert (m.value, m.chance, m.n) == (pytest.approx(1 / 3), 0.2, 3)
 
 
 def test_saebench_floor_is_the_units_own_share_of_inactive_documents():
