@@ -4,10 +4,11 @@
 For every request it
 
 - admits it under the run budget ``llm.max_cost`` (:class:`RunGuard`): the ledger's spent total (all
-  invocations of this run folder) plus the estimated cost of requests in flight must stay within the
-  budget; requests wait while others are in flight and would push it over, and are refused with
-  BudgetExceeded once the spent total reaches it. So a run never spends more than ``max_cost`` plus
-  one request;
+  invocations of this run folder) plus the estimated cost of the requests in flight plus its own must stay
+  within the budget. A request that does not fit waits while others are in flight (their answers may cost
+  less than estimated); with none in flight it is refused with BudgetExceeded, so the run ends with exit 4
+  when the next request would pass the cap. Whether any are in flight is a count, not a float sum of
+  estimates (a residue like 3e-17 once kept a request waiting for a settle that never came);
 - sends the first request of each backend alone (the *probe*): until one answer has come back, a wrong
   key or model name costs one doomed request, not one per unit in flight;
 - turns authentication / permission / unknown-model errors (401/403/404) into :class:`RunHalted`, which
@@ -79,7 +80,8 @@ class RunGuard:
         self.ledger = ledger
         self.max_cost = max_cost
         self.api_key_env = api_key_env
-        self.reserved = 0.0
+        self.reserved = 0.0  # estimated dollars of the requests in flight
+        self.in_flight = 0  # admitted under the budget and not yet settled
         self.halted: RunHalted | None = None
         self.budget_hit = False
         self.probes: dict[str, Probe] = defaultdict(Probe)
@@ -87,15 +89,19 @@ class RunGuard:
         self.unit_usage: dict[tuple[str, str], Usage] = defaultdict(Usage)
         self._settled = asyncio.Condition()
 
-    def budget_error(self) -> BudgetExceeded:
+    def budget_error(self, estimate: float | None = None) -> BudgetExceeded:
         self.budget_hit = True
+        spent = self.ledger.spent
+        why = "reached" if estimate is None or spent >= self.max_cost else (
+            f"reached: the next request (~${estimate:.4f}) would pass it")
         return BudgetExceeded(
-            f"budget llm.max_cost=${self.max_cost:.4f} reached (this run folder has spent ${self.ledger.spent:.4f} "
+            f"budget llm.max_cost=${self.max_cost:.4f} {why} (this run folder has spent ${spent:.4f} "
             "over all invocations); no new requests are sent"
         )
 
     async def admit(self, estimate: float) -> float:
-        """Reserve ``estimate`` dollars for one request, waiting while in-flight requests could overrun."""
+        """Reserve ``estimate`` dollars for one request: at once if it fits, after in-flight requests settle
+        if it may fit then, else BudgetExceeded. Every call returns or raises once nothing is in flight."""
         if self.halted is not None:
             raise self.halted
         if self.max_cost is None:
@@ -104,18 +110,24 @@ class RunGuard:
             while True:
                 if self.halted is not None:
                     raise self.halted
-                if self.ledger.spent >= self.max_cost:
+                spent = self.ledger.spent
+                if spent >= self.max_cost:
                     raise self.budget_error()
-                if self.reserved <= 0 or self.ledger.spent + self.reserved + estimate <= self.max_cost:
-                    self.reserved += estimate
-                    return estimate
+                if spent + self.reserved + estimate <= self.max_cost:
+                    break
+                if self.in_flight == 0:  # nothing will settle: it does not fit, now or later
+                    raise self.budget_error(estimate)
                 await self._settled.wait()
+            self.in_flight += 1
+            self.reserved += estimate
+            return estimate
 
     async def settle(self, reserved: float) -> None:
         if self.max_cost is None:
             return
         async with self._settled:
-            self.reserved = max(0.0, self.reserved - reserved)
+            self.in_flight -= 1
+            self.reserved = max(0.0, self.reserved - reserved) if self.in_flight else 0.0
             self._settled.notify_all()
 
     def usage_of_unit(self, stage: str, unit: str) -> Usage:

@@ -8,7 +8,6 @@ killed with SIGKILL mid-way resumes without re-sending any answered request; res
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -23,43 +22,14 @@ from autointerp.cli import main
 from autointerp.runs.store import RunStore
 from autointerp.scorers.catalog import summarise
 from autointerp.scorers.orchestrate import scorer_of_stage
-from tests.support.api_server import ApiServer, RecordedRequest, openai_chat
+from tests.support.api_server import ApiServer
+from tests.support.judge_answers import handler
 from tests.support.subprocess_kill import run_killed_midway
 
 pytestmark = pytest.mark.slow
 
 SEVEN = ["specificity", "simulation", "detection", "fuzzing", "embedding", "intruder", "saebench"]
 STAGES = ("explain", "rubric", "simulate", "detection", "fuzzing", "embedding", "intruder", "saebench")
-
-
-def _bit(*parts: str) -> int:
-    return hashlib.sha256("|".join(parts).encode()).digest()[0] % 2
-
-
-def answer(body: dict) -> str:
-    system = " ".join(m["content"] for m in body["messages"] if m["role"] == "system")
-    user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-    ids = re.findall(r'<context id="(c\d+)">', user)
-    if "You judge how well" in system:
-        return "\n".join(f"{cid}: {_bit(cid, user) * 3}" for cid in ids)
-    if "You predict how strongly" in system:
-        blocks = re.findall(r'<context id="(c\d+)">\n\d+ tokens: (\[.*?\])\n</context>', user, re.DOTALL)
-        return json.dumps({cid: [len(t.strip()) % 11 for t in json.loads(b)] for cid, b in blocks})
-    if "arbitrary tokens" in system or "from the description alone" in system:  # fuzzing, detection
-        return "\n".join(f"{cid}: {'yes' if _bit(cid, user) else 'no'}" for cid in ids)
-    if "Exactly one excerpt" in system:  # intruder
-        return f"Answer: {ids[_bit(user) % len(ids)]}"
-    if "Say in one plain sentence" in system:  # saebench explainer
-        return "words near the start of a sentence"
-    if "Return the numbers of the" in system:  # saebench judge
-        return "1, 4" if _bit(user) else "None"
-    first = user.split("\n")[0][:30]
-    return f"Explanation: text resembling {first!r}"
-
-
-def handler(request: RecordedRequest):
-    body = request.json
-    return openai_chat(answer(body), model=body.get("model", "fake"))
 
 
 @pytest.fixture(scope="module")
