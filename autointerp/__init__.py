@@ -1,4 +1,14 @@
-"""autointerp: automated interpretability evaluation of SAE features and neurons."""
+"""autointerp: automated interpretability evaluation of SAE features and neurons.
+
+The public Python API (everything else is private)::
+
+    results = autointerp.evaluate(model, tokenizer=tok, sae=sae, sae_site="layers.6.resid_post", features=32)
+    results.summary(); results.scores; results.report()
+    results = autointerp.load("results/run")       # any run folder, from evaluate or the CLI
+
+``import autointerp`` stays cheap: ``evaluate``, ``load`` and ``Results`` import torch and the pipeline when first
+used. Errors are the one-line exceptions below (the CLI prints the same messages).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,48 @@ import importlib.util
 import sys
 import warnings
 
+from autointerp.errors import (
+    AutointerpError,
+    BackendError,
+    BudgetExceeded,
+    ConfigError,
+    InputError,
+    RunHalted,
+    RunLocked,
+    StorageError,
+)
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "AutointerpError",
+    "BackendError",
+    "BudgetExceeded",
+    "ConfigError",
+    "InputError",
+    "Results",
+    "RunHalted",
+    "RunLocked",
+    "StorageError",
+    "__version__",
+    "evaluate",
+    "load",
+]
+
+_LAZY = {"evaluate": "autointerp.api", "load": "autointerp.api", "Results": "autointerp.report.results"}
+
+
+def __getattr__(name: str):
+    """``evaluate``, ``load`` and ``Results`` on first use (they import torch and the pipeline)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'autointerp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 # Modules that moved into packages (docs/architecture.md). Their old import paths keep working for one release,
 # with a DeprecationWarning naming the new home; nothing else of the package is imported through them.

@@ -171,7 +171,7 @@ def load_subject(
         config = AutoConfig.from_pretrained(path)
     except (ValueError, OSError, KeyError) as exc:
         raise InputError(f"model folder {path}: cannot read config.json: {str(exc).splitlines()[0]}") from None
-    spec = ARCHITECTURES.get(config.model_type)  # ConfigError listing the supported architectures
+    ARCHITECTURES.get(config.model_type)  # checked before loading weights: ConfigError listing the supported architectures
     auto = AutoModelForCausalLM if _is_causal(config) else AutoModel
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a 0.2 s load needs no progress bar
@@ -192,6 +192,15 @@ def load_subject(
         if bars:
             hf_logging.enable_progress_bar()
     model.to(device).eval().requires_grad_(False)
+    return subject_of(model, tokenizer, name, path)
+
+
+def subject_of(model: nn.Module, tokenizer: object, name: str, path: Path | None = None) -> SubjectModel:
+    """The :class:`SubjectModel` facts of a loaded transformers model (from a folder, or handed over in memory)."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "model_type"):
+        raise InputError(f"model {name}: not a transformers model (it has no config.model_type)")
+    spec = ARCHITECTURES.get(config.model_type)  # ConfigError listing the supported architectures
     unembed = None
     if spec.decoder and hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None:
         unembed = model.get_output_embeddings().weight.T

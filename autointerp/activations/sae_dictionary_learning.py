@@ -50,6 +50,7 @@ _CLASSES = {  # dict class -> (kind, trainers that write it)
     "BatchTopKSAE": ("batchtopk", ("BatchTopKTrainer",)),
     "MatryoshkaBatchTopKSAE": ("matryoshka", ("MatryoshkaBatchTopKTrainer",)),
 }
+DICT_CLASSES = tuple(_CLASSES)  # the dictionary classes read (an in-memory object is read by its class name)
 _BY_TRAINER = {trainer: cls for cls, (_, trainers) in _CLASSES.items() for trainer in trainers}
 
 TRAINER_KEYS = KeyPolicy(

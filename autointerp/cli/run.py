@@ -131,17 +131,16 @@ def execute(config: RunConfig, args: argparse.Namespace) -> int:
 
 
 def _execute(config: RunConfig, args: argparse.Namespace, progress: bool) -> int:
-    from autointerp.report import summary_line, write_report
+    from autointerp.api import run_and_report
+    from autointerp.report import summary_line
     from autointerp.report.summary import judgement_line
-    from autointerp.runs import pipeline
 
     if args.dry_run:
         return _dry_run(config, progress, args.check)
-    outcome = pipeline.run(config, progress=progress, check=args.check)
-    if outcome.halted is not None:  # auth / permission / unknown model: one line, nothing else to say
+    outcome, summary = run_and_report(config, progress=progress, check=args.check)  # the Python API's path too
+    if summary is None:  # auth / permission / unknown model: one line, nothing else to say
         print(f"autointerp: error: {outcome.halted}", file=sys.stderr)
         return outcome.exit_code()
-    summary = write_report(outcome.run_dir, seed=config.seed)
     print(f"{outcome.run_dir}:")
     for line in outcome.status_lines():
         print(f"  {line}")

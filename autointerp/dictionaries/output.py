@@ -42,7 +42,11 @@ class OutputEvidence(Frozen):
 
 
 def residual_direction(subject: SubjectModel, site: HookSite, dictionary: Dictionary, unit: int) -> torch.Tensor | None:
-    """What the unit adds to the residual stream: its direction, through the MLP's down projection for neurons."""
+    """What the unit adds to the residual stream: its direction, through the MLP's down projection for neurons.
+
+    None when the dictionary has no directions (an in-memory module with only ``encode``)."""
+    if not getattr(dictionary, "has_directions", True):
+        return None
     vec = unit_direction(dictionary, unit)
     if site.kind != "mlp":
         return vec.float()

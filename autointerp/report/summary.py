@@ -184,11 +184,11 @@ def run_info(run: RunData) -> RunInfo:
         created=_created(meta.get("created")),
         models=_models(meta, config),
         seed=seed if isinstance(seed, int) else None,
-        protocol=_protocol(meta, config),
+        protocol=protocol_of(meta, config),
     )
 
 
-def _protocol(meta: dict[str, Any], config: dict[str, Any]) -> ProtocolLabel:
+def protocol_of(meta: dict[str, Any], config: dict[str, Any]) -> ProtocolLabel:
     """The label run.json recorded (runs before presets existed: ours, or the config's name with nothing known)."""
     if isinstance(meta.get("protocol"), dict):
         return ProtocolLabel.model_validate(meta["protocol"])

@@ -16,7 +16,7 @@ import torch
 
 from autointerp.activations.model_source import Basis
 from autointerp.activations.models import SubjectModel
-from autointerp.activations.sae import IdentityDict, check_width
+from autointerp.activations.sae import Dictionary, IdentityDict, check_width
 from autointerp.activations.sae_formats import check_sae_site, load_sae
 from autointerp.activations.sites import HookSite
 from autointerp.dictionaries.output import residual_direction
@@ -49,15 +49,18 @@ class RunBasis:
         return self.basis.units or ()
 
 
-def build_bases(config: RunConfig, subject: SubjectModel) -> list[RunBasis]:
-    """Features (if an SAE is given) then neurons (if a neuron site is given), units selected with the run seed."""
+def build_bases(config: RunConfig, subject: SubjectModel, sae: Dictionary | None = None) -> list[RunBasis]:
+    """Features (if an SAE is given) then neurons (if a neuron site is given), units selected with the run seed.
+
+    ``sae``: the dictionary itself (in memory), read at ``sae_site`` instead of loading ``config.sae``."""
     out: list[RunBasis] = []
     if config.sae is not None:
         with field("sae_site"):
             site = HookSite.parse(config.sae_site).validate(subject)
             width = site.width(subject)
         with field("sae"):
-            sae = load_sae(config.sae, None if config.sae_format == "auto" else config.sae_format)
+            if sae is None:
+                sae = load_sae(config.sae, None if config.sae_format == "auto" else config.sae_format)
             check_width(sae, width, str(site))
             check_sae_site(sae, str(site), model_type=subject.arch, allow_mismatch=config.sae_site_override)
         units = select_units(config.features, sae.d_sae, config.seed, "features")

@@ -350,6 +350,7 @@ def load_config(
     overrides: dict[str, Any] | None = None,
     defaults: dict[str, Any] | None = None,
     kept: tuple[str, ...] = (),
+    source: str = "config",
 ) -> RunConfig:
     """Validate ``defaults`` < the protocol preset < the YAML file (optional) < ``overrides``, each a layer over the
     one before (the preset is the one the file, the overrides or the defaults name; see scorers/protocols.py).
@@ -361,7 +362,6 @@ def load_config(
     data: dict[str, Any] = {}
     for key, value in (defaults or {}).items():
         _set_dotted(data if key in kept else base, key, value)
-    source = "config"
     if path is not None:
         p = Path(path)
         source = str(p)
@@ -411,15 +411,18 @@ FLAG_FIELDS = tuple(
 )
 
 
+def backend_overrides(spec: str | None) -> dict[str, str]:
+    """One backend spec for every judge stage (``--backend``, ``evaluate(backend=...)``) as dotted overrides."""
+    return {f"backends.{stage}": spec for stage in ("explain", "rubric", "simulate")} if spec else {}
+
+
 def config_from_flags(given: Mapping[str, Any], defaults: dict | None = None, kept: tuple[str, ...] = ()) -> RunConfig:
     """A RunConfig from parsed flag values: ``defaults`` (dotted) < the ``config`` file < flags and ``set`` items.
 
     ``given`` holds only the flags the user gave (the CLI's parser leaves the rest out), under their field names,
     plus ``config`` (a YAML path or None), ``backend`` (one spec for every stage), ``max_cost`` and ``set``."""
     overrides: dict = {name: given[name] for name in FLAG_FIELDS if name in given}  # None included ('--sae none')
-    if given.get("backend"):
-        for stage in ("explain", "rubric", "simulate"):
-            overrides[f"backends.{stage}"] = given["backend"]
+    overrides.update(backend_overrides(given.get("backend")))
     if given.get("max_cost") is not None:
         overrides["llm.max_cost"] = given["max_cost"]
     overrides.update(parse_set(given.get("set")))

@@ -22,7 +22,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autointerp import __version__
-from autointerp.activations.corpus import stream_corpus, token_windows
+from autointerp.activations.corpus import Document, stream_corpus, token_windows
 from autointerp.activations.device import resolve_device, resolve_dtype
 from autointerp.activations.model_source import MultiSource
 from autointerp.activations.models import SubjectModel, load_subject
@@ -31,10 +31,12 @@ from autointerp.backends import build_backend, usage_of
 from autointerp.backends.base import Backend
 from autointerp.errors import BudgetExceeded, InputError, RunHalted
 from autointerp.judging.explain import LogitTokens, explain_unit
+from autointerp.runs.aio import run_sync
 from autointerp.runs.bases import RunBasis, build_bases, logit_tokens
 from autointerp.runs.bases import field as config_field
 from autointerp.runs.config import SAMPLING_FIELDS, STAGE_FIELDS, RunConfig, save_config
 from autointerp.runs.guard import RunGuard, current_unit
+from autointerp.runs.inputs import RunInputs
 from autointerp.runs.logits import write_logit_tokens
 from autointerp.runs.outcome import RunOutcome, stage_statuses
 from autointerp.runs.preflight import check_backends, validate_backends
@@ -114,9 +116,16 @@ def sample_worker(config: RunConfig) -> int:
 
 
 def ensure_samples(
-    config: RunConfig, store: RunStore, subject: SubjectModel, bases: list[RunBasis], progress: bool = True
+    config: RunConfig,
+    store: RunStore,
+    subject: SubjectModel,
+    bases: list[RunBasis],
+    progress: bool = True,
+    documents: Callable[[], Iterable[Document]] | None = None,
 ) -> list[UnitSamples]:
-    """Sampled contexts of every unit: from the store when this sampling config already ran, else one pass."""
+    """Sampled contexts of every unit: from the store when this sampling config already ran, else one pass.
+
+    ``documents``: the corpus in memory (a fresh pass per call) instead of ``config.corpus``."""
     params = config.part_hash(*SAMPLING_FIELDS)
     wanted = [f"{rb.name}#{u}" for rb in bases for u in rb.unit_ids]
     have = store.latest("units", params)
@@ -126,7 +135,7 @@ def ensure_samples(
     if cached:
         return [have[k] for k in wanted]  # type: ignore[misc]
     with config_field("corpus"):
-        docs = stream_corpus(config.corpus, config.text_field, progress=say)
+        docs = documents() if documents is not None else stream_corpus(config.corpus, config.text_field, progress=say)
     windows = token_windows(docs, subject.tokenizer, config.window, config.max_tokens)
     sets = _sample_pass(subject, bases, windows, config, progress)
     decoder = TokenDecoder(subject.tokenizer)
@@ -157,6 +166,7 @@ class Judge:
         bases: dict[str, RunBasis],
         progress: bool,
         guard: RunGuard | None = None,
+        on_record: Callable[[str, Record], None] | None = None,
     ):
         self.guard = guard or RunGuard(Ledger(store.run_dir), config.llm.max_cost, config.llm.api_key_env)
         backends = {stage: self.guard.wrap(stage, b) for stage, b in backends.items()}
@@ -168,6 +178,7 @@ class Judge:
         self.foreign: dict = {}  # other units' contexts where each unit is silent (negatives, intruders)
         self.progress = progress
         self.bars: dict[str, tqdm] = {}
+        self.on_record = on_record  # called with (stage, record) as each record is stored
 
     def _done(self, stage: str, key: str) -> Record | None:
         rec = self.latest[stage].get(key)
@@ -175,6 +186,8 @@ class Judge:
 
     def _record(self, stage: str, rec: Record) -> None:
         self.store.append(stage, rec, self.params[stage])
+        if self.on_record is not None:
+            self.on_record(stage, rec)
         c = self.counts[stage]
         c.done += 1
         c.failed += 0 if getattr(rec, "ok", True) else 1
@@ -304,17 +317,24 @@ def write_run_metadata(config: RunConfig, run_dir: Path, unit_keys: list[str] | 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
-def prepare(config: RunConfig, progress: bool = True) -> tuple[SubjectModel, list[RunBasis], list[UnitSamples]]:
-    """Load the subject model, build the bases and sample (or reload) every unit's contexts."""
+def prepare(
+    config: RunConfig, progress: bool = True, inputs: RunInputs | None = None
+) -> tuple[SubjectModel, list[RunBasis], list[UnitSamples]]:
+    """Load the subject model, build the bases and sample (or reload) every unit's contexts.
+
+    ``inputs``: what the Python API hands over in memory (model, SAE, corpus) instead of the config's names."""
+    inputs = inputs or RunInputs()
     store = RunStore(config.run_dir)
-    with config_field("model"):
-        subject = load_subject(
-            config.model, device=resolve_device(config.device), dtype=resolve_dtype(config.dtype), progress=say
-        )
-    bases = build_bases(config, subject)
+    subject = inputs.subject
+    if subject is None:
+        with config_field("model"):
+            subject = load_subject(
+                config.model, device=resolve_device(config.device), dtype=resolve_dtype(config.dtype), progress=say
+            )
+    bases = build_bases(config, subject, inputs.sae)
     if not bases:
         raise InputError("nothing to score: set 'sae' (features) and/or 'neuron_site' (neurons)")
-    units = ensure_samples(config, store, subject, bases, progress)
+    units = ensure_samples(config, store, subject, bases, progress, inputs.documents)
     return subject, bases, units
 
 
@@ -332,9 +352,10 @@ async def _judge(
     progress,
     backend_factory: Callable[[RunConfig], dict[str, Backend]],
     guard: RunGuard,
+    on_record: Callable[[str, Record], None] | None = None,
 ) -> tuple[BudgetExceeded | None, dict[str, Usage]]:
     backends = backend_factory(config)
-    judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress, guard)
+    judge = Judge(config, store, backends, subject, {rb.name: rb for rb in bases}, progress, guard, on_record)
     if wants_foreign(config):
         judge.foreign = ensure_foreign(config, store, subject, bases, units, config.part_hash(*SAMPLING_FIELDS))
     if subject is not None and subject.is_decoder:  # output evidence: VocabProj + TokenChange, for the unit cards
@@ -386,8 +407,14 @@ def run(
     backend_factory: Callable[[RunConfig], dict[str, Backend]] = build_backends,
     check: bool = False,
     report: Callable[[str], None] = say,
+    inputs: RunInputs | None = None,
+    on_record: Callable[[str, Record], None] | None = None,
 ) -> RunOutcome:
     """The whole job for one config; safe to rerun (resumes).
+
+    ``inputs``: model, SAE or corpus handed over in memory (the Python API); ``on_record(stage, record)`` is
+    called as each judged record is stored. Works inside a running event loop (the judging then runs on a
+    worker thread with its own loop).
 
     Backend specs are validated (and with ``check`` each remote backend answers one tiny request) before
     anything is sampled. The run folder is locked for the whole invocation; write failures (disk full,
@@ -397,7 +424,7 @@ def run(
     with opened_run(config, check, report) as run_dir:
         write_run_metadata(config, run_dir)
         store = RunStore(run_dir)
-        subject, bases, units = prepare(config, progress)
+        subject, bases, units = prepare(config, progress, inputs)
         units = unique_units(units)
         keys = [us.unit.key for us in units]
         write_run_metadata(config, run_dir, keys)
@@ -409,8 +436,8 @@ def run(
         halted: RunHalted | None = None
         budget, usage = None, {}
         try:
-            budget, usage = asyncio.run(
-                _judge(config, store, subject, bases, units, progress, backend_factory, guard)
+            budget, usage = run_sync(
+                _judge(config, store, subject, bases, units, progress, backend_factory, guard, on_record)
             )
         except RunHalted as exc:
             halted = exc

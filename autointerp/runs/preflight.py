@@ -4,7 +4,6 @@ model name fails in seconds instead of after hours of sampling."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 from pathlib import Path
@@ -14,6 +13,7 @@ from autointerp.backends import BACKENDS, build_backend
 from autointerp.backends.base import LLMRequest, Message
 from autointerp.backends.keys import read_key
 from autointerp.errors import BackendError, ConfigError, RunHalted
+from autointerp.runs.aio import run_sync
 from autointerp.runs.config import RunConfig
 from autointerp.runs.guard import RunGuard, current_unit
 from autointerp.runs.spend import Ledger
@@ -114,4 +114,4 @@ async def _check(config: RunConfig, run_dir: Path) -> list[str]:
 
 def check_backends(config: RunConfig, run_dir: Path) -> list[str]:
     """One tiny real request per remote backend; RunHalted (exit 3) on the first that fails."""
-    return asyncio.run(_check(config, run_dir))
+    return run_sync(_check(config, run_dir))

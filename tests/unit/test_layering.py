@@ -23,7 +23,7 @@ FLOORS = [
     {"scorers"},  # every scorer, specificity and simulation included; protocols
     {"runs"},  # one run's life
     {"report"},  # statistics, verdict, HTML, compare
-    {"api", "cli", "__main__"},  # the two faces: Python and the command line
+    {"api", "cli", "__main__", "__init__"},  # the two faces: Python (api, re-exported by __init__) and the command line
 ]
 FLOOR = {room: i for i, rooms in enumerate(FLOORS) for room in rooms}
 LOOSE_ALLOWED = {"__init__", "__main__", "api", "errors", "registry", "secrets", "types"}
