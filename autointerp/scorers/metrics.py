@@ -173,3 +173,76 @@ def mean_over_units(values: Sequence[float | None], chances: Sequence[float | No
     corrected = (float(np.mean([(v - c) / (1 - c) for v, c in kept])) if all(c < 1 for _, c in kept)
                  else None)  # fmt: skip
     return UnitMean(value=value, chance=chance, chance_corrected=corrected, n=len(kept))
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Counts of answered items (a failed answer is in none of them, only in ``failed``)."""
+
+    tp: int
+    tn: int
+    fp: int
+    fn: int
+    failed: int
+
+    @property
+    def positives(self) -> int:
+        return self.tp + self.fn
+
+    @property
+    def negatives(self) -> int:
+        return self.tn + self.fp
+
+    @property
+    def balanced_accuracy(self) -> float:
+        """delphi's ``accuracy`` field: (TPR + TNR) / 2, a rate of an absent class counted as 0."""
+        tpr = self.tp / self.positives if self.positives else 0.0
+        tnr = self.tn / self.negatives if self.negatives else 0.0
+        return (tpr + tnr) / 2
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.positives if self.positives else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def confusion(items: Sequence[ScoreItem]) -> Confusion:
+    """The confusion matrix of the answered items (delphi's ``compute_confusion``)."""
+    done = _answered(items)
+    return Confusion(
+        tp=sum(1 for i in done if i.label and i.predicted), tn=sum(1 for i in done if not i.label and not i.predicted),
+        fp=sum(1 for i in done if not i.label and i.predicted), fn=sum(1 for i in done if i.label and not i.predicted),
+        failed=len(items) - len(done),
+    )
+
+
+def delphi_metrics(items: Sequence[ScoreItem]) -> tuple[Metric, ...]:
+    """delphi's analysis (``log/result_analysis.py``) of a set of items: of one unit, or pooled over every unit.
+
+    One confusion matrix over the answered items gives balanced accuracy (delphi calls it ``accuracy``) and F1
+    (0 where delphi's formula divides by zero, a missing class's rate counted as 0, as delphi does; the note says
+    so); one ROC over the items with a probability gives the AUROC. Chance levels as :func:`balanced_accuracy`,
+    :func:`f1` and :func:`auroc`.
+    """
+    c = confusion(items)
+    n = c.positives + c.negatives
+    one_class = None if c.positives and c.negatives else "one class only: delphi counts the missing class's rate as 0"
+    if n == 0:
+        done: tuple[Metric, ...] = (
+            Metric(name="balanced_accuracy", value=None, chance=0.5, n=0, note="no answered items"),
+            Metric(name="f1", value=None, chance=None, n=0, note="no answered items"))
+    else:
+        done = (Metric(name="balanced_accuracy", value=c.balanced_accuracy, chance=0.5, n=n, note=one_class),
+                Metric(name="f1", value=c.f1, chance=2 * c.positives / (c.positives + n), n=n,
+                       note=None if c.tp else "no true positives: delphi's F1 is 0"))
+    return (*done, auroc(items), Metric(name="n_positive", value=float(c.positives), n=n),
+            Metric(name="n_negative", value=float(c.negatives), n=n),
+            Metric(name="n_failed", value=float(c.failed), n=len(items)))
