@@ -24,7 +24,7 @@ from autointerp.judging import render
 from autointerp.judging.prompts import PromptSpec, ask, build_request, load_prompt, provenance
 from autointerp.scorers import metrics
 from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register, stand_in_foreign
-from autointerp.scorers.classifier import by_level
+from autointerp.scorers.classifier import Selection, by_level, quantile_groups
 from autointerp.scorers.fuzzing import active_positions, delphi_wrong_marks
 from autointerp.scorers.records import ForeignContext, ScoreItem, ScoreResult
 from autointerp.types import Context, Usage
@@ -38,6 +38,10 @@ class IntruderConfig(ScorerConfig):
     prompt: str = Field(default="intruder", description="Prompt file id or path.")
     n_activating: int = Field(default=4, ge=1, description="Activating contexts per trial (plus one intruder).")
     n_trials: int = Field(default=5, ge=1, description="Trials per unit.")
+    selection: Selection = Field(
+        default="levels", description="Groups a trial's activating contexts come from: the sampler's levels, or "
+        "delphi's equal-count quantiles of the held-out activating contexts (strongest first, taken in turn).")
+    n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
     threshold: float = Field(default=0.3, gt=0, le=1, description="Marked: tokens >= threshold x the context's max.")
     max_tokens: int = Field(default=120, ge=8, description="Answer limit (room for a short reasoning).")
     intruder: Literal["foreign", "random"] = Field(
@@ -69,7 +73,11 @@ def trials(inp: ScoreInput, config: IntruderConfig, seed: int) -> list[Trial]:
         foreign = [ForeignContext(context=c, source_unit=-1, similarity=0.0, source_active=()) for c in silent]
     else:
         foreign = list(inp.foreign.contexts) if inp.foreign is not None else []
-    groups = {lv: cs for lv, cs in by_level(inp.samples.heldout_contexts()).items() if len(cs) >= config.n_activating}
+    if config.selection == "quantiles":  # numbered from the weakest, like levels, so the strongest comes first
+        qs = quantile_groups(inp.samples.heldout_contexts(), config.n_quantiles)
+        groups = {len(qs) - 1 - q: cs for q, cs in enumerate(qs) if len(cs) >= config.n_activating}
+    else:
+        groups = {lv: cs for lv, cs in by_level(inp.samples.heldout_contexts()).items() if len(cs) >= config.n_activating}
     if not groups:  # too few per level: draw from all activating contexts together
         pooled = [c for cs in by_level(inp.samples.heldout_contexts()).values() for c in cs]
         groups = {-1: pooled} if len(pooled) >= config.n_activating else {}

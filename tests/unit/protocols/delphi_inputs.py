@@ -90,6 +90,11 @@ PARSE_CASES = [
     {"name": "first list wins", "text": "[1,0,1,1,0]\n[0,0,0,0,0]"},
     {"name": "list across lines", "text": "[1,\n0,1,1,0]"},
     {"name": "with logprobs", "text": "[1, 0, 1, 1, 0]", "logprobs": _digits("10110")},
+    {"name": "alternatives with both digits and with neither", "text": "[1, 0, 1, 1, 0]",
+     "logprobs": [["[", [["[", 0.0]]], ["1", [["1", -0.2], ["10", -1.0], ["0", -3.0]]], [",", [[",", 0.0]]],
+                  [" 0", [[" no", -0.1], [" x", -2.0]]], [",", [[",", 0.0]]], [" 1", [[" 1", -0.01]]],
+                  [",", [[",", 0.0]]], [" 1", [[" 01", -0.5], [" 1", -0.9]]], [",", [[",", 0.0]]],
+                  [" 0", [[" 0", -0.7], [" 1", -0.7]]], ["]", [["]", 0.0]]]]},
     {"name": "logprobs of a stray digit", "text": "[1, 0, 1, 1, 0] 10", "logprobs": _digits("10110", " 10")},
 ]
 
@@ -103,4 +108,6 @@ JUDGE_ROWS = (
         (False, True, 0.75), (False, False, 0.25), (False, None, None), (False, False, 0.15), (False, True, 0.5)]]
     + [{"latent": 2, "activating": a, "prediction": p, "probability": q} for a, p, q in [
         (False, False, 0.1), (False, True, 0.6), (False, False, 0.2), (False, False, 0.3)]]
+    + [{"latent": 3, "activating": a, "prediction": p, "probability": q} for a, p, q in [
+        (True, True, 0.8), (True, False, 0.3), (True, True, 0.6)]]
 )
