@@ -20,6 +20,7 @@ import sqlite3
 import sys
 
 from autointerp.errors import AutointerpError, StorageError
+from autointerp.secrets import redact_logging
 
 COMMAND_MODULES = (
     "autointerp.cli.models",
@@ -42,7 +43,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="autointerp", description="Automated interpretability evaluation of SAE features and neurons.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="More logging.")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="More logging: -v info (every HTTP request), -vv debug. Passwords and keys are redacted.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         try:
@@ -58,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    redact_logging()  # every library's lines (httpx prints request URLs) pass through the same redaction
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
