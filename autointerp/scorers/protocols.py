@@ -73,6 +73,7 @@ TABLE: tuple[Protocol, ...] = (
             "fuzzing.variant": "default",
             "fuzzing.threshold": 0.3,
             "intruder.intruder": "random",
+            "intruder.selection": "quantiles",
             "intruder.n_trials": 50,
             "intruder.n_activating": 4,
             "intruder.threshold": 0.3,

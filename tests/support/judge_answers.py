@@ -27,6 +27,8 @@ def answer(body: dict) -> str:
     if "You predict how strongly" in system:
         blocks = re.findall(r'<context id="(c\d+)">\n\d+ tokens: (\[.*?\])\n</context>', user, re.DOTALL)
         return json.dumps({cid: [len(t.strip()) % 11 for t in json.loads(b)] for cid, b in blocks})
+    if "Answer with a Python list" in system:  # detection and fuzzing, delphi's answer format
+        return "[" + ", ".join(str(_bit(cid, user)) for cid in ids) + "]"
     if "arbitrary tokens" in system or "from the description alone" in system:  # fuzzing, detection
         return "\n".join(f"{cid}: {'yes' if _bit(cid, user) else 'no'}" for cid in ids)
     if "Exactly one excerpt" in system:  # intruder
