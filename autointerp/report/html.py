@@ -17,6 +17,7 @@ from autointerp.dictionaries.card import unit_card_extras
 from autointerp.report.cards import BROWSER_JS, CARD_CSS, browser_controls, esc, fmt, render_context, unit_card
 from autointerp.report.cost import StageCost
 from autointerp.report.load import RunData
+from autointerp.report.pooled import pooled_line
 from autointerp.report.scores import MetricSpec
 from autointerp.report.stats import GroupStats, GroupTest, format_ci
 from autointerp.report.summary import CompareSummary, ReportSummary, compare_line
@@ -153,6 +154,8 @@ def headline(run: RunData, summary: ReportSummary) -> str:
     corpus = f" on {cfg['corpus']} ({int(cfg['max_tokens']):,} tokens)" if cfg.get("corpus") and cfg.get(
         "max_tokens") else ""  # fmt: skip
     parts = [f"Compared {what} ({'; '.join(where) or 'bases from the run records'}){source}{corpus}."]
+    if summary.run.protocol.name != "ours":  # the peer's headline number in the peer's aggregation first
+        parts.append(pooled_line(summary.pooled, summary.run.protocol.name))
     headline_specs = {s.scorer: s for s in reversed(summary.scorers)}  # each scorer's first (primary) metric
     for spec in (s for s in summary.scorers if headline_specs[s.scorer] is s):
         stats = [m for m in summary.metrics if m.metric == spec.name and m.n > 0]

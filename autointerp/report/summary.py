@@ -13,6 +13,7 @@ from autointerp.report.contrast import RubricContrast
 from autointerp.report.cost import StageCost, cost_line
 from autointerp.report.histograms import LevelInfo
 from autointerp.report.load import RunData
+from autointerp.report.pooled import PooledScore
 from autointerp.report.reseeds import SeedSpread
 from autointerp.report.scores import MetricSpec
 from autointerp.report.stats import GroupStats, GroupTest, format_ci
@@ -109,6 +110,8 @@ class ReportSummary(Frozen):
     levels: tuple[LevelInfo, ...] = Field(default=(), description="Activation levels of the histogram's x axis.")
     histogram: tuple[HistogramRow, ...] = ()
     level_recall: tuple[LevelRecall, ...] = Field(default=(), description="Classifier scorers: recall per level.")
+    pooled: tuple[PooledScore, ...] = Field(
+        default=(), description="Classifier scorers pooled over units per kind (delphi's aggregation).")
     seed_spread: tuple[SeedSpread, ...] = Field(default=(), description="With reseeds: each scorer's spread.")
     files: tuple[str, ...] = Field(default=(), description="Files written, relative to the report folder.")
 

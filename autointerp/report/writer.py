@@ -29,6 +29,7 @@ from autointerp.report.cost import stage_costs
 from autointerp.report.histograms import KIND_ORDER, level_infos, plot_level_recall, plot_specificity, specificity_table
 from autointerp.report.html import render_compare_html, render_html
 from autointerp.report.load import RunData, judgements_frame, load_run, units_frame
+from autointerp.report.pooled import pooled_scores
 from autointerp.report.reseeds import seed_spreads
 from autointerp.report.sampling import between_runs_note, same_units, within_run_note
 from autointerp.report.scores import BUILTIN, MetricSpec, add_extra_scores, extra_metric_specs, level_hits
@@ -39,6 +40,7 @@ from autointerp.report.summary import (
     LevelRecall,
     ReportSummary,
     compare_schema,
+    protocol_of,
     provenance_counts,
     report_schema,
     run_info,
@@ -162,6 +164,7 @@ def write_report(
         level_recall=tuple(LevelRecall(**row) for row in recall.astype(object).where(recall.notna(), None)
                            .to_dict(orient="records")),
         seed_spread=seed_spreads(run),
+        pooled=pooled_scores(run, protocol_of(run.meta, run.config).name),
         **_comparison_fields(comparison, metrics, seed, n_resamples, note, written, out),
     )
     _write_json(out / "summary.json", summary.model_dump_json(indent=2) + "\n")

@@ -19,6 +19,7 @@ from autointerp.activations.sae import make_sae
 from autointerp.activations.sae_formats import save_saelens
 from autointerp.cli import main
 from autointerp.runs.store import RunStore
+from autointerp.scorers import metrics
 from tests.support.api_server import ApiServer
 from tests.support.judge_answers import handler
 
@@ -69,3 +70,12 @@ def test_delphi_detection_counts_and_negatives_per_unit(tmp_path, sparse_sae):
         assert asked and all(r.json["messages"][-1]["content"].count('<context id="') == 5 for r in asked)
         label = json.loads((run / "run.json").read_text()).get("protocol") or {}
         assert label.get("name") == "delphi", label
+        # the report: delphi's pooled figures first (one confusion matrix over every excerpt of every unit)
+        summary = json.loads((run / "report" / "summary.json").read_text())
+        (pooled,) = [p for p in summary["pooled"] if p["scorer"] == "detection"]
+        want = {m.name: m.value for m in metrics.delphi_metrics([i for r in records.values() for i in r.items])}
+        got = {m["name"]: m["value"] for m in pooled["metrics"]}
+        assert pooled["protocol"] == "delphi" and got["balanced_accuracy"] == pytest.approx(want["balanced_accuracy"])
+        assert got["n_positive"] == sum(r.metric("n_positive").value for r in ok)
+        html = (run / "report" / "report.html").read_text()
+        assert "delphi protocol, pooled over units: detection features balanced accuracy" in html
