@@ -142,6 +142,7 @@ def _execute(config: RunConfig, args: argparse.Namespace, progress: bool) -> int
         print(f"autointerp: error: {outcome.halted}", file=sys.stderr)
         return outcome.exit_code()
     print(f"{outcome.run_dir}:")
+    print(f"  {config.protocol_label}")
     for line in outcome.status_lines():
         print(f"  {line}")
     print(f"  {judgement_line(summary)}")  # a rubric record can be ok while some of its judgements failed

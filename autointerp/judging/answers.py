@@ -4,7 +4,7 @@
   logprobs also P(yes) = p(yes) / (p(yes) + p(no)) at each answer word.
 * ``binary_list`` (detection, fuzzing; delphi's answer format): one list ``[1, 0, 1, 0, 0]`` with an entry per
   excerpt in order; with generated-token logprobs P(1) = p(1) / (p(0) + p(1)) at each answer digit.
-* ``indices`` (saebench): a comma-separated list of 1-based sequence numbers, or ``None``.
+* ``indices`` (saebench): 1-based document numbers separated by commas or "and", or ``None`` (SAEBench's reading).
 * ``choice`` (intruder): exactly one context id.
 * ``sentence`` (saebench's explainer): one short sentence, the last line of the answer.
 
@@ -152,26 +152,23 @@ class BinaryList(Parser):
 
 @PARSERS.register("indices")
 class Indices(Parser):
-    """SAEBench's answer: comma-separated 1-based sequence numbers, or the word ``None``."""
+    """SAEBench's answer, read as SAEBench reads it: 1-based document numbers separated by commas or "and", the
+    word ``None`` for none. Trailing full stops are dropped; every other piece must be a whole number. Numbers outside
+    the shown range are kept (the score ignores them); duplicates are kept (they count once)."""
 
     stage: ClassVar[str] = "saebench"
-    none_word: str = Field(default="none", description="The answer meaning 'no sequence activates'.")
+    none_word: str = Field(default="None", description="The word standing for 'no document' (case-sensitive).")
 
-    def parse(self, text: str, n: int) -> tuple[int, ...]:
-        body = text.strip().strip("`*_\"'. \n")
-        if not body:
-            raise ParseError("the answer is empty")
-        if body.lower() == self.none_word.lower():
-            return ()
-        parts = [p.strip().strip(".") for p in re.split(r"[,\s]+", body) if p.strip()]
-        bad = [p for p in parts if not p.isdigit()]
-        if bad:
-            raise ParseError(f"{bad[0][:20]!r} is not a sequence number; answer numbers separated by commas or None")
-        nums = sorted({int(p) for p in parts})
-        out_of_range = [k for k in nums if not 1 <= k <= n]
-        if out_of_range:
-            raise ParseError(f"{out_of_range[0]} is not between 1 and {n}")
-        return tuple(nums)
+    def parse(self, text: str, n: int | None = None) -> tuple[int, ...]:
+        body = text.strip().rstrip(".").replace("and", ",").replace(self.none_word, "")
+        pieces = [p.strip() for p in body.split(",") if p.strip()]
+        bad = next((p for p in pieces if not p.isdigit()), None)
+        if bad is None:
+            try:
+                return tuple(int(p) for p in pieces)
+            except ValueError:  # a digit character int() does not read, e.g. '²'
+                bad = next(p for p in pieces if not p.isdecimal())
+        raise ParseError(f"{bad[:20]!r} is not a document number; answer numbers separated by commas, or None")
 
 
 _ID = re.compile(r"\b(c\d+)\b", re.IGNORECASE)
@@ -207,6 +204,9 @@ class Sentence(Parser):
     stage: ClassVar[str] = "saebench_explain"
     prefix: str = Field(default="Explanation:", description="Dropped from the start of the line if present.")
     max_chars: int = Field(default=200, ge=10, description="Longer answers are a failure (never cut).")
+    after: tuple[str, ...] = Field(
+        default=(), description="Lead-in phrases (e.g. 'fires on'): the explanation is what follows the last one "
+        "in the line, as SAEBench keeps what follows 'activates on'.")
 
     def parse(self, text: str) -> str:
         lines = [ln.strip().strip("*_#>`\"' ") for ln in text.splitlines() if ln.strip()]
@@ -215,6 +215,9 @@ class Sentence(Parser):
         line = lines[-1]
         if line.lower().startswith(self.prefix.lower()):
             line = line[len(self.prefix) :].strip()
+        cuts = [line.rfind(p) + len(p) for p in self.after if p in line]
+        if cuts:
+            line = line[max(cuts):]
         line = " ".join(line.split()).rstrip(".").strip()
         if not re.search(r"[A-Za-z]", line):
             raise ParseError("the sentence has no words")

@@ -95,15 +95,30 @@ TABLE: tuple[Protocol, ...] = (
     ),
     Protocol(
         name="saebench",
-        reference="Karvonen et al. 2025, 'SAEBench'; github.com/adamkarvonen/SAEBench sae_bench/evals/autointerp",
-        headline="saebench accuracy over 14 documents (2 top, 2 importance-weighted, 10 random)",
+        reference="Karvonen et al. 2025, 'SAEBench'; github.com/adamkarvonen/SAEBench sae_bench/evals/autointerp "
+        "(main.py, eval_config.py at 8042bb3)",
+        headline="autointerp score: accuracy over 14 documents (2 top, 2 importance-weighted, 10 random), with std",
         aggregation="mean",
         scorers=("saebench",),
         sets={
-            "max_tokens": 2_000_000,
-            "features": 1000,
+            "max_tokens": 2_000_000,  # total_tokens
+            "features": 1000,  # n_latents
+            "window": 128,  # llm_context_size: the sequences documents are cut from
+            "sampler.n_random": 50,  # a pool of random windows; each unit draws its own 10 random tokens from it
+            "saebench.buffer": 10,  # 21-token documents centred on their token
+            "saebench.iw_power": 2.0,  # get_iw_sample_indices(use_squared_values=True)
+            "saebench.split": "random",  # top 12 and weighted 7 split at random 10/2 and 5/2
+            "saebench.min_firings": 15,  # dead_latent_threshold: latents that fired more than 15 times
+            "saebench.explain_max_tokens": 30,  # max_tokens_in_explanation
+            "saebench.answer_max_tokens": 33,  # max_tokens_in_prediction = 2 * 14 + 5
+            "saebench.temperature": 1.0,  # the API's default: SAEBench sets none
+            "saebench.max_retries": 0,  # one request; an unreadable answer drops the latent
             "saebench.backend": "openai:gpt-4o-mini",
         },
+        differs="corpus (SAEBench: the Pile, uncopyrighted, 128-token sequences); the 1,000 latents are drawn before "
+        "sampling, so latents that fired 15 times or fewer fail as 'not scored' instead of being replaced; "
+        "importance-weighted documents are drawn from the sampler's kept windows (weights scaled to the corpus "
+        "histogram), not from every token; random documents come from a pool of 50 windows per split",
     ),
     Protocol(
         name="openai",

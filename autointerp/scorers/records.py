@@ -23,6 +23,9 @@ class ScoreItem(Record):
     kind: ContextKind = Field(description="Sampling kind of the (target) context.")
     level: int = Field(description="Activation-level bin of the context (-1: non-activating).")
     true_activation: float = Field(description="Max activation of the unit in the context (0 for negatives).")
+    group: str | None = Field(
+        default=None, description="The scorer's class of the item where it has several (saebench: 'top', 'iw' "
+        "importance-weighted, 'random').")
     source: str = Field(
         default="self",
         description="Where the context comes from: 'self' (the unit's own sample), 'neighbour:<i>' or 'unit:<i>' "

@@ -76,8 +76,15 @@ def test_embedding_planted(world_units):
 
 def test_saebench_planted_explains_and_scores(world_units):
     world, units, foreign = world_units
-    # saebench writes its own explanation; the oracle explainer names the marked words, so the judge is near perfect
-    assert _mean_primary("saebench", SaebenchConfig(), world, units, foreign, False) >= 0.9
+    # saebench writes its own explanation; the oracle explainer names the marked words, so the judge is right on every
+    # document but the random ones that hold a trigger: SAEBench labels random documents inactive by construction
+    backend = ScriptedBackend(judges.by_stage, capabilities=CAPS_PLAIN)
+    for us in units:
+        rec = asyncio.run(SCORERS.get("saebench").score(ScoreInput(samples=us), backend, SaebenchConfig(), 0))
+        assert rec.ok, rec.error
+        wrong = [i for i in rec.items if i.label != i.predicted]
+        assert all(i.group == "random" and i.true_activation > 0 for i in wrong)
+    assert _mean_primary("saebench", SaebenchConfig(), world, units, foreign, False) >= 0.7
 
 
 def test_intruder_planted(world_units):

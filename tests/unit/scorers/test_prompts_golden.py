@@ -115,9 +115,11 @@ def test_fuzzing_wrong_marks_avoid_activating_tokens():
 
 
 def test_saebench_shows_14_shuffled_documents_with_the_10_of_14_floor():
-    calls = SCORERS.get("saebench").plan(scorer_input(), SaebenchConfig(), seed=0)
+    # n_top_explain=2: the explain split's 2 strongest windows + 2 weighted below them for the explainer (its default
+    # 10 would take all 4 windows as top documents); the held-out split's 2 strongest + 2 weighted + 10 random
+    calls = SCORERS.get("saebench").plan(scorer_input(), SaebenchConfig(n_top_explain=2), seed=0)
     explain, score = _live(calls)
-    assert explain.count("<<") == 3 + 1  # 3 top + 1 importance-weighted explain context, each marked
+    assert explain.count("<<") == 2 + 2  # 2 top + 2 importance-weighted explain documents, each marked
     assert len(re.findall(r"^\d+\. ", score, re.MULTILINE)) == 14 and "<<" not in score
 
 

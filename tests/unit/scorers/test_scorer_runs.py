@@ -53,7 +53,8 @@ def test_backend_error_is_a_failed_record_not_an_exception():
 
 def test_saebench_floor_and_accuracy():
     backend = ScriptedBackend(replies("the word cat", "None"))
-    rec = asyncio.run(SCORERS.get("saebench").score(scorer_input(), backend, SaebenchConfig(), 0))
+    # n_top_explain=2 leaves the explain split (4 windows) documents to weight; the judge sees 2 + 2 + 10
+    rec = asyncio.run(SCORERS.get("saebench").score(scorer_input(), backend, SaebenchConfig(n_top_explain=2), 0))
     acc = rec.metric("accuracy")
     assert rec.ok and acc.n == 14 and acc.value == acc.chance == 10 / 14  # answering None scores the floor
 
