@@ -1,4 +1,4 @@
-"""`autointerp run --protocol delphi --scorers detection` on a real model through the loopback judge.
+"""`autointerp run --protocol delphi --scorers detection,fuzzing` on a real model through the loopback judge.
 
 delphi shows each latent 50 activating test examples (5 from each of 10 equal-count quantiles) and 50
 non-activating ones drawn for that latent. Checked: every unit the data allows gets equal counts (50 and 50), the
@@ -50,7 +50,8 @@ def test_delphi_detection_counts_and_negatives_per_unit(tmp_path, sparse_sae):
         }
         path = tmp_path / "delphi.yaml"
         path.write_text(yaml.safe_dump(cfg))
-        rc = main(["run", "--config", str(path), "--protocol", "delphi", "--scorers", "detection", "--no-progress"])
+        rc = main(["run", "--config", str(path), "--protocol", "delphi", "--scorers", "detection,fuzzing",
+                   "--no-progress"])
         assert rc in (0, 5)
         run = tmp_path / "results" / "delphi"
         records = RunStore(run).latest("detection")
@@ -77,5 +78,10 @@ def test_delphi_detection_counts_and_negatives_per_unit(tmp_path, sparse_sae):
         got = {m["name"]: m["value"] for m in pooled["metrics"]}
         assert pooled["protocol"] == "delphi" and got["balanced_accuracy"] == pytest.approx(want["balanced_accuracy"])
         assert got["n_positive"] == sum(r.metric("n_positive").value for r in ok)
+        # fuzzing, delphi's default variant: the same activating windows rightly marked, 50 silent windows marked
+        for r in RunStore(run).latest("fuzzing").values():
+            if r.ok:
+                assert r.metric("n_negative").value == 50 and r.metric("n_positive").value % 10 == 0
+                assert all(i.true_activation == 0 for i in r.items if not i.label)
         html = (run / "report" / "report.html").read_text()
         assert "delphi protocol, pooled over units: detection features balanced accuracy" in html
