@@ -128,6 +128,12 @@ def test_in_memory_objects_match_the_cli_on_disk(kind, tmp_path, tiny_llama_dir,
             results = asyncio.run(in_loop())
         else:
             results = run()
+        if kind == "sparsify":  # the same cell run again resumes: nothing is sampled or asked again
+            asked, sampled = len(server.requests), (tmp_path / "results" / "memory" / "units.jsonl").read_bytes()
+            again = run()
+            assert len(server.requests) == asked and again.run_dir == results.run_dir
+            assert (tmp_path / "results" / "memory" / "units.jsonl").read_bytes() == sampled
+            pd.testing.assert_frame_equal(again.scores, results.scores)
 
     disk_dir, mem_dir = tmp_path / "results" / "disk", tmp_path / "results" / "memory"
     assert results.run_dir == mem_dir
@@ -136,7 +142,7 @@ def test_in_memory_objects_match_the_cli_on_disk(kind, tmp_path, tiny_llama_dir,
     assert mem_samples == disk_samples
     pd.testing.assert_frame_equal(_scores(results), _scores(autointerp.load(disk_dir)))
     assert results.scores["ok"].all() and set(results.scores["scorer"]) == {"specificity", "simulation"}
-    assert sorted(set(seen)) == ["explain", "rubric", "simulate"] and len(seen) == 3 * 8
+    assert sorted(set(seen)) == ["explain", "rubric", "simulate"] and len(seen) == 3 * 8  # none when resumed
     if kind == "saelens":
         _check_results_views(results, tmp_path)
 
