@@ -75,6 +75,17 @@ def vocab_proj(
     return _names(subject, logits, logits.topk(n).indices), _names(subject, logits, (-logits).topk(n).indices)
 
 
+def next_token_probs(subject: SubjectModel, prompts: Sequence[str] | None = None) -> torch.Tensor:
+    """Mean next-token probability over every position of the prompts (default: the neutral prompts)."""
+    prompts = list(prompts if prompts is not None else neutral_prompts())
+    enc = encode_batch(subject.tokenizer, prompts, "right")
+    ids, mask = enc["input_ids"].to(subject.device), enc["attention_mask"].to(subject.device)
+    with torch.inference_mode():
+        logits = subject.model(input_ids=ids, attention_mask=mask).logits.float()
+    p = logits.softmax(-1) * mask.unsqueeze(-1)
+    return p.sum((0, 1)).cpu() / mask.sum().cpu()
+
+
 def token_change(
     subject: SubjectModel,
     site: HookSite,
@@ -83,22 +94,15 @@ def token_change(
     alpha: float,
     prompts: Sequence[str] | None = None,
     n: int = 10,
+    base: torch.Tensor | None = None,
 ) -> tuple[tuple[TokenScore, ...], tuple[TokenScore, ...]]:
-    """(raised, lowered): mean change of next-token probability over all prompt positions when amplified."""
-    prompts = list(prompts if prompts is not None else neutral_prompts())
-    tok = subject.tokenizer
-    enc = encode_batch(tok, prompts, "right")
-    ids, mask = enc["input_ids"].to(subject.device), enc["attention_mask"].to(subject.device)
+    """(raised, lowered): mean change of next-token probability over all prompt positions when amplified.
 
-    def probs() -> torch.Tensor:
-        with torch.inference_mode():
-            logits = subject.model(input_ids=ids, attention_mask=mask).logits.float()
-        p = logits.softmax(-1) * mask.unsqueeze(-1)
-        return p.sum((0, 1)).cpu() / mask.sum().cpu()
-
-    base = probs()
+    ``base``: :func:`next_token_probs` of the same prompts, when already computed (it is the same for every unit)."""
+    if base is None:
+        base = next_token_probs(subject, prompts)
     with steering(subject, site, alpha * unit_direction(dictionary, unit)):
-        amplified = probs()
+        amplified = next_token_probs(subject, prompts)
     delta = amplified - base
     return _names(subject, delta, delta.topk(n).indices), _names(subject, delta, (-delta).topk(n).indices)
 
@@ -112,6 +116,7 @@ def output_evidence(
     alpha_scale: float = 4.0,
     n: int = 10,
     prompts: Sequence[str] | None = None,
+    base: torch.Tensor | None = None,
 ) -> OutputEvidence:
     """VocabProj and TokenChange of one unit; TokenChange needs a decoder and a unit that fired."""
     promoted, suppressed = vocab_proj(subject, site, dictionary, unit.index, n)
@@ -123,7 +128,7 @@ def output_evidence(
     elif alpha <= 0:
         notes.append("TokenChange skipped: the unit never fired, so there is no typical activation to scale by")
     else:
-        raised, lowered = token_change(subject, site, dictionary, unit.index, alpha, prompts, n)
+        raised, lowered = token_change(subject, site, dictionary, unit.index, alpha, prompts, n, base)
     return OutputEvidence(unit=unit, site=str(site), promoted=promoted, suppressed=suppressed, raised=raised,
                           lowered=lowered, alpha=alpha if raised else 0.0, note="; ".join(notes) or None)  # fmt: skip
 
@@ -134,12 +139,13 @@ OUTPUT_EVIDENCE_FILE = "output_evidence.json"
 def run_output_evidence(subject: SubjectModel, bases: Sequence, units: Sequence, alpha_scale: float, n: int = 10):
     """unit key -> OutputEvidence for every sampled unit of a run (bases: RunBasis; units: UnitSamples)."""
     by_name = {rb.name: rb for rb in bases}
+    base = next_token_probs(subject) if subject.is_decoder else None  # unsteered: the same for every unit
     out = {}
     for us in units:
         rb = by_name.get(us.unit.basis)
         if rb is not None:
             out[us.unit.key] = output_evidence(subject, rb.basis.site, rb.basis.dictionary, us.unit,
-                                               us.stats.max_activation, alpha_scale, n)  # fmt: skip
+                                               us.stats.max_activation, alpha_scale, n, base=base)  # fmt: skip
     return out
 
 

@@ -140,3 +140,25 @@ def test_generation_without_a_pad_token(planted, steered):
         assert tok.pad_token is None
     finally:
         tok.pad_token = "<pad>"
+
+
+def test_run_output_evidence_computes_the_unsteered_probabilities_once(planted, monkeypatch):
+    """The unsteered next-token probabilities are the same for every unit: one forward pass, not one per unit; the
+    evidence is the same as each unit's own computation."""
+    from types import SimpleNamespace
+
+    from autointerp.activations.model_source import Basis
+    from autointerp.dictionaries import output
+
+    subject, sae = planted
+    site = HookSite(0, "resid_post")
+    units = [SimpleNamespace(unit=UnitId(basis="sae:p", index=i), stats=SimpleNamespace(max_activation=1.0))
+             for i in (UNIT.index, 0)]  # fmt: skip
+    bases = [SimpleNamespace(name="sae:p", basis=Basis(site, sae))]
+    calls = []
+    real = output.next_token_probs
+    monkeypatch.setattr(output, "next_token_probs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    got = output.run_output_evidence(subject, bases, units, alpha_scale=4.0, n=3)
+    assert len(calls) == 1 + len(units)  # the base once, one steered pass per unit
+    for us in units:
+        assert got[us.unit.key] == output.output_evidence(subject, site, sae, us.unit, 1.0, 4.0, 3)
