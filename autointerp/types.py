@@ -105,6 +105,14 @@ class UnitSamples(Record):
     def heldout_contexts(self, kinds: tuple[ContextKind, ...] = ("top", "quantile", "random")) -> list[Context]:
         return [c for c in self.heldout if c.kind in kinds]
 
+    def interleaved_top(self, part: int, n_parts: int = 4) -> list[Context]:
+        """OpenAI's split of the top-activating windows: those of both splits ranked together (strongest first) and
+        dealt in turn to ``n_parts`` parts; part ``part`` gets ranks part, part + n_parts, ... (0-based). OpenAI's
+        parts are train, calibration, valid and test: the explainer reads part 0, the simulator part 2."""
+        tops = sorted((c for c in self.explain + self.heldout if c.kind == "top" and c.tokens),
+                      key=lambda c: -c.max_activation)
+        return tops[part::n_parts]
+
 
 class Usage(Record):
     """Token usage of one or more LLM calls."""

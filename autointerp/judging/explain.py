@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +54,10 @@ class ExplainConfig(BaseModel):
         "format. The answer is then the prefill plus the first non-blank line of the continuation, checked by the "
         "prompt's parser as usual (words, length); later lines are not part of it.",
     )
+    top_from: Literal["explain", "interleaved"] = Field(
+        default="explain", description="'explain': the explain split's strongest windows; 'interleaved' (OpenAI): "
+        "the top windows of both splits ranked together and dealt in turn to 4 parts, the explainer taking the first "
+        "(ranks 1, 5, 9, ...) and the simulator the third (simulate.top_from).")
     max_retries: int = Field(default=2, ge=0, description="Re-asks after an unreadable answer.")
     max_tokens: int = Field(default=300, ge=16, description="Answer length limit (tokens).")
     temperature: float = Field(default=0.0, ge=0.0)
@@ -61,7 +66,10 @@ class ExplainConfig(BaseModel):
 def select_contexts(samples: UnitSamples, config: ExplainConfig, rng: np.random.Generator) -> list[Context]:
     """Top-k (strongest first), then a seeded round-robin over activation levels, strongest level first."""
     active = [c for c in samples.explain_contexts() if c.max_activation > 0]
-    top = sorted((c for c in active if c.kind == "top"), key=lambda c: -c.max_activation)[: config.n_top]
+    if config.top_from == "interleaved":
+        top = [c for c in samples.interleaved_top(0) if c.max_activation > 0][: config.n_top]
+    else:
+        top = sorted((c for c in active if c.kind == "top"), key=lambda c: -c.max_activation)[: config.n_top]
     by_level: dict[int, list[Context]] = defaultdict(list)
     for c in active:
         if c.kind != "top":

@@ -123,11 +123,29 @@ TABLE: tuple[Protocol, ...] = (
     Protocol(
         name="openai",
         reference="Bills et al. 2023, 'Language models can explain neurons in language models'; "
-        "github.com/openai/automated-interpretability",
-        headline="simulation score: correlation of simulated and true activations, top and random pooled",
+        "github.com/openai/automated-interpretability neuron-explainer (activations.py, scoring.py, simulator.py at "
+        "e4aa21b)",
+        headline="simulation score: correlation of simulated and true activations over the tokens of 5 top and 5 "
+        "random sequences pooled (all-at-once logprob expected values)",
         aggregation="mean",
         scorers=("simulation",),
-        sets={},
+        sets={
+            "window": 64,  # 64-token sequences
+            "sampler.n_random": 50,  # a pool of random windows; each unit draws its own 5 from it
+            "explain.n_top": 5,  # train split: 5 top records (n_examples_per_split=5) ...
+            "explain.top_from": "interleaved",  # ... ranks 1, 5, 9, 13, 17 of the top records
+            "explain.n_quantile": 0,  # top records only
+            "explain.n_logit_tokens": 0,
+            "simulate.n_top": 5,  # valid split: 5 top records, ranks 3, 7, 11, 15, 19 ...
+            "simulate.top_from": "interleaved",
+            "simulate.n_quantile": 0,
+            "simulate.n_random": 5,  # ... and 5 random records
+            "simulate.method": "logprobs-all-at-once",  # ExplanationNeuronSimulator: EV over 0-10 from logprobs
+        },
+        differs="prompts in our words (their explainer and simulator few-shot prompts are not copied) and the "
+        "explainer's 0-10 levels round half up (OpenAI floors); corpus and subject model (OpenAI: GPT-2 XL on its "
+        "WebText-like dataset); random sequences come from a pool of 50 windows; a run without logprobs cannot use "
+        "this preset's simulation method (it fails visibly)",
     ),
 )
 

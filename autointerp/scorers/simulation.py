@@ -20,7 +20,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,13 +48,20 @@ class SimulateConfig(BaseModel):
     n_quantile: int = Field(default=0, ge=0, description="Held-out activation-level contexts simulated (seeded).")
     n_random: int = Field(default=5, ge=0, description="Held-out random windows simulated (uniform; seeded).")
     contexts_per_prompt: int = Field(default=5, ge=1, description="Contexts per request (json-list method).")
+    top_from: Literal["heldout", "interleaved"] = Field(
+        default="heldout", description="'heldout': the held-out split's strongest windows; 'interleaved' (OpenAI's "
+        "valid split): the top windows of both splits ranked together and dealt in turn to 4 parts, the simulator "
+        "taking the third (ranks 3, 7, 11, ...; the explainer takes the first, explain.top_from).")
     max_retries: int = Field(default=2, ge=0, description="Re-asks after a malformed answer.")
     temperature: float = Field(default=0.0, ge=0.0)
 
 
 def select_contexts(samples: UnitSamples, config: SimulateConfig, rng: np.random.Generator) -> list[Context]:
     held = [c for c in samples.heldout_contexts() if c.tokens]
-    top = sorted((c for c in held if c.kind == "top"), key=lambda c: -c.max_activation)[: config.n_top]
+    if config.top_from == "interleaved":
+        top = samples.interleaved_top(2)[: config.n_top]
+    else:
+        top = sorted((c for c in held if c.kind == "top"), key=lambda c: -c.max_activation)[: config.n_top]
 
     def draw(kind: str, k: int) -> list[Context]:
         pool = [c for c in held if c.kind == kind]
