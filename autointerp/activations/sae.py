@@ -328,6 +328,12 @@ class SparseAutoencoder:
             activation = JumpReLU(
                 _vec(thr.expand(self.d_sae).clone() if thr.numel() == 1 else thr, self.d_sae, "threshold", source)
             )
+        k = getattr(activation, "k", None)
+        if k is not None and not 1 <= int(k) <= self.d_sae:
+            raise InputError(
+                f"{source}: k={k} but the SAE has d_sae={self.d_sae} latents; expected 1 <= k <= d_sae "
+                "(a TopK SAE keeps k latents per token)"
+            )
         if isinstance(activation, GroupMax) and self.d_sae % activation.k:
             raise InputError(f"{source}: groupmax needs d_sae ({self.d_sae}) divisible by k ({activation.k})")
         self.activation = activation

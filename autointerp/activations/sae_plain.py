@@ -5,7 +5,8 @@ when a ``threshold`` tensor is present, TopK when ``k`` is given), ``b_dec`` sub
 (the SAELens, sparsify and dictionary_learning default), no input normalisation, no decoder-norm rescale.
 Where the tensors leave the encoding ambiguous the file is refused: any other tensor name (it could be a
 gate, a scaling factor, a threshold of another kind), and a JumpReLU with a non-zero ``b_dec`` (SAELens
-subtracts it from the input, Gemma Scope's raw parameters do not).
+subtracts it from the input, Gemma Scope's raw parameters do not), and a library's own weights file
+(``sae_weights.safetensors``, ``sae.safetensors``) whose config is missing: its encoding is not guessed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from autointerp.activations.sae_io import SaeFormat, read_safetensors, take
 from autointerp.errors import InputError
 
 _TENSORS = {"W_enc", "b_enc", "W_dec", "b_dec", "threshold"}
+# weights file names of libraries whose config says how they encode: never read as a bare file
+_LIBRARY_WEIGHTS = {"sae_weights.safetensors": ("SAELens", "cfg.json"), "sae.safetensors": ("sparsify", "cfg.json")}
 
 
 def plain_file(path: Path) -> Path | None:
@@ -30,6 +33,12 @@ def load_plain(path: Path, k: int | None = None, architecture: str | None = None
     file = plain_file(path)
     if file is None:
         raise InputError(f"SAE {path}: expected one .safetensors file with W_enc, b_enc, W_dec, b_dec")
+    library = _LIBRARY_WEIGHTS.get(file.name)
+    if library is not None:
+        raise InputError(
+            f"SAE {file}: {library[0]} weights without their {library[1]} (expected beside it); the encoding "
+            "(architecture, k, b_dec, input normalisation) is stated only there; refusing to guess"
+        )
     t = read_safetensors(file)
     extra = set(t) - _TENSORS
     if extra:

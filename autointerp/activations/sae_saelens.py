@@ -320,6 +320,15 @@ def saelens_from_parts(
             f"SAE weights {weights}: tensor(s) {', '.join(sorted(extra))} are not part of a SAELens "
             f"{arch!r} SAE; refusing to guess what they do"
         )
+    needed = _TENSORS[arch] - {"threshold", "log_threshold"}
+    missing = sorted(needed - set(tensors)) + (
+        ["threshold (or log_threshold)"] if arch == "jumprelu" and not {"threshold", "log_threshold"} & set(tensors)
+        else [])
+    if missing:
+        raise InputError(
+            f"SAE weights {weights}: no tensor {', '.join(missing)}, which a SAELens {arch!r} SAE has; "
+            f"found: {', '.join(sorted(tensors)) or '(none)'}"
+        )
     norm, scale = _normalisation(cfg, scaling_factor, where, scaler_where)
     rescale = bool(cfg.get("rescale_acts_by_decoder_norm", False))
     if rescale and arch not in _TOPK_FAMILY:

@@ -103,9 +103,9 @@ def sparsify_from_parts(
     sae = make_sae(
         name,
         take(tensors, "encoder.weight", weights).T,
-        take(tensors, "encoder.bias", weights, False),
-        take(tensors, "W_dec", weights, False),
-        take(tensors, "b_dec", weights, False),
+        take(tensors, "encoder.bias", weights),  # every SparseCoder has both biases
+        take(tensors, "W_dec", weights, False),  # absent when trained with decoder=False
+        take(tensors, "b_dec", weights),
         k=k or cfg.get("k", 32),  # sparsify's default k
         subtract_b_dec=not transcode,
         W_skip=W_skip,

@@ -166,7 +166,7 @@ def test_saelens_errors(tmp_path):
         load_sae(tmp_path)
     save_file({"W_enc": _weights()["W_enc"]}, str(tmp_path / "sae_weights.safetensors"))
     (tmp_path / "cfg.json").write_text(json.dumps({"architecture": "jumprelu", "d_in": D_IN}))
-    with pytest.raises(InputError, match="needs tensor 'threshold'"):
+    with pytest.raises(InputError, match=r"no tensor W_dec, b_dec, b_enc, threshold \(or log_threshold\)"):
         load_sae(tmp_path)
 
 

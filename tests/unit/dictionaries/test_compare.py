@@ -126,8 +126,8 @@ def test_neuron_basis_against_sae(tmp_path, tiny_llama_dir):
 def test_width_mismatch_is_one_line_error(tmp_path, capsys):
     a = _saelens(tmp_path / "a", _weights(10, 1))
     g = torch.Generator().manual_seed(0)
-    b = _saelens(tmp_path / "b", {"W_enc": torch.randn(16, 8, generator=g), "b_enc": None, "W_dec": None,
-                                  "b_dec": None})  # fmt: skip
+    b = _saelens(tmp_path / "b", {"W_enc": torch.randn(16, 8, generator=g), "b_enc": torch.zeros(8),
+                                  "W_dec": torch.randn(8, 16, generator=g), "b_dec": torch.zeros(16)})  # fmt: skip
     assert main(["compare-dicts", a, b, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("autointerp: error: compare-dicts needs dictionaries of the same width") and "\n" not in err
