@@ -188,3 +188,28 @@ def _check_results_views(results, tmp_path):
         del sys.modules["wandb"]
     (data, step), = run.logged
     assert step == 7 and data["autointerp/scores"] == ("table", len(scores)) and logged == metrics
+
+
+def test_a_failed_run_is_the_clis_one_line_error_as_an_exception(tmp_path, tiny_llama_dir, corpus_file, monkeypatch):
+    """Exceptions, not exit codes: a backend that refuses the key raises RunHalted; a spent budget raises
+    BudgetExceeded carrying the results that finished (the same call with a higher budget continues)."""
+    from tests.support import judge_answers
+    from tests.support.api_server import error
+
+    obj = _objects()["bare"]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    fields = _fields(tmp_path, corpus_file, "halted") | {"model": str(tiny_llama_dir), "sae": obj,
+                                                          "backend": "anthropic:claude-sonnet-4-5", "progress": False}
+    with ApiServer(handler=lambda r: error(401, "invalid x-api-key")) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        with pytest.raises(autointerp.RunHalted, match="401") as halted:
+            autointerp.evaluate(**fields)
+        assert len(str(halted.value).splitlines()) == 1
+        server.handler = judge_answers.handler
+        fields |= {"name": "budget", "llm": fields["llm"] | {"max_cost": 0.002}}
+        with pytest.raises(autointerp.BudgetExceeded) as budget:
+            autointerp.evaluate(**fields)
+        partial = budget.value.results
+        assert partial.run_dir == tmp_path / "results" / "budget" and not partial.scores["ok"].all()
+        done = autointerp.evaluate(**fields | {"llm": fields["llm"] | {"max_cost": 5.0}})
+    assert done.scores["ok"].all() and len(done.explanations) == 8
