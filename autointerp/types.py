@@ -75,6 +75,9 @@ class UnitStats(Record):
     n_tokens: int = Field(ge=0, description="Tokens seen.")
     n_windows: int = Field(ge=0, description="Token windows seen.")
     n_active_tokens: int = Field(ge=0, description="Tokens with activation > 0.")
+    n_active_windows: int | None = Field(
+        default=None, ge=0, description="Windows with an activation > 0 anywhere (None in records made before it "
+        "was stored).")
     firing_frequency: float = Field(ge=0, le=1, description="n_active_tokens / n_tokens.")
     max_activation: float = Field(description="Largest activation seen.")
     mean_activation: float = Field(description="Mean activation over all tokens.")

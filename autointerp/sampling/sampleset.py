@@ -102,6 +102,7 @@ class SampleSet:
             n_tokens=self.n_tokens,
             n_windows=self.n_windows,
             n_active_tokens=n_active,
+            n_active_windows=n_windows_active,
             firing_frequency=n_active / self.n_tokens if self.n_tokens else 0.0,
             max_activation=mx,
             mean_activation=float(s["sum"][c]) / self.n_tokens if self.n_tokens else 0.0,

@@ -138,6 +138,14 @@ def stand_in_foreign(samples: UnitSamples, n: int = 20) -> ForeignContexts:
     return ForeignContexts(unit=samples.unit, contexts=stand_ins)
 
 
+def too_rare(inp: ScoreInput, min_active_windows: int) -> str | None:
+    """Why a unit is not scored under a minimum of active windows in the corpus (delphi's min_examples), or None."""
+    n = inp.samples.stats.n_active_windows
+    if n is not None and n < min_active_windows:
+        return f"active in {n} windows, fewer than min_active_windows {min_active_windows}"
+    return None
+
+
 def unit_rng(seed: int, unit_index: int, salt: int) -> np.random.Generator:
     """The seeded generator of one scorer on one unit (salt keeps scorers' draws independent)."""
     return np.random.default_rng([seed, unit_index, salt])

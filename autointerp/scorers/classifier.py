@@ -13,7 +13,7 @@ from pydantic import Field
 from autointerp.backends.base import Backend
 from autointerp.judging.prompts import PromptSpec, load_prompt, provenance
 from autointerp.scorers import metrics
-from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, stand_in_foreign
+from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, stand_in_foreign, too_rare
 from autointerp.scorers.judging import Shown, chunk_request, chunks, judge_all
 from autointerp.scorers.records import ScoreResult
 from autointerp.types import Context
@@ -35,6 +35,8 @@ class ClassifierConfig(ScorerConfig):
     )
     n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
     contexts_per_prompt: int = Field(default=5, ge=1, description="Excerpts judged in one request (delphi: 5).")
+    min_active_windows: int = Field(
+        default=0, ge=0, description="Units active in fewer windows of the corpus are not scored (delphi: 200).")
     negatives_replace: bool = Field(
         default=False, description="Draw the non-activating windows with replacement (delphi: a window may repeat).")
 
@@ -109,6 +111,8 @@ class ClassifierScorer(Scorer):
 
     def plan(self, inp: ScoreInput, config: ClassifierConfig, seed: int, capabilities=None) -> list[PlannedCall]:
         spec = self.prompt(config)
+        if too_rare(inp, config.min_active_windows):
+            return []
         text = inp.explanation_text or "x" * 60
         if inp.foreign is None and self.wants_foreign(inp.negatives):  # dry run: no pool yet
             inp = replace(inp, foreign=stand_in_foreign(inp.samples))
@@ -126,6 +130,9 @@ class ClassifierScorer(Scorer):
         text = inp.explanation_text
         if text is None:
             return ScoreResult(ok=False, error="no explanation to score", provenance=prov, **base)
+        rare = too_rare(inp, config.min_active_windows)
+        if rare:
+            return ScoreResult(ok=False, error=rare, explanation=text, provenance=prov, **base)
         shown = self._shown(inp, config, seed)
         if not any(s.label for s in shown) or all(s.label for s in shown):
             return ScoreResult(ok=False, error="needs held-out items of both classes", explanation=text,

@@ -21,7 +21,7 @@ from autointerp.backends.base import Backend
 from autointerp.judging import render
 from autointerp.judging.prompts import config_hash
 from autointerp.scorers import metrics
-from autointerp.scorers.base import ScoreInput, Scorer, register
+from autointerp.scorers.base import ScoreInput, Scorer, register, too_rare
 from autointerp.scorers.classifier import Selection, draw_test
 from autointerp.scorers.detection import negatives
 from autointerp.scorers.records import ScoreItem, ScoreResult
@@ -40,6 +40,8 @@ class EmbeddingConfig(BaseModel):
         default="levels", description="'levels': per_level per sampler level; 'quantiles' (delphi): per_level per "
         "equal-count quantile of the held-out activating contexts (see detection).")
     n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
+    min_active_windows: int = Field(
+        default=0, ge=0, description="Units active in fewer windows of the corpus are not scored (delphi: 200).")
     n_negatives: int = Field(default=10, ge=0, description="Non-activating contexts.")
     span: int | None = Field(
         default=None,
@@ -117,6 +119,9 @@ class Embedding(Scorer):
         text = inp.explanation_text
         if text is None:
             return ScoreResult(ok=False, error="no explanation to score", **base)
+        rare = too_rare(inp, config.min_active_windows)
+        if rare:
+            return ScoreResult(ok=False, error=rare, explanation=text, **base)
         rng = np.random.default_rng([seed, inp.samples.unit.index, SALT])
         pos = draw_test(inp.samples.heldout_contexts(), config.selection, config.n_quantiles, config.per_level, rng)
         neg = negatives(inp, config.n_negatives, rng, replace=config.negatives_replace)

@@ -23,7 +23,15 @@ from autointerp.errors import BackendError, BudgetExceeded
 from autointerp.judging import render
 from autointerp.judging.prompts import PromptSpec, ask, build_request, load_prompt, provenance
 from autointerp.scorers import metrics
-from autointerp.scorers.base import PlannedCall, ScoreInput, Scorer, ScorerConfig, register, stand_in_foreign
+from autointerp.scorers.base import (
+    PlannedCall,
+    ScoreInput,
+    Scorer,
+    ScorerConfig,
+    register,
+    stand_in_foreign,
+    too_rare,
+)
 from autointerp.scorers.classifier import Selection, by_level, quantile_groups
 from autointerp.scorers.fuzzing import active_positions, delphi_wrong_marks
 from autointerp.scorers.records import ForeignContext, ScoreItem, ScoreResult
@@ -42,6 +50,8 @@ class IntruderConfig(ScorerConfig):
         default="levels", description="Groups a trial's activating contexts come from: the sampler's levels, or "
         "delphi's equal-count quantiles of the held-out activating contexts (strongest first, taken in turn).")
     n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
+    min_active_windows: int = Field(
+        default=0, ge=0, description="Units active in fewer windows of the corpus are not scored (delphi: 200).")
     threshold: float = Field(default=0.3, gt=0, le=1, description="Marked: tokens >= threshold x the context's max.")
     max_tokens: int = Field(default=120, ge=8, description="Answer limit (room for a short reasoning).")
     intruder: Literal["foreign", "random"] = Field(
@@ -133,6 +143,8 @@ class Intruder(Scorer):
 
     def plan(self, inp: ScoreInput, config: IntruderConfig, seed: int, capabilities=None) -> list[PlannedCall]:
         spec = load_prompt(config.prompt, stage="intruder")
+        if too_rare(inp, config.min_active_windows):
+            return []
         if inp.foreign is None:  # a dry run has no pool yet: stand-ins shaped like the unit's own contexts
             inp = replace(inp, foreign=stand_in_foreign(inp.samples))
         return [PlannedCall(trial_request(spec, t, config), 30) for t in trials(inp, config, seed)]
@@ -161,10 +173,18 @@ class Intruder(Scorer):
         spec = load_prompt(config.prompt, stage="intruder")
         prov = provenance(spec, backend, config, seed)
         base = {"unit": inp.samples.unit, "scorer": self.name, "primary": "accuracy"}
+        rare = too_rare(inp, config.min_active_windows)
+        if rare:
+            return ScoreResult(ok=False, error=rare, provenance=prov, **base)
         ts = trials(inp, config, seed)
         if not ts:
-            why = "no other unit's context is silent for this unit" if inp.foreign is None or not inp.foreign.contexts \
-                else f"fewer than {config.n_activating} activating held-out contexts"
+            silent = [c for c in inp.samples.heldout_contexts(("random",)) if c.tokens and c.level < 0]
+            if config.intruder == "random" and not silent:
+                why = "the unit is active in every held-out random window"
+            elif config.intruder == "foreign" and (inp.foreign is None or not inp.foreign.contexts):
+                why = "no other unit's context is silent for this unit"
+            else:
+                why = f"fewer than {config.n_activating} activating held-out contexts"
             return ScoreResult(ok=False, error=f"no intruder trial possible: {why}", provenance=prov, **base)
         try:
             done = await asyncio.gather(*(self._one(backend, spec, k, t, config) for k, t in enumerate(ts, 1)))

@@ -69,7 +69,8 @@ TABLE: tuple[Protocol, ...] = (
             "explain.n_quantile": 40,
             **{f"{s}.{k}": v for s in ("detection", "fuzzing") for k, v in {
                 "prompt": f"{s}-delphi", "selection": "quantiles", "n_quantiles": 10, "per_level": 5,
-                "n_negatives": 50, "negatives_replace": True, "contexts_per_prompt": 5, "max_retries": 0}.items()},
+                "n_negatives": 50, "negatives_replace": True, "contexts_per_prompt": 5, "max_retries": 0,
+                "min_active_windows": 200}.items()},
             "fuzzing.variant": "default",
             "fuzzing.threshold": 0.3,
             "intruder.intruder": "random",
@@ -79,18 +80,20 @@ TABLE: tuple[Protocol, ...] = (
             "intruder.threshold": 0.3,
             "intruder.failed_as_wrong": True,
             "intruder.max_retries": 0,
+            "intruder.min_active_windows": 200,
             "embedding.selection": "quantiles",
             "embedding.n_quantiles": 10,
             "embedding.per_level": 5,
             "embedding.n_negatives": 50,
             "embedding.negatives_replace": True,
+            "embedding.min_active_windows": 200,
             "embedding.query_prefix": "Instruct: Find text passages that fit this description of a feature.\nQuery:",
         },
         differs="windows never cross documents (delphi's 32-token windows cut a stream of joined documents); test "
         "quantiles rank the sampler's kept windows, not every activating window, and test windows never overlap "
         "the explainer's (delphi draws both from the same windows); non-activating windows come from a pool of "
         "200 held-out random windows (delphi: every silent window of the cache, with torch's seed 42 for each "
-        "unit); delphi skips units active in fewer than 200 windows, we score every unit with both classes; "
+        "unit); a unit needs 200 activating windows in our corpus as in delphi's cache (a smaller corpus leaves fewer units); "
         "prompts in our words; the embedding prefix says the same in other words",
     ),
     Protocol(

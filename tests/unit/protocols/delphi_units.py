@@ -39,7 +39,9 @@ def context(name: str, w: int) -> Context:
 def unit_samples(name: str) -> UnitSamples:
     """Every window held out: the activating ones as level contexts, the silent ones as random windows."""
     acts = activations()[name]
+    n_active_windows = int((acts.reshape(N_WINDOWS, EXAMPLE_CTX_LEN) > 0).any(axis=1).sum())
     stats = UnitStats(n_tokens=acts.size, n_windows=N_WINDOWS, n_active_tokens=int((acts > 0).sum()),
+                      n_active_windows=n_active_windows,
                       firing_frequency=float((acts > 0).mean()), max_activation=float(acts.max()),
                       mean_activation=float(acts.mean()), mean_active_activation=float(acts[acts > 0].mean()),
                       histogram_edges=(0.0,), histogram_counts=())

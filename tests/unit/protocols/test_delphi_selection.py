@@ -107,3 +107,24 @@ def test_delphi_test_and_train_overlap_is_a_documented_difference():
     """delphi draws its train (explainer) and test examples from the same windows; our split keeps them apart."""
     peer = fixture()["selection"]["L1"]
     assert len({w for w, _ in peer["test"]} & {w for w, _ in peer["train"]}) == 40
+
+
+def test_units_active_in_too_few_windows_are_not_scored_as_in_delphi():
+    """delphi's constructor drops a latent with fewer than min_examples (200) activating windows; so do we, as a
+    visible failure, and the dry run plans no request for it."""
+    import asyncio
+
+    from autointerp.types import Explanation, Provenance
+    from tests.support.scripted_backend import ScriptedBackend
+
+    prov = Provenance(backend="", model="", prompt_id="", prompt_version="", prompt_hash="")
+    samples = unit_samples("L0")  # active in 123 windows
+    inp = ScoreInput(samples=samples, explanation=Explanation(unit=samples.unit, ok=True, text="x", provenance=prov))
+    backend = ScriptedBackend(lambda r: "[1, 0, 1, 0, 1]")
+    for limit, ok in ((200, False), (123, True)):
+        config = DetectionConfig(prompt="detection-delphi", selection="quantiles", per_level=5, n_negatives=50,
+                                 negatives_replace=True, min_active_windows=limit)
+        rec = asyncio.run(Detection().score(inp, backend, config, seed=0))
+        assert rec.ok is ok
+        assert (rec.error == "active in 123 windows, fewer than min_active_windows 200") is not ok
+        assert bool(Detection().plan(inp, config, seed=0)) is ok
