@@ -10,7 +10,7 @@ the same code that builds the real requests).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from autointerp.backends.base import Backend, LLMRequest
 from autointerp.dictionaries.records import SteeredSet
 from autointerp.registry import Registry
+from autointerp.scorers.metrics import chance_rule
 from autointerp.scorers.records import ForeignContext, ForeignContexts, Metric, ScoreResult, ScoreSummary
 from autointerp.types import Explanation, Provenance, Record, UnitSamples
 
@@ -79,6 +80,11 @@ class Scorer:
     needs_explanation: ClassVar[bool] = True
     uses_llm: ClassVar[bool] = True
     uses_foreign: ClassVar[bool] = False  # needs other units' contexts (negatives: neighbours, intruders)
+    chance_rules: ClassVar[Mapping[str, str]] = {}  # metric -> how its chance level is set, where the scorer's own
+
+    def chance_rule(self, metric: str) -> str:
+        """How this scorer's ``metric`` gets its chance level (its own rule, else the metric's general one)."""
+        return self.chance_rules.get(metric) or chance_rule(metric)
 
     def backend_spec(self, config: BaseModel, default: str) -> str | None:
         """The backend this scorer asks (None: it needs none)."""

@@ -130,7 +130,8 @@ class Intervention(Scorer):
 
 
 def balanced_accuracy(items: Sequence[ScoreItem]) -> tuple[Metric, ...]:
-    """Mean of the hit rates on steered and on plain continuations (chance 0.5), and each of them."""
+    """Mean of the hit rates on steered and on plain continuations (chance 0.5), and each of them (chance: the
+    judge's rate of picking continuations of the other class, what a judge that cannot tell them apart scores)."""
     pos = [i for i in items if i.label and i.ok]
     neg = [i for i in items if not i.label and i.ok]
     tpr = sum(bool(i.predicted) for i in pos) / len(pos) if pos else None
@@ -139,8 +140,8 @@ def balanced_accuracy(items: Sequence[ScoreItem]) -> tuple[Metric, ...]:
     n = len(pos) + len(neg)
     return (
         Metric(name="balanced_accuracy", value=bal, chance=0.5, n=n),
-        Metric(name="steered_recall", value=tpr, n=len(pos)),
-        Metric(name="plain_rejected", value=tnr, n=len(neg)),
+        Metric(name="steered_recall", value=tpr, chance=None if tnr is None else 1 - tnr, n=len(pos)),
+        Metric(name="plain_rejected", value=tnr, chance=None if tpr is None else 1 - tpr, n=len(neg)),
     )
 
 

@@ -140,6 +140,7 @@ class Intruder(Scorer):
     config_field = "intruder"
     needs_explanation = False
     uses_foreign = True
+    chance_rules = {"accuracy": "1 / (n_activating + 1): one of the shown excerpts, intruder included"}
 
     def plan(self, inp: ScoreInput, config: IntruderConfig, seed: int, capabilities=None) -> list[PlannedCall]:
         spec = load_prompt(config.prompt, stage="intruder")

@@ -20,6 +20,30 @@ from sklearn.metrics import roc_auc_score
 
 from autointerp.scorers.records import Metric, ScoreItem
 
+CHANCE_RULES: dict[str, str] = {
+    "balanced_accuracy": "0.5 (a judge that cannot tell the classes apart, whatever the class mix)",
+    "f1": "per unit: F1 of a judge answering yes to everything, 2 pos / (pos + answered)",
+    "auroc": "0.5 (scores unrelated to the label)",
+    "recall_level_": "per unit: the judge's false-positive rate on the unit's non-activating items",
+    "accuracy": "1 / (number of choices)",
+    "simulation_score": "0 (predictions unrelated to the true activations)",
+    "steered_recall": "per unit: 1 - plain_rejected (the judge's rate of picking plain continuations)",
+    "plain_rejected": "per unit: 1 - steered_recall",
+    "n_positive": "none: a count, not a score",
+    "n_negative": "none: a count, not a score",
+    "mean_specificity": "none: a 0-3 rating; read it against mean_score_random",
+    "mean_score_random": "none: a 0-3 rating",
+    "mean_score_all": "none: a 0-3 rating",
+}
+
+
+def chance_rule(metric: str) -> str:
+    """How a metric's chance level is set (a scorer may state its own: :meth:`Scorer.chance_rule`)."""
+    if metric in CHANCE_RULES:
+        return CHANCE_RULES[metric]
+    prefix = next((p for p in CHANCE_RULES if p.endswith("_") and metric.startswith(p)), None)
+    return CHANCE_RULES[prefix] if prefix else "not stated"
+
 
 def _answered(items: Sequence[ScoreItem]) -> list[ScoreItem]:
     return [i for i in items if i.ok and i.predicted is not None]

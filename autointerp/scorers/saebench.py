@@ -339,6 +339,7 @@ class Saebench(Scorer):
     reference = "Karvonen et al. 2025, 'SAEBench' (sae_bench/evals/autointerp)"
     stage = "saebench"
     config_field = "saebench"
+    chance_rules = {"accuracy": "per unit: the share of inactive documents (what answering 'None' scores)"}
     needs_explanation = False
 
     def plan(self, inp: ScoreInput, config: SaebenchConfig, seed: int, capabilities=None) -> list[PlannedCall]:

@@ -25,7 +25,7 @@ from autointerp.scorers.records import Metric, ScoreItem, ScoreResult
 from autointerp.scorers.saebench import SaebenchConfig
 from autointerp.types import ContextSimulation, Provenance, Simulation, UnitId
 from tests.support.scripted_backend import ScriptedBackend, replies
-from tests.unit.scorers.test_prompts_golden import scorer_input, unit_samples
+from tests.unit.scorers.test_prompts_golden import scorer_input
 
 PROV = Provenance(backend="t", model="t", prompt_id="p", prompt_version="1", prompt_hash="h")
 
@@ -94,6 +94,16 @@ def test_intervention_balanced_accuracy():
     bal, hit, rejected = intervention_balanced_accuracy(steered + plain)
     assert bal.value == pytest.approx((1 / 2 + 3 / 4) / 2) and bal.chance == 0.5
     assert hit.value == 0.5 and rejected.value == 0.75
+    assert hit.chance == pytest.approx(1 / 4) and rejected.chance == pytest.approx(1 / 2)  # the other class's rate
+
+
+def test_every_reported_metric_states_its_chance_rule():
+    names = [m.name for m in metrics.classifier_metrics(CASE)] + ["simulation_score", "mean_specificity"]
+    for name in names:
+        assert SCORERS.get("detection").chance_rule(name) != "not stated", name
+    assert SCORERS.get("intruder").chance_rule("accuracy").startswith("1 / (n_activating + 1)")
+    assert "inactive documents" in SCORERS.get("saebench").chance_rule("accuracy")
+    assert SCORERS.get("detection").chance_rule("f1").startswith("per unit")
 
 
 def test_intruder_accuracy_value_and_chance_through_the_scorer():
