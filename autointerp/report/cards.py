@@ -128,7 +128,10 @@ def _scores_table(row: pd.Series, specs: Sequence[MetricSpec]) -> str:
     for spec in specs:
         status = row.get(spec.status_column, "missing")
         value = fmt(row.get(spec.name)) if status == "ok" else status
-        chance = f" (chance {fmt(spec.chance, 2)})" if spec.chance is not None else ""
+        own = row.get(spec.chance_column) if spec.chance_varies else spec.chance
+        chance = f" (chance {fmt(own, 2)})" if own is not None and not pd.isna(own) else ""
+        if spec.name == "simulation_score" and isinstance(row.get("simulation_method"), str):
+            chance += f" method {row['simulation_method']}"
         cells.append(f"<tr><td>{esc(spec.scorer)}</td><td>{esc(spec.name)}</td><td class=\"num\">{esc(value)}</td>"
                      f'<td class="muted">{esc(chance)}</td></tr>')  # fmt: skip
     return f'<table class="scores"><tbody>{"".join(cells)}</tbody></table>'

@@ -86,8 +86,9 @@ def compare_groups(
     stats, tests = [], []
     for metric in metrics:
         for label, frame in groups.items():
-            stats.append(group_stats_from_frame(frame, metric.name, metric.status_column, label, seed=seed,
-                                                n_resamples=n_resamples))  # fmt: skip
+            g = group_stats_from_frame(frame, metric.name, metric.status_column, label, seed=seed,
+                                       n_resamples=n_resamples)
+            stats.append(g.model_copy(update={"chance": group_chance(frame, metric)}))
         for a, b in pairs:
             test = pair_test(metric, a, groups[a], b, groups[b], seed=seed, n_resamples=n_resamples,
                              pairable=(a, b) not in unpairable)  # fmt: skip
@@ -96,9 +97,26 @@ def compare_groups(
     return GroupComparison(metrics=tuple(metrics), stats=tuple(stats), tests=tuple(tests))
 
 
+def group_chance(frame: pd.DataFrame, metric: MetricSpec) -> float | None:
+    """The chance level of a group's units: the metric's, or the mean of the scored units' own where it varies."""
+    if not metric.chance_varies:
+        return metric.chance
+    if metric.chance_column not in frame:
+        return None
+    own = frame.loc[frame[metric.status_column] == "ok", metric.chance_column].dropna()
+    return float(own.mean()) if len(own) else None
+
+
+LABEL_COLUMNS = ("protocol", "aggregation", "chance_rule", "method")
+
+
 def stats_table(comparison: GroupComparison) -> pd.DataFrame:
-    """One row per (metric, group): n, exclusions, median, CI, mean, quartiles."""
-    return pd.DataFrame([s.model_dump() for s in comparison.stats], columns=list(GroupStats.model_fields))
+    """One row per (metric, group): n, exclusions, median, CI, mean, quartiles, chance, and what the numbers are
+    (protocol, aggregation, chance rule, method)."""
+    specs = {m.name: m for m in comparison.metrics}
+    rows = [{**s.model_dump(), **{c: getattr(specs[s.metric], c, "") if s.metric in specs else "" for c in
+                                  LABEL_COLUMNS}} for s in comparison.stats]  # fmt: skip
+    return pd.DataFrame(rows, columns=[*GroupStats.model_fields, *LABEL_COLUMNS])
 
 
 def tests_table(comparison: GroupComparison) -> pd.DataFrame:
@@ -162,6 +180,12 @@ def plot_comparison(
         if metric.chance is not None:
             ax.axhline(metric.chance, color="#999999", ls=":", lw=1)
             ax.text(len(labels) + 0.75, metric.chance, "chance", ha="right", va="bottom", fontsize=7, color="#777777")
+        elif metric.chance_varies:  # each group's mean of its units' own chance levels
+            for pos, g in zip(positions, labels):
+                if by_group[g].chance is not None:
+                    ax.hlines(by_group[g].chance, pos - 0.3, pos + 0.3, color="#999999", ls=":", lw=1)
+            ax.text(len(labels) + 0.75, lo, "dotted: chance (mean of units')", ha="right", va="bottom", fontsize=7,
+                    color="#777777")
         ax.set_xticks(positions, [_tick_label(by_group[g]) for g in labels], fontsize=8)
         ax.set_xlim(0.4, len(labels) + 0.8)
         pad = 0.08 * (hi - lo)

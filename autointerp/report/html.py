@@ -141,6 +141,18 @@ def _kinds_text(summary: ReportSummary) -> str:
     return " and ".join(f"{c.n_units} {c.kind}s" for c in summary.counts) or "no units"
 
 
+def peer_sentence(summary: ReportSummary) -> str:
+    """Under a preset, the peer's headline numbers in the peer's aggregation: delphi's pooled classifier figures
+    (balanced accuracy, F1, AUROC and counts), then every other covered scorer's number (SAEBench: mean over units)."""
+    label = summary.run.protocol
+    pooled = pooled_line(summary.pooled, label.name, label=str(label))
+    done = {r.scorer for r in summary.pooled if r.protocol == label.name} if pooled else set()
+    rest = [p.line for p in summary.peer_headline if p.scorer not in done]
+    if not rest:
+        return pooled
+    return " ".join(x for x in (pooled, f"{label}, the peer's headline: " + "; ".join(rest) + ".") if x)
+
+
 def headline(run: RunData, summary: ReportSummary) -> str:
     """One paragraph: what was compared, n, the main results with CIs, failures and cost."""
     cfg = run.config
@@ -154,8 +166,8 @@ def headline(run: RunData, summary: ReportSummary) -> str:
     corpus = f" on {cfg['corpus']} ({int(cfg['max_tokens']):,} tokens)" if cfg.get("corpus") and cfg.get(
         "max_tokens") else ""  # fmt: skip
     parts = [f"Compared {what} ({'; '.join(where) or 'bases from the run records'}){source}{corpus}."]
-    if summary.run.protocol.name != "ours":  # the peer's headline number in the peer's aggregation first
-        parts.append(pooled_line(summary.pooled, summary.run.protocol.name))
+    if summary.peer_headline or summary.pooled:  # the peer's own number, aggregated as the peer does, first
+        parts.insert(0, peer_sentence(summary))
     headline_specs = {s.scorer: s for s in reversed(summary.scorers)}  # each scorer's first (primary) metric
     for spec in (s for s in summary.scorers if headline_specs[s.scorer] is s):
         stats = [m for m in summary.metrics if m.metric == spec.name and m.n > 0]
@@ -164,7 +176,7 @@ def headline(run: RunData, summary: ReportSummary) -> str:
         groups = ", ".join(f"{m.group}s {format_ci(m)}" for m in stats)
         test = next((t for t in summary.tests if t.metric == spec.name), None)
         tested = f"; {test.short}" if test else ""
-        parts.append(f"{spec.label}: {groups}{tested}.")
+        parts.append(f"{spec.label} ({_short_labels(spec, stats)}): {groups}{tested}.")
     for c in summary.contrast:
         if c.n_units:
             parts.append(f"Rubric contrast, {c.line}.")
@@ -192,13 +204,37 @@ def headline(run: RunData, summary: ReportSummary) -> str:
 # ---------------------------------------------------------------- scorers
 
 
-def _stats_table(stats: Sequence[GroupStats], chance: float | None) -> str:
+def _chance_of(spec: MetricSpec, stats: Sequence[GroupStats]) -> str:
+    """'chance 0.5', 'chance 0.62/0.55 (mean of units' own)' or 'no chance level'."""
+    if spec.chance_varies:
+        levels = "/".join(_num(m.chance, 2) for m in stats if m.chance is not None)
+        return f"chance {levels} (mean of the units' own)" if levels else "chance per unit"
+    return f"chance {_num(spec.chance, 2)}" if spec.chance is not None else "no chance level"
+
+
+def _short_labels(spec: MetricSpec, stats: Sequence[GroupStats]) -> str:
+    """Protocol, aggregation and chance beside a number: 'ours; median over units [95% CI]; chance 0.5'."""
+    method = f"; method {spec.method}" if spec.method else ""
+    return f"{spec.protocol}; median over units [95% CI]; {_chance_of(spec, stats)}{method}"
+
+
+def _stats_table(stats: Sequence[GroupStats], spec: MetricSpec) -> str:
+    chance_head = "chance (mean of units' own)" if spec.chance_varies else "chance"
     return _table(
-        ("metric", "group", "median [95% CI]", "mean", "n", "failed", "undefined", "missing", "chance"),
+        ("metric", "group", f"median over units [95% CI] ({spec.protocol})", "mean over units", "n", "failed",
+         "undefined", "missing", chance_head),
         ((m.metric, m.group, format_ci(m, 3), _num(m.mean), m.n, m.n_failed, m.n_undefined, m.n_missing,
-          _num(chance, 2) if chance is not None else "") for m in stats),
+          _num(m.chance, 2) if m.chance is not None else "none") for m in stats),
         numeric=(False, False, True, True, True, True, True, True, True),
     )
+
+
+def _spec_note(spec: MetricSpec) -> str:
+    """What a metric's numbers are: protocol, aggregation, chance rule and (simulation) method."""
+    rule = spec.chance_rule or ("not stated" if spec.chance is None else _num(spec.chance, 2))
+    method = f" Method: {spec.method_note or spec.method}." if spec.method else ""
+    return (f'<p class="muted labels">Protocol: {esc(spec.protocol)}. Aggregation: {esc(spec.aggregation)}. '
+            f"Chance: {esc(rule)}.{esc(method)}</p>")
 
 
 def _tests_table(tests: Sequence[GroupTest]) -> str:
@@ -226,8 +262,8 @@ def scorer_sections(
         mine = [s for s in specs if s.scorer == scorer]
         names = {s.name for s in mine}
         body = "".join(
-            f"<p><b>{esc(s.name)}</b>: {esc(s.description or s.label)}</p>"
-            + _stats_table([m for m in stats if m.metric == s.name], s.chance)
+            f"<p><b>{esc(s.name)}</b>: {esc(s.description or s.label)}</p>" + _spec_note(s)
+            + _stats_table([m for m in stats if m.metric == s.name], s)
             for s in mine
         )
         body += _tests_table([t for t in tests if t.metric in names])
@@ -268,11 +304,14 @@ def _seed_section(summary: ReportSummary) -> str:
     for s in summary.seed_spread:
         per_seed = ", ".join(_num(v) for v in s.mean_per_seed)
         corrected = ", ".join(_num(v) for v in s.chance_corrected_per_seed) if s.chance_corrected_per_seed else ""
+        chance = (_num(s.chance, 2) if s.chance is not None else
+                  ", ".join(_num(c, 2) for c in s.chance_per_seed) if s.chance_per_seed else "none")  # fmt: skip
         rows.append((s.scorer, s.metric, s.kind, len(s.seed_offsets), per_seed, _num(s.sd), _num(s.range),
-                     _num(s.chance, 2) if s.chance is not None else "", corrected))  # fmt: skip
+                     chance, corrected))  # fmt: skip
     return ("<h3>Spread across seeds</h3>" + _table(
-        ("scorer", "metric", "kind", "seeds", "mean per seed", "sd", "range", "chance", "chance-corrected per seed"),
-        rows, numeric=(False, False, False, True, False, True, True, True, False))
+        ("scorer", "metric", "kind", "seeds", "mean over units, per seed", "sd", "range",
+         "chance (mean of units' own, per seed where it varies)", "chance-corrected per seed (each unit's own)"),
+        rows, numeric=(False, False, False, True, False, True, True, False, False))
         + '<p class="muted">Every seeded choice (contexts shown, order, negatives) repeated with seeds seed+k; '
         "the spread of the per-seed means is the judging noise at this sample size.</p>")  # fmt: skip
 

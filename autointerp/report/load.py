@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from autointerp.errors import InputError
 from autointerp.runs.logits import LOGIT_TOKENS_FILE
 from autointerp.runs.store import STAGES, pick_latest, read_lines
-from autointerp.types import Explanation, Record, RubricResult, Simulation, UnitId, UnitSamples, Usage
+from autointerp.types import Explanation, ProtocolLabel, Record, RubricResult, Simulation, UnitId, UnitSamples, Usage
 
 STAGE_NAMES = ("units", "explain", "rubric", "simulate")
 BUILTIN_STAGES = frozenset(STAGE_NAMES)
@@ -221,6 +221,22 @@ def load_run(run_dir: str | Path) -> RunData:
     )
 
 
+def protocol_of(meta: dict[str, Any], config: dict[str, Any]) -> ProtocolLabel:
+    """The protocol label run.json recorded (runs before presets existed: the config's name, else ours)."""
+    recorded = meta.get("protocol")
+    if isinstance(recorded, dict):
+        try:
+            return ProtocolLabel.model_validate(recorded)
+        except ValidationError as exc:
+            raise InputError(f"run.json: protocol: {_validation_message(exc)}") from None
+    return ProtocolLabel(name=str(config.get("protocol", "ours")))
+
+
+def run_protocol(run: RunData) -> ProtocolLabel:
+    """:func:`protocol_of` a loaded run."""
+    return protocol_of(run.meta, run.config)
+
+
 RESEED_SUFFIX = re.compile(r"~s(\d+)$")
 
 
@@ -305,9 +321,9 @@ def mean_score_random(result: RubricResult) -> float | None:
 
 
 UNIT_COLUMNS = [
-    "unit", "kind", "basis", "index", "explanation", "simulation_score", "mean_specificity", "mean_score_random",
-    "n_judgements", "n_judgements_failed", "firing_frequency", "max_activation", "flags", "ok", "errors",
-    "sample_status", "explanation_status", "rubric_status", "simulation_status", "specificity_status",
+    "unit", "kind", "basis", "index", "explanation", "simulation_score", "simulation_method", "mean_specificity",
+    "mean_score_random", "n_judgements", "n_judgements_failed", "firing_frequency", "max_activation", "flags", "ok",
+    "errors", "sample_status", "explanation_status", "rubric_status", "simulation_status", "specificity_status",
 ]  # fmt: skip
 
 
@@ -350,6 +366,7 @@ def units_frame(run: RunData) -> pd.DataFrame:
                 "index": uid.index,
                 "explanation": expl.text if expl is not None and expl.ok else None,
                 "simulation_score": sim_score,
+                "simulation_method": (sim.method or None) if sim is not None else None,
                 "mean_specificity": spec,
                 "mean_score_random": mean_score_random(rub) if rub is not None and rub.ok else None,
                 "n_judgements": n_ok,

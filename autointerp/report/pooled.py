@@ -51,20 +51,21 @@ def pooled_scores(run: RunData, protocol: str) -> tuple[PooledScore, ...]:
     return tuple(out)
 
 
-def pooled_line(rows: tuple[PooledScore, ...], protocol: str) -> str:
-    """'delphi protocol, pooled over units: detection features balanced accuracy 0.731 (chance 0.5), ...'."""
+def pooled_line(rows: tuple[PooledScore, ...], protocol: str, label: str | None = None) -> str:
+    """'delphi protocol, pooled over units: detection features balanced accuracy 0.731 (chance 0.5), ...'
+    (``label``: the run's full protocol label, e.g. 'delphi protocol, modified: window 64')."""
     parts = []
     for r in rows:
         if r.protocol != protocol:
             continue
         shown = []
-        for name, label in (("balanced_accuracy", "balanced accuracy"), ("f1", "F1"), ("auroc", "AUROC")):
+        for name, title in (("balanced_accuracy", "balanced accuracy"), ("f1", "F1"), ("auroc", "AUROC")):
             m = r.metric(name)
             if m is not None and m.value is not None:
                 chance = f" (chance {m.chance:.2f})" if m.chance is not None else ""
-                shown.append(f"{label} {m.value:.3f}{chance}")
+                shown.append(f"{title} {m.value:.3f}{chance}")
         n = r.metric("n_positive"), r.metric("n_negative"), r.metric("n_failed")
         counts = f"{n[0].value:.0f} activating + {n[1].value:.0f} non-activating excerpts of {r.n_units} units" \
             + (f", {n[2].value:.0f} unanswered" if n[2].value else "")
         parts.append(f"{r.scorer} {r.kind}s {', '.join(shown) or 'no answered excerpts'} ({counts})")
-    return f"{protocol} protocol, pooled over units: " + "; ".join(parts) + "." if parts else ""
+    return f"{label or protocol + ' protocol'}, pooled over units: " + "; ".join(parts) + "." if parts else ""

@@ -21,8 +21,10 @@ from collections.abc import Iterable
 import pandas as pd
 from pydantic import Field
 
-from autointerp.report.load import RunData
+from autointerp.report.load import RunData, run_protocol
 from autointerp.types import Frozen
+
+AGGREGATION = "median over units (95% bootstrap CI), mean beside"
 
 
 class MetricSpec(Frozen):
@@ -34,11 +36,42 @@ class MetricSpec(Frozen):
     limits: tuple[float, float] | None = Field(default=None, description="Range of the metric, when bounded.")
     chance: float | None = Field(default=None, description="Value of a judge that guesses (None: not defined).")
     description: str = Field(default="", description="One sentence for tables and captions.")
+    protocol: str = Field(default="ours", description="Protocol the numbers follow: 'ours', or a preset's label with "
+                          "the fields the run changed ('delphi protocol, modified: window 64').")
+    aggregation: str = Field(default=AGGREGATION, description="How the report's tables combine units.")
+    chance_rule: str = Field(default="", description="How the chance level is set (docs/metrics.md).")
+    chance_varies: bool = Field(default=False, description="True when units have different chance levels: each "
+                                "unit's is in the units table (<name>_chance), groups show their mean.")
+    method: str = Field(default="", description="How the values were estimated, where a scorer has several ways "
+                        "(simulation: the methods of the units' predictions, e.g. 'json-list').")
+    method_note: str = Field(default="", description="What each method is and how many units used it (only "
+                             "'logprobs-all-at-once' is OpenAI's estimator).")
 
     @property
     def status_column(self) -> str:
         """Column saying whether the value is defined: 'ok', 'failed', 'undefined' or 'missing'."""
         return BUILTIN_STATUS.get(self.name, f"{self.name}_status")
+
+    @property
+    def chance_column(self) -> str:
+        """Units-table column of each unit's own chance level (only when it varies by unit)."""
+        return f"{self.name}_chance"
+
+    @property
+    def chance_text(self) -> str:
+        """'chance 0.5', 'chance per unit (...)' or 'no chance level (...)'."""
+        if self.chance_varies:
+            return f"chance per unit: {self.chance_rule}" if self.chance_rule else "chance per unit"
+        if self.chance is not None:
+            return f"chance {self.chance:.3g}"
+        return f"no chance level ({self.chance_rule.removeprefix('none: ')})" if self.chance_rule else \
+            "no chance level"
+
+    @property
+    def labels(self) -> str:
+        """Protocol, aggregation, chance (and method) in one line, for a table header or beside a number."""
+        parts = [self.protocol, self.aggregation, self.chance_text]
+        return "; ".join(parts + ([f"method: {self.method_note or self.method}"] if self.method else []))
 
 
 SIMULATION = MetricSpec(
@@ -48,6 +81,7 @@ SIMULATION = MetricSpec(
     limits=(-1.0, 1.0),
     chance=0.0,
     description="Pearson r of simulated vs true activations pooled over a unit's held-out contexts.",
+    chance_rule="0 (predictions unrelated to the true activations)",
 )
 SPECIFICITY = MetricSpec(
     scorer="rubric",
@@ -55,6 +89,7 @@ SPECIFICITY = MetricSpec(
     label="mean specificity rating (0-3)",
     limits=(0.0, 3.0),
     description="Mean 0-3 rating of how well the explanation fits a unit's activating held-out contexts.",
+    chance_rule="none: a 0-3 rating; read it against mean_score_random",
 )
 BUILTIN = (SIMULATION, SPECIFICITY)
 BUILTIN_STATUS = {"simulation_score": "simulation_status", "mean_specificity": "specificity_status"}
@@ -70,34 +105,85 @@ def is_scorer_record(record: object) -> bool:
     return hasattr(record, "metrics") and hasattr(record, "primary")
 
 
-def _description(scorer: str) -> str:
-    try:  # the registry's one-line description, when the scorer package is installed
+def _scorer(stage: str):
+    """The registered scorer whose records a stage holds (None when the scorer package is not installed)."""
+    try:
         from autointerp.scorers.catalog import SCORERS
-
-        return SCORERS.get(scorer).description if scorer in SCORERS else ""
     except ImportError:
-        return ""
+        return None
+    return next((SCORERS.get(n) for n in SCORERS.names() if SCORERS.get(n).stage == stage), None)
 
 
-def _specs_of(scorer: str, records: Iterable) -> list[MetricSpec]:
+def _description(scorer: str) -> str:
+    s = _scorer(scorer)
+    return s.description if s is not None else ""
+
+
+def _chance_rule(stage: str, metric: str) -> str:
+    s = _scorer(stage)
+    return s.chance_rule(metric) if s is not None else ""
+
+
+def scorer_protocol(run: RunData, stage: str) -> str:
+    """'ours', or the run's preset label when the preset covers the scorer of ``stage``."""
+    label = run_protocol(run)
+    s = _scorer(stage)
+    try:
+        from autointerp.scorers.protocols import PROTOCOLS, covers
+    except ImportError:
+        return str(label)
+    if label.name == "ours" or label.name not in PROTOCOLS or s is None or not covers(label.name, s.name):
+        return "ours"
+    return str(label)
+
+
+def _specs_of(scorer: str, records: Iterable, protocol: str = "ours") -> list[MetricSpec]:
     chances: dict[str, set[float]] = {}
+    undefined: dict[str, bool] = {}
+    methods: dict[str, set[str]] = {}
     primary = None
     for rec in records:
         primary = primary or getattr(rec, "primary", None)
         for m in rec.metrics:
             if not m.name.startswith(RECALL_PREFIX):
                 chances.setdefault(m.name, set()).update([round(m.chance, 12)] if m.chance is not None else [])
+                undefined[m.name] = undefined.get(m.name, False) or (m.chance is None and m.value is not None)
+                methods.setdefault(m.name, set()).update([m.method] if getattr(m, "method", None) else [])
     order = sorted(chances, key=lambda n: n != primary)  # stable: the primary metric first
     about = _description(scorer)
     specs = []
     for name in order:
         bounded = any(name == p or name.endswith("_" + p) for p in PROBABILITY_METRICS)
-        chance = next(iter(chances[name])) if len(chances[name]) == 1 else None  # one chance level for all units
-        varies = " (chance level differs between units)" if len(chances[name]) > 1 else ""
+        varies = len(chances[name]) > 1 or (len(chances[name]) == 1 and undefined[name])
+        chance = next(iter(chances[name])) if len(chances[name]) == 1 and not varies else None
         specs.append(MetricSpec(scorer=scorer, name=f"{scorer}_{name}", label=f"{scorer} {name.replace('_', ' ')}",
                                 limits=(0.0, 1.0) if bounded else None, chance=chance,
-                                description=(about if name == primary else "") + varies))  # fmt: skip
+                                description=about if name == primary else "", protocol=protocol,
+                                chance_rule=_chance_rule(scorer, name), chance_varies=varies,
+                                method=", ".join(sorted(methods[name]))))  # fmt: skip
     return specs
+
+
+def method_text(methods: Iterable[str]) -> str:
+    """'json-list: integer lists ... (12 units)' per simulation method used, most units first."""
+    counts: dict[str, int] = {}
+    for m in methods:
+        counts[m] = counts.get(m, 0) + 1
+    try:
+        from autointerp.scorers.simulation import method_label
+    except ImportError:
+        def method_label(name: str) -> str:
+            return name or "method not recorded"
+    return "; ".join(f"{method_label(m)} ({n} unit{'s' if n != 1 else ''})"
+                     for m, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def builtin_specs(run: RunData) -> list[MetricSpec]:
+    """The simulation and specificity specs of this run: protocol label and the simulation methods used."""
+    used = [s.method for s in run.simulations.values() if s.ok]
+    sim = {"protocol": scorer_protocol(run, "simulate"), "method": ", ".join(sorted({m or "unknown" for m in used})),
+           "method_note": method_text(used)}
+    return [SIMULATION.model_copy(update=sim), SPECIFICITY.model_copy(update={"protocol": scorer_protocol(run, "rubric")})]
 
 
 def extra_metric_specs(run: RunData) -> list[MetricSpec]:
@@ -106,13 +192,13 @@ def extra_metric_specs(run: RunData) -> list[MetricSpec]:
     for stage, records in run.extra.items():
         scored = [r for r in records.values() if is_scorer_record(r)]
         if scored:
-            specs += _specs_of(stage, scored)
+            specs += _specs_of(stage, scored, scorer_protocol(run, stage))
     return specs
 
 
 def metric_specs(run: RunData) -> list[MetricSpec]:
     """Every metric of the run: simulation and specificity, then each further scorer's."""
-    return [*BUILTIN, *extra_metric_specs(run)]
+    return [*builtin_specs(run), *extra_metric_specs(run)]
 
 
 def _finite(value: object) -> float | None:
@@ -130,9 +216,12 @@ def add_extra_scores(units: pd.DataFrame, run: RunData, specs: Iterable[MetricSp
         if spec.name in BUILTIN_STATUS:
             continue
         records = run.extra.get(spec.scorer, {})
-        values, statuses = [], []
+        values, statuses, chances = [], [], []
+        wanted = spec.name[len(spec.scorer) + 1:]
         for key, failed_before in zip(out["unit"], upstream_failed):
             rec = records.get(key)
+            m = next((m for m in rec.metrics if m.name == wanted), None) if rec is not None else None
+            chances.append(m.chance if m is not None else None)
             if rec is None:
                 values.append(None)
                 statuses.append("failed" if failed_before else "missing")
@@ -140,12 +229,13 @@ def add_extra_scores(units: pd.DataFrame, run: RunData, specs: Iterable[MetricSp
                 values.append(None)
                 statuses.append("failed")
             else:
-                wanted = spec.name[len(spec.scorer) + 1:]
-                value = _finite(next((m.value for m in rec.metrics if m.name == wanted), None))
+                value = _finite(m.value if m is not None else None)
                 values.append(value)
                 statuses.append("ok" if value is not None else "undefined")
         out[spec.name] = pd.Series(values, index=out.index, dtype="float64")
         out[spec.status_column] = statuses
+        if spec.chance_varies:
+            out[spec.chance_column] = pd.Series(chances, index=out.index, dtype="float64")
     return out
 
 

@@ -36,6 +36,8 @@ class GroupStats(Frozen):
     mean: float | None = Field(default=None, description="Mean of the defined values.")
     q1: float | None = Field(default=None, description="25th percentile.")
     q3: float | None = Field(default=None, description="75th percentile.")
+    chance: float | None = Field(default=None, description="Chance level of these units: the metric's, or where it "
+                                 "varies by unit the mean of the units' own (None: the metric has none).")
 
     @property
     def n_excluded(self) -> int:

@@ -12,7 +12,8 @@ from autointerp import __version__
 from autointerp.report.contrast import RubricContrast
 from autointerp.report.cost import StageCost, cost_line
 from autointerp.report.histograms import LevelInfo
-from autointerp.report.load import RunData
+from autointerp.report.load import RunData, protocol_of
+from autointerp.report.peer import PeerNumber
 from autointerp.report.pooled import PooledScore
 from autointerp.report.reseeds import SeedSpread
 from autointerp.report.scores import MetricSpec
@@ -113,6 +114,10 @@ class ReportSummary(Frozen):
     pooled: tuple[PooledScore, ...] = Field(
         default=(), description="Classifier scorers pooled over units per kind (delphi's aggregation).")
     seed_spread: tuple[SeedSpread, ...] = Field(default=(), description="With reseeds: each scorer's spread.")
+    peer_headline: tuple[PeerNumber, ...] = Field(
+        default=(), description="Under a protocol preset: the peer's headline number per scorer and kind, in the "
+        "peer's aggregation (delphi: pooled over items; SAEBench: mean over units), shown first."
+    )
     files: tuple[str, ...] = Field(default=(), description="Files written, relative to the report folder.")
 
     def metric(self, name: str, group: str) -> GroupStats | None:
@@ -191,13 +196,6 @@ def run_info(run: RunData) -> RunInfo:
     )
 
 
-def protocol_of(meta: dict[str, Any], config: dict[str, Any]) -> ProtocolLabel:
-    """The label run.json recorded (runs before presets existed: ours, or the config's name with nothing known)."""
-    if isinstance(meta.get("protocol"), dict):
-        return ProtocolLabel.model_validate(meta["protocol"])
-    return ProtocolLabel(name=str(config.get("protocol", "ours")))
-
-
 def provenance_counts(run: RunData) -> tuple[ProvenanceCount, ...]:
     counter: Counter[tuple] = Counter()
     stages = {"explain": run.explanations, "rubric": run.rubric, "simulate": run.simulations, **run.extra}
@@ -231,12 +229,14 @@ def summary_line(summary: ReportSummary) -> str:
     """One line for the end of a pipeline run: per kind the main scores with CIs and the failed judgements,
     each test (named, paired or not, rank-biserial effect size), and the cost."""
     parts = []
+    sim_spec = next((m for m in summary.scorers if m.name == "simulation_score"), None)
+    method = f" [{sim_spec.method}]" if sim_spec is not None and sim_spec.method else ""
     for counts in summary.counts:
         sim = summary.metric("simulation_score", counts.kind)
         spec = summary.metric("mean_specificity", counts.kind)
         total = counts.n_judgements + counts.n_judgements_failed
         parts.append(
-            f"{counts.kind}s ({counts.n_units} units): simulation {format_ci(sim) if sim else 'n/a'}, "
+            f"{counts.kind}s ({counts.n_units} units): simulation{method} {format_ci(sim) if sim else 'n/a'}, "
             f"specificity {format_ci(spec) if spec else 'n/a'}, "
             f"judgements {counts.n_judgements}/{total} ok ({counts.n_judgements_failed} failed)"
         )
@@ -245,7 +245,14 @@ def summary_line(summary: ReportSummary) -> str:
         if test.metric in primary or not summary.scorers:
             parts.append(f"{_metric_short(summary, test.metric)} {test.group_a} vs {test.group_b}: {test.short}")
     body = "; ".join(parts) if parts else "no units"
-    return f"{summary.run.name}: {body}; {cost_line(summary.costs)}"
+    if parts:  # what the simulation and specificity numbers above are
+        short = {"simulate": "simulation", "rubric": "specificity"}
+        protocols = {short[m.scorer]: m.protocol for m in summary.scorers if m.scorer in short}
+        same = len(set(protocols.values())) == 1
+        labels = next(iter(protocols.values())) if same else ", ".join(f"{k}: {v}" for k, v in protocols.items())
+        body += f"; medians over units [95% CI], {labels or summary.run.protocol}"
+    peer = "".join(f"{summary.run.protocol}: {p.line}; " for p in summary.peer_headline)  # the peer's number first
+    return f"{summary.run.name}: {peer}{body}; {cost_line(summary.costs)}"
 
 
 def compare_line(summary: CompareSummary) -> str:

@@ -10,8 +10,9 @@ from matplotlib.figure import Figure
 from autointerp.report.summary import KindCounts
 
 PER_UNIT_COLUMNS = [
-    "unit", "kind", "basis", "index", "explanation", "simulation_score", "mean_specificity", "mean_score_random",
-    "n_judgements", "n_judgements_failed", "firing_frequency", "max_activation", "flags", "ok", "errors",
+    "unit", "kind", "basis", "index", "explanation", "simulation_score", "simulation_method", "mean_specificity",
+    "mean_score_random", "n_judgements", "n_judgements_failed", "firing_frequency", "max_activation", "flags", "ok",
+    "errors",
 ]  # fmt: skip
 
 

@@ -29,10 +29,11 @@ from autointerp.report.cost import stage_costs
 from autointerp.report.histograms import KIND_ORDER, level_infos, plot_level_recall, plot_specificity, specificity_table
 from autointerp.report.html import render_compare_html, render_html
 from autointerp.report.load import RunData, judgements_frame, load_run, units_frame
+from autointerp.report.peer import peer_numbers
 from autointerp.report.pooled import pooled_scores
 from autointerp.report.reseeds import seed_spreads
 from autointerp.report.sampling import between_runs_note, same_units, within_run_note
-from autointerp.report.scores import BUILTIN, MetricSpec, add_extra_scores, extra_metric_specs, level_hits
+from autointerp.report.scores import MetricSpec, add_extra_scores, builtin_specs, extra_metric_specs, level_hits
 from autointerp.report.stats import N_RESAMPLES
 from autointerp.report.summary import (
     CompareSummary,
@@ -85,7 +86,7 @@ def run_metrics(run: RunData) -> list[MetricSpec]:
     every further scorer's."""
     extra = extra_metric_specs(run)
     has = {"rubric": bool(run.rubric), "simulate": bool(run.simulations)}
-    builtin = [m for m in BUILTIN if has[m.scorer]] or ([] if extra else list(BUILTIN))
+    builtin = [m for m in builtin_specs(run) if has[m.scorer]] or ([] if extra else builtin_specs(run))
     return [*builtin, *extra]
 
 
@@ -148,7 +149,8 @@ def write_report(
     written += [*tables, *save_figure(comp_fig, out / "comparison")]
     figures |= _scorer_figures(groups, comparison, metrics, seed, "features vs neurons", note)
 
-    written += write_per_unit(units, out, extra_columns=[m.name for m in metrics])
+    columns = [c for m in metrics for c in (m.name, *([m.chance_column] if m.chance_varies else []))]
+    written += write_per_unit(units, out, extra_columns=columns)
     if per_unit:
         written += _write_per_unit(run, judgements, levels, out / "per_unit")
     written += [out / "summary.json", out / "summary.schema.json", out / "report.html"]
@@ -165,6 +167,7 @@ def write_report(
                            .to_dict(orient="records")),
         seed_spread=seed_spreads(run),
         pooled=pooled_scores(run, protocol_of(run.meta, run.config).name),
+        peer_headline=peer_numbers(run),
         **_comparison_fields(comparison, metrics, seed, n_resamples, note, written, out),
     )
     _write_json(out / "summary.json", summary.model_dump_json(indent=2) + "\n")
@@ -205,6 +208,28 @@ def extra_report_sections(run: RunData, out: Path) -> str:
     return mix_section(run, out)
 
 
+def merge_specs(a: list[MetricSpec], b: list[MetricSpec]) -> list[MetricSpec]:
+    """The metrics of either run; where the runs label a metric differently (protocol, method, chance), the merged
+    spec says both ('A: ours; B: delphi protocol') and a chance level that differs between them varies."""
+    by_b = {m.name: m for m in b}
+    out = []
+    for m in [*a, *(m for m in b if m.name not in {x.name for x in a})]:
+        other = by_b.get(m.name)
+        if other is None or other == m:
+            out.append(m)
+            continue
+        update = {}
+        for field in ("protocol", "method", "method_note"):
+            x, y = getattr(m, field), getattr(other, field)
+            if x != y:
+                update[field] = f"A: {x or 'none'}; B: {y or 'none'}"
+        if m.chance != other.chance or m.chance_varies or other.chance_varies:
+            update |= {"chance": None if m.chance != other.chance else m.chance,
+                       "chance_varies": m.chance != other.chance or m.chance_varies or other.chance_varies}
+        out.append(m.model_copy(update=update))
+    return out
+
+
 def compare_runs(
     run_a: str | Path, run_b: str | Path, out_dir: str | Path, seed: int = 0, n_resamples: int = N_RESAMPLES
 ) -> CompareSummary:
@@ -212,7 +237,7 @@ def compare_runs(
     data_a, data_b = load_run(run_a), load_run(run_b)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    metrics = list({m.name: m for m in [*run_metrics(data_a), *run_metrics(data_b)]}.values())
+    metrics = merge_specs(run_metrics(data_a), run_metrics(data_b))
     groups_a = _kind_groups(scored_units(data_a, metrics), "A:")
     groups_b = _kind_groups(scored_units(data_b, metrics), "B:")
     kinds = [k for k in KIND_ORDER if f"A:{k}" in groups_a or f"B:{k}" in groups_b]
