@@ -9,7 +9,6 @@ same way (recomputed on the pooled items, or the mean of the units' own chance l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -19,17 +18,12 @@ from autointerp.report.load import RunData, run_protocol
 from autointerp.scorers import metrics
 from autointerp.scorers.catalog import SCORERS
 from autointerp.scorers.protocols import PROTOCOLS
-from autointerp.scorers.records import Metric, ScoreItem
+from autointerp.scorers.records import Metric
 from autointerp.types import Frozen, Simulation
 
 Aggregation = Literal["pooled", "mean", "median"]
 
-# metric name -> the function that computes it from items (pooled aggregation recomputes it on every unit's items)
-POOLABLE: dict[str, Callable[[Sequence[ScoreItem]], Metric]] = {
-    "balanced_accuracy": metrics.balanced_accuracy,
-    "f1": metrics.f1,
-    "auroc": metrics.auroc,
-}
+POOLED_BY_DELPHI = ("balanced_accuracy", "f1", "auroc")  # recomputed on every unit's items by delphi's analysis
 
 
 class PeerNumber(Frozen):
@@ -77,8 +71,8 @@ def _pooled(base: dict, scorer, recs: list, primary: str) -> PeerNumber:
         r, note = metrics.pearson(true, pred)
         return PeerNumber(**base, value=r, chance=0.0, chance_corrected=r, n_items=len(true), note=note)
     items = [i for r in recs for i in getattr(r, "items", ())]
-    if primary in POOLABLE:
-        m = POOLABLE[primary](items)
+    if primary in POOLED_BY_DELPHI:  # one confusion matrix (one ROC) over every item: metrics.delphi_metrics
+        m = next(m for m in metrics.delphi_metrics(items) if m.name == primary)
     else:  # a plain accuracy (intruder, saebench): right answers over every unit's counted items, i.e. the
         # per-unit values weighted by their n (each scorer's own counting rule kept); the chance likewise
         per_unit = [m for m in (metrics_of(scorer, r) for r in recs) if m is not None and m.value is not None]
