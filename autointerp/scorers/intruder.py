@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -140,7 +140,7 @@ class Intruder(Scorer):
     config_field = "intruder"
     needs_explanation = False
     uses_foreign = True
-    chance_rules = {"accuracy": "1 / (n_activating + 1): one of the shown excerpts, intruder included"}
+    chance_rules: ClassVar[dict[str, str]] = {"accuracy": "1 / (n_activating + 1): one of the shown excerpts, intruder included"}
 
     def plan(self, inp: ScoreInput, config: IntruderConfig, seed: int, capabilities=None) -> list[PlannedCall]:
         spec = load_prompt(config.prompt, stage="intruder")

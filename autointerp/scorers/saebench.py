@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -339,7 +339,7 @@ class Saebench(Scorer):
     reference = "Karvonen et al. 2025, 'SAEBench' (sae_bench/evals/autointerp)"
     stage = "saebench"
     config_field = "saebench"
-    chance_rules = {"accuracy": "per unit: the share of inactive documents (what answering 'None' scores)"}
+    chance_rules: ClassVar[dict[str, str]] = {"accuracy": "per unit: the share of inactive documents (what answering 'None' scores)"}
     needs_explanation = False
 
     def plan(self, inp: ScoreInput, config: SaebenchConfig, seed: int, capabilities=None) -> list[PlannedCall]:
