@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
 from autointerp.cli import main
@@ -60,3 +61,10 @@ def test_saebench_protocol_labels_random_documents_inactive(tmp_path, capsys):
         assert acc.value == 1 - acc.chance  # listing every document is right exactly on the active ones
     # the units fire in random text: random documents that hold activations, still labelled inactive
     assert sum(i.true_activation > 0 for r in records.values() for i in r.items if i.group == "random") >= 10
+    # the peer's headline in the peer's aggregation (report/peer.py): mean over units with its sd, printed and first
+    # in the report
+    values = [r.metric("accuracy").value for r in records.values()]
+    want = f"saebench accuracy, neurons: {np.mean(values):.3f} (mean over 3 units (sd {np.std(values, ddof=1):.3f})"
+    assert want in out
+    html = (tmp_path / "sb" / "report" / "report.html").read_text()
+    assert want in html
