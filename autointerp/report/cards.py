@@ -2,7 +2,7 @@
 
 Each card carries its scores as ``data-*`` attributes (``data-m-<metric>``; empty when undefined) and
 its explanation as ``data-text``; a small inline script (no library, no network) sorts the cards,
-filters them by kind, by a score range and by text, and says how many are shown. A card shows the
+filters them by kind, by status (ok / failed: a unit with any failed stage), by a score range and by text, and says how many are shown. A card shows the
 explanation, every scorer's result, the unit's activation histogram (inline SVG) with its density
 (firing frequency), its top logit tokens, its top contexts and its rating mix.
 """
@@ -39,6 +39,7 @@ BROWSER_JS = r"""
   var q=function(id){return document.getElementById(id);};
   var sortSel=q('sort-key'), orderSel=q('sort-order'), kindSel=q('filter-kind'), search=q('search');
   var fMetric=q('filter-metric'), fMin=q('filter-min'), fMax=q('filter-max'), shown=q('shown-count');
+  var fStatus=q('filter-status');
   function num(card,key){
     var v=card.getAttribute('data-'+key);
     if(v===null||v===''){return NaN;} var x=parseFloat(v); return isNaN(x)?NaN:x;
@@ -59,6 +60,8 @@ BROWSER_JS = r"""
     var n=0;
     sorted.forEach(function(card){
       var ok=(kind===''||card.getAttribute('data-kind')===kind);
+      var st=fStatus?fStatus.value:'';
+      if(ok&&st!==''){ok=(card.getAttribute('data-status')===st);}
       if(ok&&text!==''){ok=(card.getAttribute('data-text')||'').indexOf(text)!==-1;}
       if(ok&&fm!==''){var v=num(card,fm); ok=!isNaN(v)&&v>=lo&&v<=hi;}
       card.hidden=!ok; if(ok){n+=1;}
@@ -66,7 +69,7 @@ BROWSER_JS = r"""
     });
     shown.textContent=n+' of '+cards.length+' units shown';
   }
-  [sortSel,orderSel,kindSel,fMetric].forEach(function(el){el.addEventListener('change',update);});
+  [sortSel,orderSel,kindSel,fMetric,fStatus].forEach(function(el){if(el){el.addEventListener('change',update);}});
   [search,fMin,fMax].forEach(function(el){el.addEventListener('input',update);});
   update();
 })();
@@ -164,7 +167,10 @@ def unit_card(
     ``extra_html``: further evidence (TokenChange, attribution heat map) placed before the contexts."""
     key = row["unit"]
     explanation = row["explanation"] if isinstance(row["explanation"], str) else ""
-    attrs = [f'data-order="{order}"', f'data-kind="{esc(row["kind"])}"', f'data-text="{esc(explanation.lower())}"']
+    failed = not bool(row.get("ok", True)) or bool(row.get("errors")) or any(
+        row.get(spec.status_column) == "failed" for spec in specs)
+    attrs = [f'data-order="{order}"', f'data-kind="{esc(row["kind"])}"', f'data-text="{esc(explanation.lower())}"',
+             f'data-status="{"failed" if failed else "ok"}"']
     for spec in specs:
         ok = row.get(spec.status_column) == "ok"
         attrs.append(f'data-{attr_key(spec.name)}="{esc(repr(float(row[spec.name])) if ok else "")}"')
@@ -203,6 +209,8 @@ def browser_controls(specs: Sequence[MetricSpec], kinds: Sequence[str], n_units:
         '<label><select id="sort-order"><option value="asc">ascending</option>'
         '<option value="desc">descending</option></select></label>'
         f'<label>show <select id="filter-kind">{kind_opts}</select></label>'
+        '<label><select id="filter-status"><option value="">ok and failed</option>'
+        '<option value="ok">ok only</option><option value="failed">failed only</option></select></label>'
         f'<label>where <select id="filter-metric">{filter_opts}</select></label>'
         '<label>from <input id="filter-min" type="number" step="any"></label>'
         '<label>to <input id="filter-max" type="number" step="any"></label>'

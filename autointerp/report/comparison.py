@@ -69,7 +69,7 @@ def pair_test(
         excluded = len(va.index.union(vb.index)) - len(shared)
         return wilcoxon_paired(metric.name, label_a, va[shared].to_numpy(), label_b, vb[shared].to_numpy(),
                                n_unpaired_excluded=excluded, seed=seed, n_resamples=n_resamples)  # fmt: skip
-    return mann_whitney(metric.name, label_a, va.to_numpy(), label_b, vb.to_numpy())
+    return mann_whitney(metric.name, label_a, va.to_numpy(), label_b, vb.to_numpy(), seed=seed, n_resamples=n_resamples)
 
 
 def compare_groups(

@@ -21,6 +21,7 @@ from autointerp.report.pooled import pooled_line
 from autointerp.report.scores import MetricSpec
 from autointerp.report.stats import GroupStats, GroupTest, format_ci
 from autointerp.report.summary import CompareSummary, ReportSummary, compare_line
+from autointerp.report.verdict import ALPHA, MIN_UNITS, verdict_frame
 from autointerp.secrets import redact_tree
 
 __all__ = ["esc", "render_compare_html", "render_context", "render_html"]
@@ -46,6 +47,10 @@ white-space:pre-wrap;background:#fafafa;border-left:3px solid #ddd;padding:.3em 
 word-break:break-word}
 .flag{background:#fff3cd;border-radius:3px;padding:0 .3em;font-size:.8em;margin-left:.4em}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em;max-width:100%}
+#verdict table{width:100%;table-layout:fixed;font-size:.85em}#verdict td,#verdict th{overflow-wrap:anywhere}
+#verdict td.ci{white-space:normal;font-variant-numeric:tabular-nums}#verdict tr.gate td{background:#fafafa}
+#verdict .v{font-weight:600}#verdict .v-fails,#verdict .v-inconclusive{color:#8a4b00}
+#verdict .v-features-higher,#verdict .v-neurons-higher{color:#0b6b2e}#verdict .why{font-size:.85em;color:#555}
 """ + "".join(f".a{i}{{background:rgba(255,110,0,{i / 10:.1f})}}" for i in range(1, 11)) + CARD_CSS
 
 _num = fmt
@@ -132,6 +137,46 @@ def _cost_source(costs: Sequence[StageCost]) -> str:
         return ("Tokens and cost from the run's spending ledger (spend.jsonl): every answered request of every "
                 "invocation, failed units and killed invocations included.")
     return "Tokens and cost from the records in this run folder, failed attempts and retries included."
+
+
+# ---------------------------------------------------------------- verdict
+
+
+def _ci_cell(text: str) -> str:
+    """'1.43 [1.25, 1.50] n=15' as two short lines, so the table fits a narrow window."""
+    value, _, n = text.partition(" n=")
+    return esc(value) + (f'<br><span class="muted">n={esc(n)}</span>' if n else "")
+
+
+def verdict_section(summary: ReportSummary) -> str:
+    """The report's first section: the gates, then per scorer metric features vs neurons and the verdict in words."""
+    frame = verdict_frame(summary)
+    if frame.empty:
+        return ""
+    rows = []
+    for r in frame.itertuples():
+        slug = r.verdict.replace(" ", "-")
+        verdict = f'<td><span class="v v-{esc(slug)}">{esc(r.verdict)}</span><br><span class="why">{esc(r.reason)}</span></td>'
+        if r.row == "gate":
+            detail = (f"features: {r.features}; neurons: {r.neurons}" if r.features != r.neurons else r.features)
+            rows.append(f'<tr class="gate"><td><b>gate</b>: {esc(r.label)}</td><td colspan="3">{esc(detail)}</td>'
+                        f"{verdict}</tr>")  # fmt: skip
+            continue
+        test = f'<br><span class="muted">{esc(r.test)}, p = {esc(r.p)}</span>' if r.test else ""
+        rows.append(f'<tr class="metric"><td>{esc(r.label)}<br><span class="muted">{esc(r.scorer)}</span></td>'
+                    f'<td class="ci">{_ci_cell(r.features)}</td><td class="ci">{_ci_cell(r.neurons)}</td>'
+                    f'<td class="ci">{esc(r.difference)}{test}</td>{verdict}</tr>')  # fmt: skip
+    head = "".join(f"<th>{h}</th>" for h in ("measure", "features: median [95% CI]", "neurons: median [95% CI]",
+                                            "difference (features - neurons), test", "verdict"))  # fmt: skip
+    cols = "".join(f'<col style="width:{w}%">' for w in (19, 16, 16, 19, 30))
+    return (f'<section id="verdict"><h2>Verdict: features vs neurons</h2><table><colgroup>{cols}</colgroup>'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table><p class="muted">A p-value is read '
+            f"only when every gate that concerns the metric passes and each group has at least {MIN_UNITS} scored "
+            f"units: then p &lt; {ALPHA} reads features or neurons higher, otherwise no difference detected. A failed "
+            "gate makes the metrics it concerns inconclusive, whatever their p (the judge gate concerns the metrics "
+            "judged by the rubric's LLM). Rows marked description are counts of the contexts a scorer drew, not "
+            "outcomes. Difference: median of features minus median of neurons, each group resampled on its own."
+            "</p></section>")
 
 
 # ---------------------------------------------------------------- headline
@@ -247,9 +292,10 @@ def _tests_table(tests: Sequence[GroupTest]) -> str:
           f"{t.rank_biserial:+.3f}", f"{t.common_language:.3f}", t.n_a, t.n_b,
           f"{t.median_difference:+.3f} [{t.diff_ci_low:+.3f}, {t.diff_ci_high:+.3f}]"
           + (f" ({t.n_unpaired_excluded} unpaired units excluded)" if t.n_unpaired_excluded else "")
-          if t.paired else "") for t in tests),
+          if t.median_difference is not None else "") for t in tests),
         numeric=(False, False, False, True, True, True, True, True, True, False),
-    )
+    ) + ('<p class="muted">median a-b: paired, the median of the per-unit differences (pairs resampled); unpaired, '
+         "the median of a minus the median of b (each group resampled on its own); 95% percentile bootstrap.</p>")
 
 
 def scorer_sections(
@@ -316,8 +362,23 @@ def _seed_section(summary: ReportSummary) -> str:
         "the spread of the per-seed means is the judging noise at this sample size.</p>")  # fmt: skip
 
 
-def _counts_section(summary: ReportSummary) -> str:
-    return "<h3>Sample sizes and failures</h3>" + _table(
+def judgement_failures(judgements: pd.DataFrame, limit: int = 5) -> str:
+    """Why rubric judgements failed, per kind: the most common reasons with their counts."""
+    failed = judgements[~judgements["ok"]]
+    if failed.empty:
+        return ""
+    items = []
+    for kind, sub in failed.groupby("kind", sort=True):
+        counts = sub["error"].fillna("no reason recorded").value_counts()
+        reasons = "; ".join(f"{n} \u00d7 {reason}" for reason, n in counts.head(limit).items())
+        more = f"; {len(counts) - limit} other reasons" if len(counts) > limit else ""
+        items.append(f"<li>{esc(kind)}s, {len(sub)} failed: {esc(reasons + more)}</li>")
+    return f'<p class="muted">Why rubric judgements failed:</p><ul class="muted">{"".join(items)}</ul>'
+
+
+def _counts_section(summary: ReportSummary, judgements: pd.DataFrame | None = None) -> str:
+    why = judgement_failures(judgements) if judgements is not None and "error" in judgements else ""
+    return "<h3>Sample sizes and failures</h3>" + why + _table(
         ("kind", "units", "sampling failed", "explained", "explain failed", "rubric ok", "rubric failed",
          "judgements ok", "judgements failed", "simulated", "simulation failed", "simulation undefined"),
         ((c.kind, c.n_units, c.n_sample_failed, c.n_explained, c.n_explain_failed, c.n_rubric_ok, c.n_rubric_failed,
@@ -406,7 +467,8 @@ def render_html(
                 f"{esc(summary.sampling_note)}</p>" if summary.sampling_note else "")  # fmt: skip
     body = (
         f"<h1>autointerp report: {esc(run.name)}</h1>"
-        f'<p class="muted">written by autointerp {esc(summary.report_version)}</p>'
+        + verdict_section(summary)
+        + f'<p class="muted">written by autointerp {esc(summary.report_version)}</p>'
         + headline(run, summary)
         + _run_section(run, summary)
         + f"<h3>Cost</h3>{_cost_table(summary.costs)}"
@@ -414,7 +476,7 @@ def render_html(
         + scorer_sections(specs, summary.metrics, summary.tests, figures, "features vs neurons")
         + _contrast_section(summary)
         + _seed_section(summary)
-        + _counts_section(summary)
+        + _counts_section(summary, judgements)
         + "<h2>Specificity by activation level</h2>" + hist_block
         + extra_sections
         + _unit_cards(run, units, judgements, specs, max_units, max_contexts)

@@ -272,7 +272,16 @@ def _parse_key(key: str) -> UnitId:
 
 # ---------------------------------------------------------------- frames
 
-JUDGEMENT_COLUMNS = ["unit", "kind", "context_id", "context_kind", "level", "true_activation", "score", "ok"]
+JUDGEMENT_COLUMNS = ["unit", "kind", "context_id", "context_kind", "level", "true_activation", "score", "ok", "error"]
+
+
+def _judgement_error(res: RubricResult, j) -> str | None:
+    """Why a judgement has no score: its own error, else its rubric record's (the whole record failed)."""
+    if res.ok and j.ok and j.score is not None:
+        return None
+    if not res.ok:
+        return j.error or res.error or "the unit's rubric record failed"
+    return j.error or "no score in the answer"
 
 
 def judgements_frame(run: RunData) -> pd.DataFrame:
@@ -292,6 +301,7 @@ def judgements_frame(run: RunData) -> pd.DataFrame:
             "true_activation": j.true_activation,
             "score": j.score if (res.ok and j.ok and j.score is not None) else None,
             "ok": bool(res.ok and j.ok and j.score is not None),
+            "error": _judgement_error(res, j),
         }
         for key, res in run.rubric.items()
         for j in res.judgements

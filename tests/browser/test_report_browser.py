@@ -158,3 +158,45 @@ def test_compare_page_loads_and_fits(pages, browser):
     assert "Wilcoxon signed-rank (paired)" in page.content()
     _assert_no_overflow(page)
     page.close()
+
+
+VERDICT_JS = """
+() => {
+  const v = document.getElementById('verdict');
+  if (!v) return null;
+  // the first element in the body with a visible box, after the page title
+  const first = Array.from(document.body.children).find(el => el.tagName !== 'H1' && el.getBoundingClientRect().height > 0);
+  const r = v.getBoundingClientRect(), t = v.querySelector('table').getBoundingClientRect();
+  return {firstId: first ? first.id : null, top: r.top, tableRight: t.right, scrollWidth: v.scrollWidth,
+          clientWidth: v.clientWidth, docScroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+          rows: v.querySelectorAll('tbody tr').length, gates: v.querySelectorAll('tbody tr.gate').length};
+}
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_verdict_table_is_the_first_thing_and_fits(pages, browser, width):
+    page, errors, failed = _open(browser, pages / "run_a" / "report" / "report.html")
+    page.set_viewport_size({"width": width, "height": 900})
+    layout = page.evaluate(VERDICT_JS)
+    assert errors == [] and failed == [] and layout is not None
+    assert layout["firstId"] == "verdict" and layout["top"] < 200, layout  # right under the title, above the fold
+    assert layout["gates"] == 2 and layout["rows"] > layout["gates"], layout
+    assert layout["tableRight"] <= layout["inner"] + 0.5, layout  # no horizontal scroll for the verdict
+    assert layout["scrollWidth"] <= layout["clientWidth"] + 0.5 and layout["docScroll"] <= layout["inner"], layout
+    page.close()
+
+
+def test_unit_browser_filters_failed_units(pages, browser):
+    units = pd.read_csv(pages / "run_a" / "report" / "units.csv")
+    page, errors, failed = _open(browser, pages / "run_a" / "report" / "report.html")
+    page.select_option("#filter-status", "failed")
+    shown = {u for u, _ in page.evaluate(VISIBLE_JS, "data-status")}
+    assert shown and shown == {u for u in units["unit"] if u in shown} and all(
+        s == "failed" for _, s in page.evaluate(VISIBLE_JS, "data-status"))  # fmt: skip
+    assert set(units[~units["ok"]]["unit"]) <= shown
+    page.select_option("#filter-status", "ok")
+    assert all(s == "ok" for _, s in page.evaluate(VISIBLE_JS, "data-status"))
+    assert not shown & {u for u, _ in page.evaluate(VISIBLE_JS, "data-status")}
+    assert errors == []
+    page.close()
