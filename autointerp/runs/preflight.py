@@ -82,6 +82,31 @@ def validate_backends(config: RunConfig) -> None:
     """Every stage's backend spec, checked offline (raises a one-line ConfigError naming the field)."""
     for spec, stages in stage_specs(config).items():
         validate_spec(spec, _field(stages[0]), config.llm.api_key_env)
+    validate_simulation_method(config)
+
+
+def validate_simulation_method(config: RunConfig) -> None:
+    """A forced simulation method (``simulate.method``, e.g. the openai preset's prompt-logprob estimator) that the
+    simulation backend cannot run fails here, before anything is sampled or explained. A local backend is checked
+    when it is loaded (it supports every method)."""
+    from autointerp.backends import build_raw_backend
+    from autointerp.scorers.simulation import METHODS
+
+    method = config.simulate.method
+    spec = config.backends.simulate
+    if "simulation" not in config.scorers or not method or not BACKENDS.get(spec.partition(":")[0]).remote:
+        return
+    backend = build_raw_backend(spec, config.llm)
+    try:
+        supported = METHODS.get(method).supports(backend.capabilities)
+    finally:
+        run_sync(backend.aclose())
+    if not supported:
+        raise ConfigError(
+            f"field 'simulate.method': {method} needs {METHODS.get(method).capability.replace('_', ' ')}, which backend "
+            f"{redact_url(spec)} does not give (OpenAI's estimator: use a local backend for simulation, "
+            f"--set backends.simulate=local:MODEL, or --set simulate.method=logprobs-generated|json-list, labelled as "
+            f"such)")
 
 
 PROBE = LLMRequest(messages=(Message(role="user", content="Reply with the single word: ok"),), max_tokens=4)

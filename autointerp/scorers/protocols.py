@@ -147,8 +147,8 @@ TABLE: tuple[Protocol, ...] = (
         },
         differs="prompts in our words (their explainer and simulator few-shot prompts are not copied) and the "
         "explainer's 0-10 levels round half up (OpenAI floors); corpus and subject model (OpenAI: GPT-2 XL on its "
-        "WebText-like dataset); random sequences come from a pool of 50 windows; a run without logprobs cannot use "
-        "this preset's simulation method (it fails visibly)",
+        "WebText-like dataset); random sequences come from a pool of 50 windows; the estimator needs prompt "
+        "logprobs (a local simulation backend): a chat-API judge is refused before sampling",
     ),
 )
 

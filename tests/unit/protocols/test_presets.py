@@ -125,3 +125,17 @@ def test_run_json_and_summary_record_the_label(tmp_path):
     assert str(run_info(run).protocol) == "saebench protocol, modified: features 2"
     old = SimpleNamespace(meta={}, config={}, name="run", run_dir=cfg.run_dir)  # a run from before presets
     assert run_info(old).protocol == ProtocolLabel(name="ours")
+
+
+def test_openai_preset_refuses_a_judge_without_prompt_logprobs_before_sampling():
+    """OpenAI's estimator needs prompt logprobs: a chat API judge is refused in preflight, in one line."""
+    from autointerp.runs.preflight import validate_backends
+
+    judge = "openai-compatible:judge@http://127.0.0.1:9/v1"
+    cfg = _flags(["--protocol", "openai", "--backend", judge])
+    with pytest.raises(ConfigError) as err:
+        validate_backends(cfg)
+    msg = str(err.value)
+    assert msg.startswith("field 'simulate.method': logprobs-all-at-once needs prompt logprobs") and "\n" not in msg
+    validate_backends(_flags(["--protocol", "openai", "--backend", judge, "--set", "simulate.method=json-list"]))
+    validate_backends(_flags(["--backend", judge]))  # ours: the method follows the backend
