@@ -163,11 +163,13 @@ def verdict_section(summary: ReportSummary) -> str:
                         f"{verdict}</tr>")  # fmt: skip
             continue
         test = f'<br><span class="muted">{esc(r.test)}, p = {esc(r.p)}</span>' if r.test else ""
-        rows.append(f'<tr class="metric"><td>{esc(r.label)}<br><span class="muted">{esc(r.scorer)}</span></td>'
+        what = f"{r.scorer}; {r.protocol}; chance {r.chance}"
+        rows.append(f'<tr class="metric"><td>{esc(r.label)}<br><span class="muted">{esc(what)}</span></td>'
                     f'<td class="ci">{_ci_cell(r.features)}</td><td class="ci">{_ci_cell(r.neurons)}</td>'
                     f'<td class="ci">{esc(r.difference)}{test}</td>{verdict}</tr>')  # fmt: skip
-    head = "".join(f"<th>{h}</th>" for h in ("measure", "features: median [95% CI]", "neurons: median [95% CI]",
-                                            "difference (features - neurons), test", "verdict"))  # fmt: skip
+    headers = ("measure (scorer; protocol; chance)", "features: median over units [95% CI]",
+               "neurons: median over units [95% CI]", "difference (features - neurons), test", "verdict")
+    head = "".join(f"<th>{h}</th>" for h in headers)
     cols = "".join(f'<col style="width:{w}%">' for w in (19, 16, 16, 19, 30))
     return (f'<section id="verdict"><h2>Verdict: features vs neurons</h2><table><colgroup>{cols}</colgroup>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table><p class="muted">A p-value is read '

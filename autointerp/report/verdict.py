@@ -43,7 +43,8 @@ INCONCLUSIVE = "inconclusive"
 DESCRIPTION = "description"
 PASSES, FAILS, NOT_CHECKED = "passes", "fails", "not checked"
 
-COLUMNS = ("row", "scorer", "metric", "label", "features", "neurons", "difference", "test", "p", "verdict", "reason")
+COLUMNS = ("row", "scorer", "metric", "label", "protocol", "chance", "features", "neurons", "difference", "test", "p",
+           "verdict", "reason")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,14 @@ def _ci(g: GroupStats | None, digits: int = 2) -> str:
     if g is None or g.median is None:
         return f"n/a (n={g.n if g else 0})"
     return f"{g.median:.{digits}f} [{g.ci_low:.{digits}f}, {g.ci_high:.{digits}f}] n={g.n}"
+
+
+def _chance(spec: MetricSpec, a: GroupStats | None, b: GroupStats | None) -> str:
+    """'0.5', 'features 0.62, neurons 0.55 (mean of units' own)' or 'none' (a rating or a count)."""
+    if spec.chance_varies:
+        per = [f"{k}s {g.chance:.2f}" for k, g in zip(GROUPS, (a, b)) if g is not None and g.chance is not None]
+        return ", ".join(per) + " (mean of units' own)" if per else "per unit"
+    return f"{spec.chance:.2g}" if spec.chance is not None else "none"
 
 
 def _diff(t: GroupTest | None, digits: int = 2) -> str:
@@ -140,7 +149,8 @@ def verdict_frame(summary: ReportSummary) -> pd.DataFrame:
     judge, mix = judge_gate(summary), mix_gate(summary)
     judged = _judge_stages(summary.provenance)
     rows = [
-        {"row": "gate", "scorer": "", "metric": "", "label": g.name, "features": g.features, "neurons": g.neurons,
+        {"row": "gate", "scorer": "", "metric": "", "label": g.name, "protocol": "", "chance": "",
+         "features": g.features, "neurons": g.neurons,
          "difference": "", "test": "", "p": "", "verdict": g.status, "reason": g.reason}
         for g in (judge, mix)
     ]  # fmt: skip
@@ -158,6 +168,7 @@ def verdict_frame(summary: ReportSummary) -> pd.DataFrame:
         shown_test = test is not None and verdict != DESCRIPTION
         rows.append({
             "row": "metric", "scorer": spec.scorer, "metric": spec.name, "label": spec.label,
+            "protocol": spec.protocol, "chance": _chance(spec, a, b),
             "features": _ci(a), "neurons": _ci(b), "difference": _diff(test) if shown_test else "",
             "test": test.label if shown_test else "", "p": f"{test.p_value:.2g}" if shown_test else "",
             "verdict": verdict, "reason": reason,

@@ -71,6 +71,10 @@ def test_every_metric_names_protocol_aggregation_and_chance(ours):
                 f"{spec.chance_rule}").replace("'", "&#x27;")
         assert note in page, spec.name
     assert "median over units [95% CI] (ours)" in page  # in every stats table's header
+    verdict = page.split('id="verdict"', 1)[1].split("</section>", 1)[0]  # the report's first table
+    assert "measure (scorer; protocol; chance)" in verdict and "features: median over units [95% CI]" in verdict
+    assert "detection; ours; chance 0.5<" in verdict and "rubric; ours; chance none<" in verdict
+    assert "detection; ours; chance features 0.63 (mean of units&#x27; own)<" in verdict  # F1: per unit
 
 
 def test_a_per_unit_chance_is_shown_per_unit_and_as_the_groups_mean(ours):
