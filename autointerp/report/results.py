@@ -3,7 +3,8 @@ return, for runs made from Python and by the CLI alike.
 
 * ``scores`` - one row per unit x scorer metric: kind, unit id, value, chance, n, protocol, ok, failure reason;
 * ``units`` - the report's per-unit table; ``explanations`` - one row per unit;
-* ``summary()`` - the report's per-metric table (median with its bootstrap CI per kind of unit);
+* ``summary()`` - the report's headline table; ``stats()`` - per metric and kind of unit, the median with its
+  bootstrap CI, n, exclusions, chance and protocol;
 * ``report()`` - writes the HTML report and returns its path; ``to_parquet(dir)``; ``summary_metrics()`` -
   a flat ``{name: number}`` for experiment trackers; ``log_to_wandb()`` (``pip install autointerp[wandb]``).
 
@@ -128,6 +129,10 @@ class Results:
         return write_report(self.run_dir, seed=self.seed)
 
     def summary(self) -> pd.DataFrame:
+        """The report's headline table (per scorer metric: features vs neurons)."""
+        return self.stats()
+
+    def stats(self) -> pd.DataFrame:
         """Per metric and kind of unit: n, failed/undefined/missing, median with its bootstrap CI, mean, quartiles,
         chance and protocol (the report's comparison table)."""
         s = self.report_summary()
@@ -158,7 +163,7 @@ class Results:
         """``{'autointerp/<kind>/<metric>/median': x, ...}`` (also ``ci_low``, ``ci_high``, ``mean``, ``n``) for a
         tracker; undefined values are left out."""
         out: dict[str, float] = {}
-        for row in self.summary().to_dict(orient="records"):
+        for row in self.stats().to_dict(orient="records"):
             for stat in ("median", "ci_low", "ci_high", "mean", "n"):
                 value = row.get(stat)
                 if value is not None and not (isinstance(value, float) and math.isnan(value)):

@@ -159,7 +159,8 @@ def _check_results_views(results, tmp_path):
     import sys
     import types
 
-    summary = results.summary()
+    assert not results.summary().empty
+    summary = results.stats()
     assert {"scorer", "metric", "group", "n", "median", "ci_low", "ci_high", "chance", "protocol"} <= set(summary)
     assert set(summary["group"]) == {"feature", "neuron"} and set(summary["scorer"]) == {"rubric", "simulate"}
     assert summary["protocol"].eq("ours protocol").all()

@@ -54,6 +54,6 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
         exec(compile(code, "README.md", "exec"), scope)
         assert server.requests
     results = scope["results"]
-    summary = results.summary()
-    assert set(summary["group"]) == {"feature", "neuron"} and summary["n"].gt(0).all()
+    stats = results.stats()
+    assert not results.summary().empty and set(stats["group"]) == {"feature", "neuron"} and stats["n"].gt(0).all()
     assert results.run_dir == Path("results/run") and results.scores["ok"].any()

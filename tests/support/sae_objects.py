@@ -80,8 +80,8 @@ class BareEncoder(nn.Module):
     def save(self, folder: Path) -> Path:
         """A bare safetensors file (read as ReLU, b_dec subtracted: the same encoding)."""
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(folder / "sae.safetensors"))
-        return folder / "sae.safetensors"
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(folder / "bare.safetensors"))
+        return folder / "bare.safetensors"
 
 
 def dictionary_learning_object(dict_class: str, state_dict: dict) -> nn.Module:

@@ -29,7 +29,8 @@ def _same_encoding(a, b):
 @pytest.mark.parametrize("arch", ["standard", "topk", "jumprelu"])
 def test_saelens_object_reads_as_its_checkpoint(tmp_path, arch):
     w = pc.weights()
-    obj = SAELensStyleSAE(pc.saelens_v6_cfg(arch, training=arch == "topk"), w)
+    extra = {"k": 8} if arch == "topk" else {}
+    obj = SAELensStyleSAE(pc.saelens_v6_cfg(arch, training=arch == "topk", **extra), w)
     if arch == "jumprelu":
         obj.threshold = nn.Parameter(w["threshold"].clone())
     sae, label = dictionary_from_object(obj)
