@@ -10,7 +10,7 @@ Exit codes of ``autointerp run`` / ``demo`` (docs/running.md: "Exit codes"):
 ====  ==============================================================================
 0     every unit-stage finished ok
 2     bad usage, config or input file (one line naming the file/field)
-3     a backend refused the run: authentication, permission, unknown model (stopped at the first)
+3     a backend refused the run: authentication, permission, unknown model, unreachable server (stopped at the first)
 4     the budget ``llm.max_cost`` was reached; rerun with a higher budget to continue
 5     the run finished but some unit-stages failed for good (retries exhausted, unreadable answers)
 6     the run folder is in use by another autointerp process

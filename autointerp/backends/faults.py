@@ -24,11 +24,29 @@ class TransientBackendError(BackendError):
     """A failure worth retrying (rate limit, overload, 5xx, timeout, dropped connection, garbled body)."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 usage: Usage | None = None):
+                 usage: Usage | None = None, unreachable: bool = False):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait, if it said
         self.usage = usage  # tokens the provider billed for this failed attempt (an answer we could not read)
+        self.unreachable = unreachable  # no connection could be opened (refused, no route, unknown host)
+
+
+class Unreachable(BackendError):
+    """The backend's server could not be connected to before it ever answered: a wrong URL or a server that is
+    not running. Not retried; the run guard stops the run at once (exit 3), like a 401."""
+
+
+def cannot_connect(exc: BaseException) -> BaseException | None:
+    """The transport's connect error behind an SDK's connection error (httpx ``ConnectError``), if any: no
+    connection was opened, unlike a connection dropped after the request was sent."""
+    seen = 0
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and seen < 8:
+        if type(cause).__name__ == "ConnectError":
+            return cause
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return None
 
 
 def parse_retry_after(headers: Any) -> float | None:
@@ -94,6 +112,9 @@ def _translate(exc: BaseException, provider: str) -> BackendError:
     if "Timeout" in name:
         return TransientBackendError(f"{provider} request timed out")
     if "Connection" in name:
+        refused = cannot_connect(exc)
+        if refused is not None:
+            return TransientBackendError(f"{provider} cannot connect: {refused}", unreachable=True)
         return TransientBackendError(f"{provider} connection failed ({name})")
     if isinstance(exc, ValueError):  # a body that is not valid JSON / not the expected shape
         return TransientBackendError(f"{provider} returned a malformed response ({name})")

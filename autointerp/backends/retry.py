@@ -5,7 +5,9 @@ garbled bodies). When the server said how long to wait (``retry-after-ms`` /
 ``retry-after``) the wait is that plus a random jitter of up to half of it (for
 ``retry-after: 0``, up to ``min(initial_wait, 1 s) / 2``), so requests rejected
 together do not all come back in the same instant and collide again; otherwise exponential backoff with
-jitter. Any other BackendError (400/401/403/404/422, budget) is raised at once.
+jitter. Any other BackendError (400/401/403/404/422, budget) is raised at once, and so is a failure to connect
+before the server has ever answered (:class:`~autointerp.backends.faults.Unreachable`: a wrong URL or a server
+that is not running is not worth a minute of backoff; once it has answered, a refused connection is retried).
 Jitter is timing only (never a result) and deliberately unseeded: processes
 sharing a server must not retry in step.
 """
@@ -26,7 +28,7 @@ from tenacity import (
 )
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
-from autointerp.backends.faults import TransientBackendError
+from autointerp.backends.faults import TransientBackendError, Unreachable
 from autointerp.backends.wrapper import Wrapper
 from autointerp.errors import BackendError
 from autointerp.types import Usage
@@ -82,6 +84,7 @@ class RetryBackend(Wrapper):
     def __init__(self, inner: Backend, policy: RetryPolicy | None = None):
         super().__init__(inner)
         self.policy = policy or RetryPolicy()
+        self.reached = False  # the server has answered at least once (with anything)
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Retry; answers paid for and then discarded (unreadable) are added to the returned usage, or to the
@@ -91,8 +94,14 @@ class RetryBackend(Wrapper):
         async def once() -> LLMResponse:
             nonlocal paid
             try:
-                return await self.inner.complete(request)
+                response = await self.inner.complete(request)
+                self.reached = True
+                return response
             except BackendError as exc:
+                if getattr(exc, "unreachable", False) and not self.reached:
+                    raise Unreachable(str(exc)) from None
+                if getattr(exc, "status", None) is not None:
+                    self.reached = True
                 if getattr(exc, "paid", None) is not None:
                     paid = paid + exc.paid
                 raise

@@ -90,7 +90,7 @@ def config_from_args(args: argparse.Namespace, defaults: dict | None = None) -> 
 def _dry_run(config: RunConfig, progress: bool, check: bool) -> int:
     from autointerp.runs import pipeline, plan
 
-    with pipeline.opened_run(config, check, print):
+    with pipeline.opened_run(config, check, print, reach=False):  # nothing is sent (unless --check)
         _, _, units = pipeline.prepare(config, progress)
         units = pipeline.unique_units(units)
         rows = plan.plan(config, units)

@@ -11,8 +11,10 @@ For every request it
   estimates (a residue like 3e-17 once kept a request waiting for a settle that never came);
 - sends the first request of each backend alone (the *probe*): until one answer has come back, a wrong
   key or model name costs one doomed request, not one per unit in flight;
-- turns authentication / permission / unknown-model errors (401/403/404) into :class:`RunHalted`, which
-  the stages do not swallow: the first one stops the run, and every later request is refused unsent;
+- turns authentication / permission / unknown-model errors (401/403/404), and a server that cannot be
+  connected to before it ever answered (:class:`~autointerp.backends.faults.Unreachable`), into
+  :class:`RunHalted`, which the stages do not swallow: the first one stops the run, and every later request is
+  refused unsent;
 - writes every answered, uncached request to the run's :class:`~autointerp.runs.spend.Ledger` and adds it to
   the usage of the unit being judged (``current_unit``), so failed units' tokens are recorded too.
 """
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 
 from autointerp.backends import BACKENDS, CostBackend, find_layer
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
+from autointerp.backends.faults import Unreachable
 from autointerp.backends.wrapper import Wrapper
 from autointerp.errors import BackendError, BudgetExceeded, RunHalted
 from autointerp.runs.spend import Ledger
@@ -200,6 +203,12 @@ class GuardedBackend(Wrapper):
                 if unit is not None:
                     guard.unit_usage[(self.stage, unit)] = guard.unit_usage[(self.stage, unit)] + paid
                 guard.ledger.add(self.stage, unit, self.spec, self.model, paid)
+            if isinstance(exc, Unreachable):
+                if guard.halted is None:
+                    guard.halted = RunHalted(redact_text(
+                        f"{self.stage}: stopped at the first request: cannot connect to {self.spec} ({exc}); "
+                        "check that the server is running and the URL is right"))
+                raise guard.halted from None
             status = fatal_status(exc)
             if status is not None:
                 if guard.halted is None:

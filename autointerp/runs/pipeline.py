@@ -39,7 +39,7 @@ from autointerp.runs.guard import RunGuard, current_unit
 from autointerp.runs.inputs import RunInputs
 from autointerp.runs.logits import write_logit_tokens
 from autointerp.runs.outcome import RunOutcome, stage_statuses
-from autointerp.runs.preflight import check_backends, validate_backends
+from autointerp.runs.preflight import check_backends, reach_local_backends, validate_backends
 from autointerp.runs.rundir import RunLock, open_run_dir, storage_errors
 from autointerp.runs.spend import Ledger
 from autointerp.runs.store import RunStore
@@ -388,10 +388,15 @@ def unique_units(units: list[UnitSamples]) -> list[UnitSamples]:
 
 
 @contextmanager
-def opened_run(config: RunConfig, check: bool, report: Callable[[str], None] = say) -> Iterator[Path]:
-    """Before anything is sampled: validate every backend spec, open and lock the run folder, and with ``check``
-    send one tiny request per remote backend; write failures inside are one-line StorageErrors."""
+def opened_run(
+    config: RunConfig, check: bool, report: Callable[[str], None] = say, reach: bool = True
+) -> Iterator[Path]:
+    """Before anything is sampled: validate every backend spec, with ``reach`` (or ``check``) connect to every
+    backend on this machine or the local network, open and lock the run folder, and with ``check`` send one tiny
+    request per remote backend; write failures inside are one-line StorageErrors."""
     validate_backends(config)
+    if reach or check:
+        reach_local_backends(config)
     run_dir = open_run_dir(config.results_dir, config.name)
     with RunLock(run_dir), storage_errors(f"results folder {config.results_dir}"):
         if check:

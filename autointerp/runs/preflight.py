@@ -1,11 +1,14 @@
-"""Before any sampling: every backend spec is checked offline (``validate_backends``), and with ``--check``
-each remote backend answers one tiny request (``check_backends``), so a typo, a missing key or a wrong
-model name fails in seconds instead of after hours of sampling."""
+"""Before any sampling: every backend spec is checked offline (``validate_backends``), a server on this machine or
+the local network must accept a TCP connection (``reach_local_backends``), and with ``--check`` each remote backend
+answers one tiny request (``check_backends``), so a typo, a missing key, a wrong model name or a server that is not
+running fails in seconds instead of after hours of sampling."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -107,6 +110,56 @@ def validate_simulation_method(config: RunConfig) -> None:
             f"{redact_url(spec)} does not give (OpenAI's estimator: use a local backend for simulation, "
             f"--set backends.simulate=local:MODEL, or --set simulate.method=logprobs-generated|json-list, labelled as "
             f"such)")
+
+
+CONNECT_TIMEOUT = 3.0  # seconds for the TCP connect to a local server
+
+
+def backend_url(spec: str) -> str | None:
+    """The base URL requests of ``spec`` go to, when the spec or the environment names one."""
+    prefix, _, rest = spec.strip().partition(":")
+    if prefix == "openai-compatible":
+        m = re.fullmatch(r"[^@]+@(?P<url>\S+)", rest)
+        return m["url"] if m else None
+    if prefix in _BASE_URL_ENV:
+        return os.environ.get(_BASE_URL_ENV[prefix], "").strip() or None
+    return None
+
+
+def local_address(url: str) -> tuple[str, int] | None:
+    """(host, port) of ``url`` when it is on this machine or a private network (worth a TCP connect before
+    sampling: nothing there is the internet); None for public hosts and names other than localhost."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if host == "localhost":
+        return host, port
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return (host, port) if ip.is_loopback or ip.is_private or ip.is_link_local else None
+
+
+def reach_local_backends(config: RunConfig) -> None:
+    """A TCP connect to every backend served on this machine or the local network; RunHalted (exit 3) naming the
+    field and the URL when nothing listens there."""
+    for spec, stages in stage_specs(config).items():
+        url = backend_url(spec)
+        address = local_address(url) if url else None
+        if address is None:
+            continue
+        try:
+            socket.create_connection(address, timeout=CONNECT_TIMEOUT).close()
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise RunHalted(
+                f"{_field(stages[0])}: cannot connect to {redact_url(url)} ({why}); check that the server is running "
+                "and the URL is right"
+            ) from None
 
 
 PROBE = LLMRequest(messages=(Message(role="user", content="Reply with the single word: ok"),), max_tokens=4)
