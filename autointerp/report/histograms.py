@@ -142,7 +142,10 @@ def plot_level_recall(recall: pd.DataFrame, levels: list[LevelInfo], *, title: s
     for (scorer, kind), sub in recall.groupby(["scorer", "kind"], sort=False):
         sub = sub.sort_values("level")
         xs = [x[lv] for lv in sub["level"]]
-        ax.plot(xs, sub["recall"], styles.get(kind, ":"), marker="o", ms=4, label=f"{scorer}, {kind}s")
+        line = ax.plot(xs, sub["recall"], styles.get(kind, ":"), marker="o", ms=4, label=f"{scorer}, {kind}s")[0]
+        if "chance" in sub and sub["chance"].notna().all():  # the judge's false-positive rate: recall at chance
+            ax.plot(xs, sub["chance"], ":", color=line.get_color(), lw=1,
+                    label=f"{scorer}, {kind}s: chance (false-positive rate)")
         for xi, r, n in zip(xs, sub["recall"], sub["total"]):
             ax.annotate(f"n={int(n)}", (xi, r), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=6.5,
                         color="#555555")  # fmt: skip

@@ -463,7 +463,9 @@ def render_html(
                    "windows at or below the sampler's threshold, level -1). Failed ratings are excluded.", level=3)  # fmt: skip
     recall = _figure("Recall per activation level", figures.get("recall"),
                      "Fraction of the activating held-out contexts of each level that a classifier scorer "
-                     "recognised, per kind.", level=3)  # fmt: skip
+                     "recognised, pooled over the units of each kind. Dotted: chance, the judge's false-positive rate "
+                     "on the same units' non-activating items (what a judge that cannot tell the level from ordinary "
+                     "text scores).", level=3)  # fmt: skip
     hist_block = f'<div class="figs"><div>{hist}</div><div>{recall}</div></div>' if recall else hist
     sampling = (f'<p class="{"warn" if summary.sampling_note.startswith("sampling differs") else "muted"}">'
                 f"{esc(summary.sampling_note)}</p>" if summary.sampling_note else "")  # fmt: skip

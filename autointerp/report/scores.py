@@ -242,7 +242,8 @@ def add_extra_scores(units: pd.DataFrame, run: RunData, specs: Iterable[MetricSp
 def level_hits(run: RunData) -> pd.DataFrame:
     """Recall per activation level of every scorer whose records carry ``recall_level_<L>`` metrics.
 
-    Columns: scorer, kind, level, hits, total, recall (hits / total over the ok records of the kind).
+    Columns: scorer, kind, level, hits, total, recall (hits / total over the ok records of the kind), chance (the
+    units' own chance levels - their judge's false-positive rate - weighted like the hits; None if any is missing).
     """
     rows = []
     for stage, records in run.extra.items():
@@ -252,11 +253,15 @@ def level_hits(run: RunData) -> pd.DataFrame:
             for m in rec.metrics:
                 if m.name.startswith(RECALL_PREFIX) and m.value is not None and m.n > 0:
                     level = int(m.name[len(RECALL_PREFIX):])
+                    chance = m.chance * m.n if m.chance is not None else float("nan")
                     rows.append({"scorer": stage, "kind": rec.unit.kind, "level": level,
-                                 "hits": round(m.value * m.n), "total": int(m.n)})  # fmt: skip
-    frame = pd.DataFrame(rows, columns=["scorer", "kind", "level", "hits", "total"])
+                                 "hits": round(m.value * m.n), "total": int(m.n), "chance_mass": chance})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["scorer", "kind", "level", "hits", "total", "chance_mass"])
     if frame.empty:
-        return frame.assign(recall=pd.Series(dtype="float64"))
-    frame = frame.groupby(["scorer", "kind", "level"], as_index=False)[["hits", "total"]].sum()
+        return frame.drop(columns="chance_mass").assign(recall=pd.Series(dtype="float64"),
+                                                        chance=pd.Series(dtype="float64"))
+    frame = frame.groupby(["scorer", "kind", "level"], as_index=False).agg(
+        hits=("hits", "sum"), total=("total", "sum"), chance_mass=("chance_mass", lambda x: x.sum(min_count=len(x))))
     frame["recall"] = frame["hits"] / frame["total"].where(frame["total"] > 0)
-    return frame
+    frame["chance"] = frame["chance_mass"] / frame["total"].where(frame["total"] > 0)
+    return frame.drop(columns="chance_mass")

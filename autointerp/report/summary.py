@@ -90,6 +90,8 @@ class LevelRecall(Frozen):
     hits: int
     total: int
     recall: float | None
+    chance: float | None = Field(default=None, description="The units' own chance levels (their judge's false-positive "
+                                 "rate on non-activating items), weighted like the hits; None if a unit has none.")
 
 
 class ReportSummary(Frozen):

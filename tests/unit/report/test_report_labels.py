@@ -145,3 +145,23 @@ def test_saebench_preset_mean_over_units_with_each_units_floor(tmp_path):
     assert "mean over 2 units (sd 0.212)" in peer.line
     spec = next(s for s in summary.scorers if s.name == "saebench_accuracy")
     assert spec.protocol == "saebench protocol" and spec.chance_varies and "inactive documents" in spec.chance_rule
+
+
+def test_recall_per_level_carries_its_chance(ours):
+    out, summary = ours
+    rows = {r.level: r for r in summary.level_recall if r.scorer == "detection" and r.kind == "feature"}
+    # level 1: unit 0's positive (its judge's false-positive rate 0/3) and unit 1's three (rate 1/1), by items
+    assert rows[1].total == 4 and rows[1].chance == pytest.approx((1 * 0.0 + 3 * 1.0) / 4)
+    table = pd.read_csv(out / "recall_per_level.csv")
+    assert table["chance"].tolist() == pytest.approx([0.75])
+
+
+def test_compare_names_both_runs_labels_where_they_differ(ours, delphi, tmp_path):
+    from autointerp.report import compare_runs
+
+    summary = compare_runs(ours[0].parent, delphi[0].parent, tmp_path / "cmp", n_resamples=99)
+    specs = {s.name: s for s in summary.scorers}
+    assert specs["detection_balanced_accuracy"].protocol == "A: ours; B: delphi protocol, modified: window 64"
+    assert specs["simulation_score"].protocol == "ours"
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "Protocol: A: ours; B: delphi protocol, modified: window 64." in page
