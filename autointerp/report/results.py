@@ -3,7 +3,7 @@ return, for runs made from Python and by the CLI alike.
 
 * ``scores`` - one row per unit x scorer metric: kind, unit id, value, chance, n, protocol, ok, failure reason;
 * ``units`` - the report's per-unit table; ``explanations`` - one row per unit;
-* ``summary()`` - the report's headline table; ``stats()`` - per metric and kind of unit, the median with its
+* ``summary()`` - the report's verdict table; ``stats()`` - per metric and kind of unit, the median with its
   bootstrap CI, n, exclusions, chance and protocol;
 * ``report()`` - writes the HTML report and returns its path; ``to_parquet(dir)``; ``summary_metrics()`` -
   a flat ``{name: number}`` for experiment trackers; ``log_to_wandb()`` (``pip install autointerp[wandb]``).
@@ -22,6 +22,7 @@ import pandas as pd
 from autointerp.errors import ConfigError
 from autointerp.report.load import RunData, load_run
 from autointerp.report.summary import ReportSummary, protocol_of
+from autointerp.report.verdict import verdict_frame
 from autointerp.report.writer import run_metrics, scored_units, write_report
 from autointerp.scorers.catalog import SCORERS
 from autointerp.scorers.protocols import PROTOCOLS
@@ -129,8 +130,9 @@ class Results:
         return write_report(self.run_dir, seed=self.seed)
 
     def summary(self) -> pd.DataFrame:
-        """The report's headline table (per scorer metric: features vs neurons)."""
-        return self.stats()
+        """The report's verdict table: its gates (judge sanity, context mix), then per scorer metric features vs
+        neurons (median [CI], n), the difference, the test, p and the verdict in words, with protocol and chance."""
+        return verdict_frame(self.report_summary())
 
     def stats(self) -> pd.DataFrame:
         """Per metric and kind of unit: n, failed/undefined/missing, median with its bootstrap CI, mean, quartiles,

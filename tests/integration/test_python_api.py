@@ -159,7 +159,9 @@ def _check_results_views(results, tmp_path):
     import sys
     import types
 
-    assert not results.summary().empty
+    verdict = results.summary()
+    assert set(verdict["row"]) == {"gate", "metric"} and set(verdict[verdict["row"] == "metric"]["scorer"]) == {
+        "rubric", "simulate"}
     summary = results.stats()
     assert {"scorer", "metric", "group", "n", "median", "ci_low", "ci_high", "chance", "protocol"} <= set(summary)
     assert set(summary["group"]) == {"feature", "neuron"} and set(summary["scorer"]) == {"rubric", "simulate"}
