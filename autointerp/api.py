@@ -18,7 +18,12 @@ from typing import Any
 from pydantic import BaseModel
 from torch import nn
 
-from autointerp.activations.in_memory import dictionary_from_object, documents_from, subject_from_model
+from autointerp.activations.in_memory import (
+    dictionary_from_object,
+    documents_from,
+    stated_site,
+    subject_from_model,
+)
 from autointerp.errors import ConfigError
 from autointerp.report import ReportSummary, write_report
 from autointerp.report.results import Results
@@ -94,7 +99,8 @@ def evaluate(
             ``tokenizer``).
         sae: a checkpoint path or Hub spec, or an SAE object: a SAELens ``SAE``, a sparsify ``Sae``, a
             dictionary_learning dictionary, or any ``nn.Module`` with ``encode(x)`` (``W_dec``/``decode`` where a
-            scorer needs directions). None: neurons only.
+            scorer needs directions). None: neurons only. An object that states its hook (SAELens ``hook_name``)
+            is read there unless ``sae_site`` is given.
         backend: one backend spec for every judge stage (as ``--backend``), e.g. ``"openai:gpt-4.1-mini"``.
         on_result: called as ``on_result(stage, record)`` each time a unit's explanation or score is stored.
         progress: progress bars (tqdm; notebook widgets in Jupyter).
@@ -127,6 +133,9 @@ def evaluate(
     dictionary = None
     if sae is not None and not _is_name(sae):
         dictionary, overrides["sae"] = dictionary_from_object(sae)
+        site = stated_site(dictionary, None if subject is None else subject.arch)
+        if site is not None:
+            overrides.setdefault("sae_site", site)  # where the object says it was trained, unless sae_site= says
     elif sae is not None:
         overrides["sae"] = str(sae)
     documents = None

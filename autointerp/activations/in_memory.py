@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from autointerp.activations.corpus import Document
+from autointerp.activations.hook_names import map_hook
 from autointerp.activations.models import SubjectModel, subject_of
 from autointerp.activations.sae import Dictionary, IdentityDict, SparseAutoencoder
 from autointerp.activations.sae_dictionary_learning import DICT_CLASSES, dictionary_learning_from_parts
@@ -167,6 +168,16 @@ def dictionary_from_object(obj: object) -> tuple[Dictionary, str]:
         f"sae: a {name} is not an SAE autointerp can read; expected a path or Hub spec, a SAELens SAE, a sparsify "
         "Sae, a dictionary_learning dictionary or an nn.Module with encode(x)"
     )
+
+
+def stated_site(dictionary: Dictionary, model_type: str | None = None) -> str | None:
+    """The autointerp site of the hook an SAE states (SAELens ``hook_name``), None when it states none we read."""
+    hook = getattr(dictionary, "hook_name", None)
+    if not hook:
+        return None
+    fmt = str(getattr(dictionary, "format", "") or "")
+    return map_hook(hook, modules=fmt.startswith("sparsify"), transcode=bool(getattr(dictionary, "transcoder", False)),
+                    model_type=model_type).site
 
 
 def _plain(cfg: object) -> object:

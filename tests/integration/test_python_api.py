@@ -113,6 +113,8 @@ def test_in_memory_objects_match_the_cli_on_disk(kind, tmp_path, tiny_llama_dir,
         tok = AutoTokenizer.from_pretrained(tiny_llama_dir)
         fields = _fields(tmp_path, corpus_file, "memory")
         fields["llm"] |= {"cache_dir": str(tmp_path / "cache_memory")}  # no answer is shared between the two runs
+        if kind == "saelens":  # read where its cfg says it was trained (blocks.1.hook_resid_post)
+            del fields["sae_site"]
         seen = []
 
         def run():
@@ -137,6 +139,7 @@ def test_in_memory_objects_match_the_cli_on_disk(kind, tmp_path, tiny_llama_dir,
 
     disk_dir, mem_dir = tmp_path / "results" / "disk", tmp_path / "results" / "memory"
     assert results.run_dir == mem_dir
+    assert yaml.safe_load((mem_dir / "config.yaml").read_text())["sae_site"] == SITE
     disk_samples, mem_samples = _samples(disk_dir), _samples(mem_dir)
     assert len(mem_samples) == 8 and sum(k == "feature" for k, _ in mem_samples) == 5
     assert mem_samples == disk_samples

@@ -10,6 +10,7 @@ from autointerp.activations.in_memory import (
     ModuleDictionary,
     dictionary_from_object,
     documents_from,
+    stated_site,
     subject_from_model,
 )
 from autointerp.activations.sae_formats import load_sae
@@ -39,6 +40,7 @@ def test_saelens_object_reads_as_its_checkpoint(tmp_path, arch):
     assert sae.hook_name == disk.hook_name == "blocks.1.hook_resid_post"
     assert sae.summary == disk.summary and sae.format == "saelens object"
     assert label.startswith("memory:SAELensStyleSAE@")
+    assert stated_site(sae) == "layers.1.resid_post" and stated_site(dictionary_from_object(BareEncoder(w))[0]) is None
 
 
 def test_sparsify_object_reads_as_its_checkpoint(tmp_path):
