@@ -197,8 +197,10 @@ def plot_comparison(
             ax.plot([xa, xa, xb, xb], [y - 0.3 * pad, y, y, y - 0.3 * pad], color="#333333", lw=0.8)
             n_text = f"{test.n_a} pairs" if test.paired else f"n={test.n_a} vs {test.n_b}"
             ax.text((xa + xb) / 2, y + 0.2 * pad, f"{test.short} ({n_text})", ha="center", va="bottom", fontsize=7)
-        ax.set_ylabel(metric.label, fontsize=9)
-        ax.set_title(metric.scorer, fontsize=9, color="#555555")
+        ax.set_ylabel(metric.label + (f" [{metric.method}]" if metric.method else ""), fontsize=9)
+        chance = ("chance per unit (dotted: mean)" if metric.chance_varies else
+                  f"chance {metric.chance:.2g}" if metric.chance is not None else "no chance level")  # fmt: skip
+        ax.set_title(f"{metric.scorer} ({metric.protocol}; {chance})", fontsize=8, color="#555555")
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", color="#eeeeee", lw=0.6)
         ax.set_axisbelow(True)
