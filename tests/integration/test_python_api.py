@@ -3,8 +3,9 @@
 A SAELens-style ``SAE`` object, a sparsify-style ``Sae`` and a bare ``nn.Module`` with ``encode`` (tests/support/
 sae_objects.py) are each evaluated from memory (a loaded transformers model and tokenizer, too) and, saved in
 their library's layout, run through the CLI; the sampled contexts and every score must be identical. The judge is
-the real openai-compatible stack against the loopback server, answering from the prompt text. The bare module's
-run is made inside a running event loop (as in Jupyter).
+the real openai-compatible stack against the loopback server, answering from the prompt text. The corpus is the
+file for the SAELens case, the same texts as a list of strings (sparsify) and as a ``datasets.Dataset`` (bare); the
+bare module's run is made inside a running event loop (as in Jupyter).
 """
 
 from __future__ import annotations
@@ -82,10 +83,16 @@ def _fields(tmp: Path, corpus: Path, name: str) -> dict:
 
 
 def _samples(run_dir: Path) -> dict:
-    """Every unit's sampled contexts, keyed by (kind, index): the basis name says where the SAE came from."""
+    """Every unit's sampled contexts, keyed by (kind, index): the basis name says where the SAE came from, and the
+    document ids where the corpus came from (line n of the file is document n - 1 of a list or dataset)."""
     out = {}
     for us in RunStore(run_dir).latest("units").values():
-        out[(us.unit.kind, us.unit.index)] = us.model_dump(exclude={"unit"})
+        data = us.model_dump(exclude={"unit"})
+        for part in ("explain", "heldout"):
+            for c in data[part]:
+                c["doc_id"] = int(re.fullmatch(r"(?:tiny:|text:|row:)(\d+)", c["doc_id"]).group(1)) - c[
+                    "doc_id"].startswith("tiny:")
+        out[(us.unit.kind, us.unit.index)] = data
     return out
 
 
@@ -115,6 +122,12 @@ def test_in_memory_objects_match_the_cli_on_disk(kind, tmp_path, tiny_llama_dir,
         fields["llm"] |= {"cache_dir": str(tmp_path / "cache_memory")}  # no answer is shared between the two runs
         if kind == "saelens":  # read where its cfg says it was trained (blocks.1.hook_resid_post)
             del fields["sae_site"]
+        texts = [json.loads(line)["text"] for line in corpus_file.read_text().splitlines()]
+        if kind == "sparsify":  # the corpus in memory: a list of strings, or a datasets.Dataset
+            fields["corpus"] = texts
+        elif kind == "bare":
+            datasets = pytest.importorskip("datasets")
+            fields["corpus"] = datasets.Dataset.from_dict({"text": texts})
         seen = []
 
         def run():
@@ -139,7 +152,10 @@ def test_in_memory_objects_match_the_cli_on_disk(kind, tmp_path, tiny_llama_dir,
 
     disk_dir, mem_dir = tmp_path / "results" / "disk", tmp_path / "results" / "memory"
     assert results.run_dir == mem_dir
-    assert yaml.safe_load((mem_dir / "config.yaml").read_text())["sae_site"] == SITE
+    saved_cfg = yaml.safe_load((mem_dir / "config.yaml").read_text())
+    assert saved_cfg["sae_site"] == SITE and saved_cfg["sae"].startswith(f"memory:{type(obj).__name__}@")
+    corpus_label = {"saelens": str(corpus_file), "sparsify": "memory:texts-40@", "bare": "memory:dataset-40@"}[kind]
+    assert saved_cfg["corpus"].startswith(corpus_label) and saved_cfg["model"].startswith("memory:")
     disk_samples, mem_samples = _samples(disk_dir), _samples(mem_dir)
     assert len(mem_samples) == 8 and sum(k == "feature" for k, _ in mem_samples) == 5
     assert mem_samples == disk_samples
