@@ -41,6 +41,8 @@ class PeerNumber(Frozen):
     sd: float | None = Field(default=None, description="Mean only: standard deviation over units (ddof 1).")
     n_units: int = 0
     n_items: int = Field(default=0, description="Pooled only: items (or tokens) pooled over the units.")
+    method: str = Field(default="", description="How the values were estimated, where a scorer has several ways "
+                        "(simulation: only 'logprobs-all-at-once' is OpenAI's estimator).")
     note: str | None = None
 
     @property
@@ -57,7 +59,8 @@ class PeerNumber(Frozen):
     def line(self) -> str:
         value = "n/a" if self.value is None else f"{self.value:.3f}"
         chance = f"chance {self.chance:.3f}" if self.chance is not None else "no chance level"
-        return f"{self.scorer} {self.metric}, {self.kind}s: {value} ({self.how}; {chance})"
+        method = f"; method {self.method}" if self.method else ""
+        return f"{self.scorer} {self.metric}, {self.kind}s: {value} ({self.how}; {chance}{method})"
 
 
 def _records(run: RunData, stage: str) -> dict:
@@ -123,7 +126,9 @@ def peer_numbers(run: RunData) -> tuple[PeerNumber, ...]:
         for kind in sorted({r.unit.kind for r in ok}, key=lambda k: (k != "feature", k)):
             recs = [r for r in ok if r.unit.kind == kind]
             primary = scorer.summarise(recs[0]).primary
+            methods = sorted({m.method for m in (metrics_of(scorer, r) for r in recs) if m is not None and m.method})
             base = {"protocol": str(label), "scorer": scorer.stage, "metric": primary, "kind": kind,
+                    "method": ", ".join(methods),
                     "aggregation": preset.aggregation}
             if preset.aggregation == "pooled":
                 out.append(_pooled(base, scorer, recs, primary).model_copy(update={"n_units": len(recs)}))

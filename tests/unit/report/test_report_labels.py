@@ -165,3 +165,14 @@ def test_compare_names_both_runs_labels_where_they_differ(ours, delphi, tmp_path
     assert specs["simulation_score"].protocol == "ours"
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert "Protocol: A: ours; B: delphi protocol, modified: window 64." in page
+
+
+def test_openai_preset_simulation_number_names_its_method(tmp_path):
+    run = tmp_path / "run_oa"
+    make_run(run, seed=0, n_features=4, n_neurons=0)
+    meta = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**meta, "protocol": {"name": "openai"}}))
+    summary = write_report(run, seed=0, n_resamples=99)
+    (peer,) = summary.peer_headline
+    assert peer.scorer == "simulate" and peer.metric == "simulation_score" and peer.method == "json-list"
+    assert peer.line.endswith("; method json-list)")  # not OpenAI's estimator, and it says which it is
