@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from autointerp.activations.cache import cached_artifact, npm_pack
+from autointerp.activations.memory import refuse_memory_label
 from autointerp.activations.source import TokenWindow
 from autointerp.errors import ConfigError, InputError
 from autointerp.registry import Registry
@@ -249,6 +250,7 @@ def stream_corpus(
     The source is checked when this is called (a missing path fails at once); a corpus with no non-blank document
     fails when the stream ends empty.
     """
+    refuse_memory_label(str(spec), "corpus")
     docs = _open(str(spec), text_field, cache_dir, progress)
     return _non_blank(docs, str(spec))
 

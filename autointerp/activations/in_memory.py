@@ -33,18 +33,13 @@ from torch import nn
 
 from autointerp.activations.corpus import Document
 from autointerp.activations.hook_names import map_hook
+from autointerp.activations.memory import MEMORY
 from autointerp.activations.models import SubjectModel, subject_of
 from autointerp.activations.sae import Dictionary, IdentityDict, SparseAutoencoder
 from autointerp.activations.sae_dictionary_learning import DICT_CLASSES, dictionary_learning_from_parts
 from autointerp.activations.sae_saelens import saelens_from_parts
 from autointerp.activations.sae_sparsify import sparsify_from_parts
 from autointerp.errors import InputError
-
-MEMORY = "memory:"  # prefix of the config value naming an in-memory input
-
-
-def is_memory_label(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(MEMORY)
 
 
 def _digest(h: hashlib._Hash, name: str, t: torch.Tensor) -> None:
@@ -291,7 +286,8 @@ def documents_from(corpus: object, text_field: str = "text") -> tuple[Callable[[
             for i, text in enumerate(row[text_field] for row in corpus):
                 if not isinstance(text, str):
                     raise InputError(f"corpus dataset row {i}: {text_field!r} is {type(text).__name__}, not a string")
-                yield Document(f"row:{i}", text)
+                if text.strip():  # blank documents skipped, as from a file
+                    yield Document(f"row:{i}", text)
 
         return rows, f"{MEMORY}dataset-{len(corpus)}@{str(fingerprint)[:12]}"
     if isinstance(corpus, (str, bytes)) or not isinstance(corpus, Iterable):
@@ -303,10 +299,10 @@ def documents_from(corpus: object, text_field: str = "text") -> tuple[Callable[[
         if not isinstance(text, str):
             raise InputError(f"corpus: item {i} is {type(text).__name__}, expected a string")
         h.update(text.encode("utf-8", "surrogatepass") + b"\x00")
-    if not texts:
-        raise InputError("corpus: the iterable of strings is empty")
+    if not any(t.strip() for t in texts):
+        raise InputError(f"corpus: the {len(texts)} strings given are all blank" if texts else "corpus: no strings")
 
     def docs() -> Iterator[Document]:
-        return (Document(f"text:{i}", t) for i, t in enumerate(texts))
+        return (Document(f"text:{i}", t) for i, t in enumerate(texts) if t.strip())  # blank ones skipped, as in files
 
     return docs, f"{MEMORY}texts-{len(texts)}@{h.hexdigest()[:12]}"

