@@ -6,7 +6,9 @@ entry. A hit sends no request and returns ``cached=True`` with zero usage and
 cost. Errors are never cached.
 
 An answer is committed before ``complete`` returns it, about a millisecond after it
-arrives, so a process killed at any later moment never pays for it again. Answers
+arrives, so a process killed at any later moment never pays for it again; the concurrency
+slot of the request (``LimitBackend``) is freed only then, so at most ``max_concurrency``
+answered requests can be lost to a kill. Answers
 arriving together share one commit. Safe for concurrent writers: WAL journal and a
 busy timeout; several processes may share one file (while another process holds
 the write lock, commits wait on a writer thread, not on the event loop).
@@ -23,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autointerp.backends.base import Backend, LLMRequest, LLMResponse
+from autointerp.backends.limit import hold_slots
 from autointerp.backends.wrapper import Wrapper
 from autointerp.errors import CacheError
 from autointerp.types import Usage
@@ -205,10 +208,17 @@ class CacheBackend(Wrapper):
                 update={"cached": True, "usage": Usage(), "latency_s": 0.0}
             )
         self.misses += 1
-        response = await self.inner.complete(request)
-        # Durable before it is used: a kill after this line never pays for this answer again.
-        await asyncio.shield(self.store.put(key, self.spec, response.model_dump_json()))
-        return response
+        held: list = []
+        token = hold_slots.set(held)  # the concurrency slot of this request is freed once its answer is stored
+        try:
+            response = await self.inner.complete(request)
+            # Durable before it is used: a kill after this line never pays for this answer again.
+            await asyncio.shield(self.store.put(key, self.spec, response.model_dump_json()))
+            return response
+        finally:
+            hold_slots.reset(token)
+            for release in held:
+                release()
 
     async def aclose(self) -> None:
         try:

@@ -7,12 +7,17 @@ successes. (A cut to 70% rather than 50%, as in TCP CUBIC, keeps goodput against
 its capacity: 0.82-0.84 of ideal vs 0.75 with halving, ``benchmarks/backends.py``.)
 Against a server that admits fewer requests than the client would send, the client settles just above
 the server's capacity instead of hammering it with requests that are rejected and retried in lockstep.
+
+A slot is held until the answer is *stored*: the response cache above sets :data:`hold_slots`, and the slot of an
+answered request is freed only after the cache has committed the answer. So requests sent and not yet stored never
+exceed ``max_concurrency``, which bounds what a ``kill -9`` can make a resume pay for twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +27,12 @@ from autointerp.backends.faults import TransientBackendError
 from autointerp.backends.wrapper import Wrapper
 
 CONGESTION_STATUS = frozenset({429, 529})  # the server says: fewer requests at once
+
+# Set by the layer that stores answers (the response cache): slot releases of answered requests are appended here
+# and called by that layer once the answer is stored, instead of at once.
+hold_slots: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "autointerp_hold_slots", default=None
+)
 
 
 class TokenBucket:
@@ -156,4 +167,8 @@ class LimitBackend(Wrapper):
             congested = exc.status in CONGESTION_STATUS
             raise
         finally:
-            self.slots.release(ticket, congested=congested, ok=ok)
+            held = hold_slots.get() if ok else None
+            if held is not None:  # answered: the slot is freed once the answer is stored
+                held.append(lambda: self.slots.release(ticket, ok=True))
+            else:
+                self.slots.release(ticket, congested=congested, ok=ok)

@@ -38,7 +38,8 @@ def answer(body: dict) -> str:
     if "Return the numbers of the" in system:  # saebench judge
         return "1, 4" if _bit(user) else "None"
     first = user.split("\n")[0][:30]
-    return f"Explanation: text resembling {first!r}"
+    digest = hashlib.sha256(user.encode()).hexdigest()[:6]  # each unit its own explanation
+    return f"Explanation: text resembling {first!r} (variant {digest})"
 
 
 def openai_body(body: dict, anthropic: bool) -> dict:
