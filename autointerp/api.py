@@ -50,7 +50,10 @@ def run_and_report(
     outcome = pipeline.run(config, progress=progress, check=check, inputs=inputs, on_record=on_record)
     if outcome.halted is not None:
         return outcome, None
-    return outcome, write_report(outcome.run_dir, seed=config.seed)
+    from autointerp.runs.steps import step
+
+    with step("report"):
+        return outcome, write_report(outcome.run_dir, seed=config.seed)
 
 
 def _check_names(fields: dict[str, Any]) -> None:

@@ -40,8 +40,11 @@ def cached_artifact(
     cache_dir: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
     version: str = "1",
+    verbs: tuple[str, str] = ("fetching", "fetched"),
 ) -> Path:
     """Return ``<root>/<kind>/<name>``, building it with ``build(tmp_dir)`` first if it is not cached yet.
+
+    ``verbs``: how the messages name the build (a download by default; the demo SAE says it trains).
 
     ``version`` is recorded in the completion marker; bump it when ``build`` changes its output, and the
     artifact is rebuilt once.
@@ -51,7 +54,7 @@ def cached_artifact(
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     say = progress or log.info
-    say(f"fetching {name!r} into {final} (once per machine)")
+    say(f"{verbs[0]} {name!r} into {final} (once per machine)")
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
     try:
         build(tmp)
@@ -64,7 +67,7 @@ def cached_artifact(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    say(f"fetched {name!r}")
+    say(f"{verbs[1]} {name!r}")
     return final
 
 

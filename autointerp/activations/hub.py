@@ -43,8 +43,9 @@ def snapshot(repo_id: str, what: str, allow_patterns: list[str] | None = None) -
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
 
+    include = "".join(f" --include '{p}'" for p in allow_patterns or ())  # only what autointerp reads, not the repo
     fix = (
-        f"pre-download it on a connected machine with `hf download {repo_id}` into the same cache "
+        f"pre-download it on a connected machine with `hf download {repo_id}{include}` into the same cache "
         f"(HF_HOME; here {constants.HF_HUB_CACHE}), then run with HF_HUB_OFFLINE=1"
     )
     try:

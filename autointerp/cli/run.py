@@ -7,6 +7,7 @@ import re
 import sys
 import typing
 
+from autointerp.errors import EXIT_UNITS_FAILED
 from autointerp.runs.config import FLAG_FIELDS, RunConfig, config_from_flags
 
 UNITS_HELP = "N random units, a list 1,5,9 (or [1, 5, 9]), or a range 0-99"
@@ -44,8 +45,8 @@ def _flag_type(name: str):
 def _help(name: str, defaults: dict | None) -> str:
     info = RunConfig.model_fields[name]
     text = UNITS_HELP if name in ("features", "neurons") else info.description
-    default = (defaults or {}).get(name, info.default)
-    shown = "none" if default is None else default
+    default = (defaults or {}).get(name, info.get_default(call_default_factory=True))
+    shown = "none" if default is None else ",".join(map(str, default)) if isinstance(default, list | tuple) else default
     return f"{text} (default: {shown})".replace("%", "%%")
 
 
@@ -105,7 +106,7 @@ def _dry_run(config: RunConfig, progress: bool, check: bool) -> int:
     return 0
 
 
-def execute(config: RunConfig, args: argparse.Namespace) -> int:
+def execute(config: RunConfig, args: argparse.Namespace, *, demo: bool = False) -> int:
     """Run (or dry-run) ``config``; the exit code says how it ended (docs/running.md: 'Exit codes')."""
     from autointerp.runs import pipeline
     from autointerp.sampling.shards import finish_distributed, init_distributed, torchrun_shard
@@ -124,13 +125,13 @@ def execute(config: RunConfig, args: argparse.Namespace) -> int:
             finally:
                 finish_distributed()
         try:
-            return _execute(config, args, progress)
+            return _execute(config, args, progress, demo)
         finally:
             finish_distributed()
-    return _execute(config, args, progress)
+    return _execute(config, args, progress, demo)
 
 
-def _execute(config: RunConfig, args: argparse.Namespace, progress: bool) -> int:
+def _execute(config: RunConfig, args: argparse.Namespace, progress: bool, demo: bool = False) -> int:
     from autointerp.api import run_and_report
     from autointerp.report import summary_line
     from autointerp.report.summary import judgement_line
@@ -148,9 +149,17 @@ def _execute(config: RunConfig, args: argparse.Namespace, progress: bool) -> int
     print(f"  {judgement_line(summary)}")  # a rubric record can be ok while some of its judgements failed
     print(summary_line(summary))
     print(f"report: {outcome.run_dir / 'report' / 'report.html'}")
+    code = outcome.exit_code()
+    if demo and code == EXIT_UNITS_FAILED:
+        # the demo worked: its weak 135M explainer leaving some units unexplained is part of what it shows
+        lines = outcome.error_lines()
+        print(f"demo: finished; {outcome.failed} unit-stages failed, shown in the report (one line per cause):")
+        for line in lines:
+            print(f"  {line}")
+        return 0
     for line in outcome.error_lines():
         print(f"autointerp: error: {line}", file=sys.stderr)
-    return outcome.exit_code()
+    return code
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -160,7 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from autointerp.runs.demo import demo_config
 
-    return execute(demo_config(args), args)
+    return execute(demo_config(args), args, demo=True)
 
 
 def register(sub: typing.Any) -> None:

@@ -149,6 +149,32 @@ def run_output_evidence(subject: SubjectModel, bases: Sequence, units: Sequence,
     return out
 
 
+def read_output_evidence(run_dir, params: str) -> dict[str, OutputEvidence] | None:
+    """The run folder's output evidence when it was computed with ``params`` (else None: compute it)."""
+    path = Path(run_dir) / OUTPUT_EVIDENCE_FILE
+    stamp = path.with_suffix(".params")
+    try:
+        if stamp.read_text(encoding="utf-8").strip() != params:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {k: OutputEvidence.model_validate(v) for k, v in data.items()}
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_output_evidence(run_dir, subject: SubjectModel, bases: Sequence, units: Sequence, alpha_scale: float,
+                           params: str) -> dict[str, OutputEvidence]:  # fmt: skip
+    """Output evidence of every unit, computed once per run folder and parameters (``params``: a hash of what it
+    depends on): a rerun reads ``output_evidence.json`` back instead of steering every unit again."""
+    have = read_output_evidence(run_dir, params)
+    if have is not None and all(us.unit.key in have for us in units):
+        return have
+    evidence = run_output_evidence(subject, bases, units, alpha_scale)
+    write_output_evidence(run_dir, evidence)
+    Path(run_dir, OUTPUT_EVIDENCE_FILE).with_suffix(".params").write_text(params + "\n", encoding="utf-8")
+    return evidence
+
+
 def write_output_evidence(run_dir, evidence: dict[str, OutputEvidence]) -> Path:
     """``<run>/output_evidence.json``: unit key -> VocabProj and TokenChange tokens (for the unit report cards)."""
     path = Path(run_dir) / OUTPUT_EVIDENCE_FILE

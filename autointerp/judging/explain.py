@@ -50,8 +50,8 @@ class ExplainConfig(BaseModel):
     answer_prefill: str = Field(
         default="",
         description="Forced start of the answer, for backends that continue a prefilled reply (local, anthropic; "
-        "openai refuses, visibly). The offline demo sets 'Explanation:' so its 135M model answers in the prompt's "
-        "format. The answer is then the prefill plus the first non-blank line of the continuation, checked by the "
+        "openai refuses, visibly). Unset, a local explainer (backends.explain local:...) gets 'Explanation:' so a "
+        "small model answers in the prompt's format; set '' to send the prompt as written. The answer is then the prefill plus the first non-blank line of the continuation, checked by the "
         "prompt's parser as usual (words, length); later lines are not part of it.",
     )
     top_from: Literal["explain", "interleaved"] = Field(

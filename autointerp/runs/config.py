@@ -51,6 +51,9 @@ class BackendsConfig(_Strict):
     simulate: str = Field(default=DEFAULT_BACKEND, description="Backend spec for the activation simulator.")
 
 
+LOCAL_ANSWER_PREFILL = "Explanation:"  # the explain prompt's answer line (rubrics/explain.yaml)
+
+
 class RunConfig(_Strict):
     """Everything that defines a run."""
 
@@ -63,7 +66,9 @@ class RunConfig(_Strict):
     )
     results_dir: Path = Field(default=Path("results"), description="Folder holding run folders.")
     model: str = Field(
-        default="smollm2-135m", description="Subject model: a packaged name or a local transformers folder."
+        default="smollm2-135m",
+        description="Subject model: a packaged name (smollm2-135m), a local transformers folder, or a Hugging Face "
+        "Hub id (google/gemma-2-2b).",
     )
     device: str = Field(default="cpu", description="Torch device for the subject model: cpu, cuda, cuda:N or auto.")
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
@@ -75,7 +80,12 @@ class RunConfig(_Strict):
     text_field: str = Field(default="text", description="Text field of .jsonl/.parquet corpora.")
     window: int = Field(default=64, ge=4, description="Tokens per context window (windows never cross documents).")
     max_tokens: int = Field(default=100_000, ge=1, description="Token budget read from the corpus.")
-    sae: str | None = Field(default=None, description="SAE checkpoint folder/file; none (flag) / null (YAML): no features are scored.")
+    sae: str | None = Field(
+        default=None,
+        description="SAE checkpoint: a folder or file (SAELens, sparsify, dictionary_learning, safetensors), "
+        "saelens:RELEASE/SAE_ID (SAELens's pretrained registry) or hf:OWNER/REPO/PATH (a Hub folder); none (flag) / "
+        "null (YAML): no features are scored. (compare-dicts also takes neurons:MODEL@SITE.)",
+    )
     sae_format: str = Field(
         default="auto", description="Checkpoint format: auto, saelens, sparsify, dictionary_learning, safetensors."
     )
@@ -156,6 +166,17 @@ class RunConfig(_Strict):
         """``seed`` seeds everything unless sampler.seed is set explicitly."""
         if "seed" not in self.sampler.model_fields_set and self.sampler.seed != self.seed:
             object.__setattr__(self, "sampler", self.sampler.model_copy(update={"seed": self.seed}))
+        return self
+
+    @model_validator(mode="after")
+    def _local_prefill(self) -> RunConfig:
+        """A local explainer (a small transformers model) has its reply started with the prompt's 'Explanation:'
+        line unless ``explain.answer_prefill`` is given: small models rarely write that line unaided, and the strict
+        parser would fail most units. API and served models answer in format and keep the prompt as written. The
+        resolved value is what config.yaml records."""
+        if self.backends.explain.split(":", 1)[0] == "local" and "answer_prefill" not in self.explain.model_fields_set:
+            explain = self.explain.model_copy(update={"answer_prefill": LOCAL_ANSWER_PREFILL})
+            object.__setattr__(self, "explain", explain)
         return self
 
     @property

@@ -127,12 +127,7 @@ def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = Tr
                 }
             },
         )
-        print(
-            f"demo SAE: FVU {report.fvu:.3f}, dead latents {report.dead_fraction:.1%}, {report.steps} steps "
-            f"on {report.tokens:,} tokens"
-        )
-
-    return cached_artifact("saes", name, build, progress=say)
+    return cached_artifact("saes", name, build, progress=say, verbs=("training", "trained"))
 
 
 def demo_config(args: argparse.Namespace) -> RunConfig:
@@ -142,22 +137,16 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
     ``sae`` (a checkpoint, or none) is honoured as given."""
     config = config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": None}, DEMO_KEPT)
     if _sets_sae(args):
-        return _local_prefill(config)
-    sae = demo_sae(args.sae_tokens or DEMO_SAE_TOKENS, progress=not args.no_progress)
+        return config
+    from autointerp.runs.steps import step
+
+    with step("demo SAE", "trained once per machine, then read from the cache"):
+        sae = demo_sae(args.sae_tokens or DEMO_SAE_TOKENS, progress=not args.no_progress)
     info = json.loads((sae / "cfg.json").read_text()).get("autointerp_training", {})
     if info:
-        print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead {info['dead_fraction']:.1%}")
-    return _local_prefill(config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": str(sae)}, DEMO_KEPT))
-
-
-def _local_prefill(config: RunConfig) -> RunConfig:
-    """With the local 135M explainer, start its reply with the prompt's 'Explanation:' line (explain.answer_prefill):
-    it rarely writes that line by itself, and the strict parser would fail most units. Other backends (API models,
-    served open models) answer in format unaided, and keep the prompt as written. Recorded in the run's config."""
-    if not config.backends.explain.startswith("local") or config.explain.answer_prefill:
-        return config
-    explain = config.explain.model_copy(update={"answer_prefill": "Explanation:"})
-    return config.model_copy(update={"explain": explain})
+        print(f"demo SAE {sae.name}: FVU {info['fvu']:.3f}, dead latents {info['dead_fraction']:.1%}, "
+              f"{info['steps']} steps on {info['tokens']:,} tokens")
+    return config_from_flags(vars(args), {**DEMO_SETTINGS, "sae": str(sae)}, DEMO_KEPT)
 
 
 def _sets_sae(args: argparse.Namespace) -> bool:

@@ -59,6 +59,7 @@ class StageStatus:
 
 
 _PREFIXES = ("backend error: ",)
+UPSTREAM = "no explanation"  # a scorer's cause when its unit's explanation failed: counted once, at the explainer
 
 
 def cause_of(error: str | None) -> str:
@@ -68,6 +69,7 @@ def cause_of(error: str | None) -> str:
         text = text.removeprefix(p)
     text = re.sub(r"\b([cw])\d+\b", r"\1N", text)  # context ids differ per unit
     text = re.sub(r"(['\"]).{40,}?\1", "'…'", text)  # quoted model output differs per unit
+    text = re.sub(r"\bis \d+ (characters|tokens|words) long\b", r"is too long", text)  # lengths differ per unit
     return redact_text(" ".join(text.split()))[:200]
 
 
@@ -140,8 +142,24 @@ class RunOutcome:
         return lines
 
     def error_lines(self) -> list[str]:
-        """One line per cause of failure (with counts), then the budget line; empty when all is well."""
-        lines = [c for s in self.stages.values() for c in s.cause_lines()]
+        """One line per cause of failure (with counts), then the budget line; empty when all is well.
+
+        A scorer that could not run because its unit has no explanation does not repeat the explainer's line: those
+        stages share one line naming them."""
+        lines, downstream = [], {}
+        for s in self.stages.values():
+            upstream = {c: n for c, n in s.causes.items() if c.startswith(UPSTREAM)}
+            if upstream and s.stage != "explain":
+                downstream[s.stage] = sum(upstream.values())
+                own = StageStatus(s.stage, s.n_units, causes=Counter({c: n for c, n in s.causes.items()
+                                                                      if c not in upstream}))  # fmt: skip
+                lines += own.cause_lines()
+            else:
+                lines += s.cause_lines()
+        if downstream:
+            n = max(downstream.values())
+            lines.append(f"{', '.join(downstream)}: not run for {n} unit{'s' if n != 1 else ''} without an "
+                         "explanation (see explain above)")
         if self.budget is not None:
             missing = sum(s.missing for s in self.stages.values())
             lines.append(

@@ -42,6 +42,7 @@ from autointerp.runs.outcome import RunOutcome, stage_statuses
 from autointerp.runs.preflight import check_backends, reach_local_backends, validate_backends
 from autointerp.runs.rundir import RunLock, open_run_dir, storage_errors
 from autointerp.runs.spend import Ledger
+from autointerp.runs.steps import step
 from autointerp.runs.store import RunStore
 from autointerp.sampling import SampleSet, TokenDecoder
 from autointerp.sampling.finalize import finalize
@@ -327,14 +328,15 @@ def prepare(
     store = RunStore(config.run_dir)
     subject = inputs.subject
     if subject is None:
-        with config_field("model"):
+        with config_field("model"), step("load the subject model", str(config.model)):
             subject = load_subject(
                 config.model, device=resolve_device(config.device), dtype=resolve_dtype(config.dtype), progress=say
             )
     bases = build_bases(config, subject, inputs.sae)
     if not bases:
         raise InputError("nothing to score: set 'sae' (features) and/or 'neuron_site' (neurons)")
-    units = ensure_samples(config, store, subject, bases, progress, inputs.documents)
+    with step("sample", f"{config.max_tokens:,} tokens"):
+        units = ensure_samples(config, store, subject, bases, progress, inputs.documents)
     return subject, bases, units
 
 
@@ -359,17 +361,20 @@ async def _judge(
     if wants_foreign(config):
         judge.foreign = ensure_foreign(config, store, subject, bases, units, config.part_hash(*SAMPLING_FIELDS))
     if subject is not None and subject.is_decoder:  # output evidence: VocabProj + TokenChange, for the unit cards
-        from autointerp.dictionaries.output import run_output_evidence, write_output_evidence
+        from autointerp.dictionaries.output import ensure_output_evidence
 
-        judge.output_evidence = run_output_evidence(subject, bases, units, config.intervention.steer.alpha_scale)
-        write_output_evidence(store.run_dir, judge.output_evidence)
+        params = config.part_hash(*SAMPLING_FIELDS, "intervention")
+        with step("output evidence", f"{len(units)} units, once per run folder"):
+            judge.output_evidence = ensure_output_evidence(store.run_dir, subject, bases, units,
+                                                           config.intervention.steer.alpha_scale, params)  # fmt: skip
     if "intervention" in config.scorers and subject is not None:  # generation needs the subject model
         from autointerp.dictionaries.steer_run import ensure_steering
 
         params = config.part_hash(*SAMPLING_FIELDS, "intervention")
         judge.steering = ensure_steering(subject, bases, units, store, config.intervention.steer, params, progress)
     try:
-        budget = await judge.run(units)
+        with step("judge", ", ".join(judge.params)):
+            budget = await judge.run(units)
         if budget is None and config.reseeds > 1:
             budget = await run_reseeds(judge, units)
             spread = write_reseed_spread(store, config, judge.params, store.run_dir / "reseeds.json")
@@ -393,8 +398,9 @@ def opened_run(
 ) -> Iterator[Path]:
     """Before anything is sampled: validate every backend spec, with ``reach`` (or ``check``) connect to every
     backend on this machine or the local network, open and lock the run folder, and with ``check`` send one tiny
-    request per remote backend; write failures inside are one-line StorageErrors."""
-    validate_backends(config)
+    request per remote backend; write failures inside are one-line StorageErrors. Without ``reach`` (a dry run,
+    which sends nothing) the API keys are not needed either, unless ``check``."""
+    validate_backends(config, need_keys=reach or check)
     if reach or check:
         reach_local_backends(config)
     run_dir = open_run_dir(config.results_dir, config.name)

@@ -56,8 +56,9 @@ def check_url(url: str, where: str) -> None:
     del port
 
 
-def validate_spec(spec: str, where: str, api_key_env: str | None = None) -> None:
-    """Known kind, model named, key present, base URL well-formed — without building anything."""
+def validate_spec(spec: str, where: str, api_key_env: str | None = None, *, need_key: bool = True) -> None:
+    """Known kind, model named, key present (unless ``need_key`` is false: a dry run sends nothing), base URL
+    well-formed — without building anything."""
     prefix, _, rest = spec.strip().partition(":")
     if prefix not in BACKENDS:
         raise ConfigError(f"{where}: unknown backend {prefix!r} in {spec!r}; expected one of: {', '.join(BACKENDS)}")
@@ -74,17 +75,18 @@ def validate_spec(spec: str, where: str, api_key_env: str | None = None) -> None
     elif prefix in _BASE_URL_ENV and os.environ.get(_BASE_URL_ENV[prefix], "").strip():
         check_url(os.environ[_BASE_URL_ENV[prefix]].strip(), f"{where} (environment {_BASE_URL_ENV[prefix]})")
     variable = api_key_env or kind.key_env
-    if variable:
+    if variable and need_key:
         try:
             read_key(variable, required=kind.key_required or api_key_env is not None, spec=spec)
         except BackendError as exc:
             raise ConfigError(f"{where}: {exc}") from None
 
 
-def validate_backends(config: RunConfig) -> None:
-    """Every stage's backend spec, checked offline (raises a one-line ConfigError naming the field)."""
+def validate_backends(config: RunConfig, *, need_keys: bool = True) -> None:
+    """Every stage's backend spec, checked offline (raises a one-line ConfigError naming the field); ``need_keys``
+    false (a dry run, which sends nothing) checks everything but the API keys."""
     for spec, stages in stage_specs(config).items():
-        validate_spec(spec, _field(stages[0]), config.llm.api_key_env)
+        validate_spec(spec, _field(stages[0]), config.llm.api_key_env, need_key=need_keys)
     validate_simulation_method(config)
 
 

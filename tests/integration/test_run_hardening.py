@@ -139,12 +139,26 @@ def test_auth_or_missing_model_stops_the_run_at_the_first_request(
 )
 @pytest.mark.parametrize("dry", [False, True])
 def test_backend_specs_are_validated_before_sampling(tmp_path, capsys, monkeypatch, base, spec, env, words, dry):
+    if dry and env.get("OPENAI_API_KEY") == "":
+        pytest.skip("a dry run sends nothing and needs no key: test_dry_run_needs_no_api_key")
     for k, v in env.items():
         monkeypatch.setenv(k, v) if v else monkeypatch.delenv(k, raising=False)
     argv = ["run", "--config", _write(tmp_path, _with_backend(base, spec))] + (["--dry-run"] if dry else [])
     code, _, err = _run(capsys, argv)
     assert code == 2 and len(err.splitlines()) == 1 and words in err and "'backends.explain'" in err, err
     assert not (tmp_path / "results" / "run" / "units.jsonl").exists()  # nothing was sampled
+
+
+def test_dry_run_needs_no_api_key(tmp_path, capsys, monkeypatch, base):
+    """A dry run plans the requests and sends none, so it runs without the key; the spec itself is still checked,
+    and the key is demanded again once --check would send a request."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = _with_backend(base, "openai:gpt-4.1-mini")
+    code, out, err = _run(capsys, ["run", "--config", _write(tmp_path, cfg), "--dry-run"])
+    assert code == 0 and "nothing will be sent" in out, err
+    cfg["name"] = "checked"
+    code, _, err = _run(capsys, ["run", "--config", _write(tmp_path, cfg), "--dry-run", "--check"])
+    assert code == 2 and "OPENAI_API_KEY" in err and len(err.splitlines()) == 1, err
 
 
 def test_check_sends_one_request_per_backend_before_sampling(tmp_path, capsys, monkeypatch, base):

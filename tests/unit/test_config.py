@@ -85,3 +85,15 @@ def test_editing_a_prompt_file_changes_the_hash_of_the_stages_that_read_it(tmp_p
     after = {s: config.part_hash(*STAGE_FIELDS[s]) for s in ("explain", "rubric", "saebench")}
     assert after["explain"] != before["explain"] and after["rubric"] != before["rubric"]  # rubric reads explanations
     assert after["saebench"] == before["saebench"]  # its own explainer prompt, untouched
+
+
+def test_a_local_explainer_gets_the_answer_prefill_unless_set():
+    """`run --backend local` works outside the demo: the local explainer's reply starts with 'Explanation:'."""
+    from autointerp.runs.config import RunConfig
+
+    local = RunConfig.model_validate({"backends": {"explain": "local:smollm2-135m"}})
+    assert local.explain.answer_prefill == "Explanation:"
+    api = RunConfig.model_validate({"backends": {"explain": "openai:gpt-4.1-mini"}})
+    assert api.explain.answer_prefill == ""
+    off = RunConfig.model_validate({"backends": {"explain": "local"}, "explain": {"answer_prefill": ""}})
+    assert off.explain.answer_prefill == ""

@@ -93,7 +93,8 @@ def test_unreachable_hub_id_says_how_to_predownload(hub_cache):
     with pytest.raises(InputError) as err:
         load_subject("nobody/not-cached")
     msg = str(err.value)
-    assert "HF_HUB_OFFLINE is set" in msg and "hf download nobody/not-cached" in msg and "\n" not in msg
+    assert "HF_HUB_OFFLINE is set" in msg and "hf download nobody/not-cached --include '*.json'" in msg
+    assert "--include '*.safetensors'" in msg and "\n" not in msg  # only the files read, never a whole repository
 
 
 def test_saelens_release_resolves_through_the_registry(hub_cache, tiny_sae_folder, registry):
