@@ -52,7 +52,7 @@ def run_and_report(
         return outcome, None
     from autointerp.runs.steps import step
 
-    with step("report"):
+    with step("report", show=progress):
         return outcome, write_report(outcome.run_dir, seed=config.seed)
 
 

@@ -140,7 +140,7 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
         return config
     from autointerp.runs.steps import step
 
-    with step("demo SAE", "trained once per machine, then read from the cache"):
+    with step("demo SAE", "trained once per machine, then read from the cache", show=not args.no_progress):
         sae = demo_sae(args.sae_tokens or DEMO_SAE_TOKENS, progress=not args.no_progress)
     info = json.loads((sae / "cfg.json").read_text()).get("autointerp_training", {})
     if info:

@@ -328,14 +328,14 @@ def prepare(
     store = RunStore(config.run_dir)
     subject = inputs.subject
     if subject is None:
-        with config_field("model"), step("load the subject model", str(config.model)):
+        with config_field("model"), step("load the subject model", str(config.model), show=progress):
             subject = load_subject(
                 config.model, device=resolve_device(config.device), dtype=resolve_dtype(config.dtype), progress=say
             )
     bases = build_bases(config, subject, inputs.sae)
     if not bases:
         raise InputError("nothing to score: set 'sae' (features) and/or 'neuron_site' (neurons)")
-    with step("sample", f"{config.max_tokens:,} tokens"):
+    with step("sample", f"{config.max_tokens:,} tokens", show=progress):
         units = ensure_samples(config, store, subject, bases, progress, inputs.documents)
     return subject, bases, units
 
@@ -364,7 +364,7 @@ async def _judge(
         from autointerp.dictionaries.output import ensure_output_evidence
 
         params = config.part_hash(*SAMPLING_FIELDS, "intervention")
-        with step("output evidence", f"{len(units)} units, once per run folder"):
+        with step("output evidence", f"{len(units)} units, once per run folder", show=progress):
             judge.output_evidence = ensure_output_evidence(store.run_dir, subject, bases, units,
                                                            config.intervention.steer.alpha_scale, params)  # fmt: skip
     if "intervention" in config.scorers and subject is not None:  # generation needs the subject model
@@ -373,7 +373,7 @@ async def _judge(
         params = config.part_hash(*SAMPLING_FIELDS, "intervention")
         judge.steering = ensure_steering(subject, bases, units, store, config.intervention.steer, params, progress)
     try:
-        with step("judge", ", ".join(judge.params)):
+        with step("judge", ", ".join(judge.params), show=progress):
             budget = await judge.run(units)
         if budget is None and config.reseeds > 1:
             budget = await run_reseeds(judge, units)

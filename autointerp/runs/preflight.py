@@ -87,7 +87,14 @@ def validate_backends(config: RunConfig, *, need_keys: bool = True) -> None:
     false (a dry run, which sends nothing) checks everything but the API keys."""
     for spec, stages in stage_specs(config).items():
         validate_spec(spec, _field(stages[0]), config.llm.api_key_env, need_key=need_keys)
-    validate_simulation_method(config)
+    if need_keys or _has_key(config, config.backends.simulate):  # building the backend to ask it needs its key
+        validate_simulation_method(config)
+
+
+def _has_key(config: RunConfig, spec: str) -> bool:
+    kind = BACKENDS.get(spec.partition(":")[0]) if spec.partition(":")[0] in BACKENDS else None
+    variable = config.llm.api_key_env or (kind.key_env if kind else None)
+    return not variable or bool(os.environ.get(variable, "").strip())
 
 
 def validate_simulation_method(config: RunConfig) -> None:

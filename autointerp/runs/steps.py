@@ -19,14 +19,17 @@ def _say(message: str) -> None:
 
 
 @contextmanager
-def step(name: str, detail: str = "") -> Iterator[None]:
-    """Announce ``name`` (with ``detail``), run the block, then print its wall time: ``[step] name: 1.2 s``."""
-    _say(f"{STEP_PREFIX} {name}{f' ({detail})' if detail else ''} ...")
+def step(name: str, detail: str = "", *, show: bool = True) -> Iterator[None]:
+    """Announce ``name`` (with ``detail``), run the block, then print its wall time: ``[step] name: 1.2 s``.
+    ``show`` false (``--no-progress``, the Python API without progress) keeps it silent."""
+    if show:
+        _say(f"{STEP_PREFIX} {name}{f' ({detail})' if detail else ''} ...")
     t0 = time.perf_counter()
     try:
         yield
     finally:
-        _say(f"{STEP_PREFIX} {name}: {time.perf_counter() - t0:.1f} s")
+        if show:
+            _say(f"{STEP_PREFIX} {name}: {time.perf_counter() - t0:.1f} s")
 
 
 def parse_steps(text: str) -> list[tuple[str, float]]:

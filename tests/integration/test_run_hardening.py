@@ -240,8 +240,7 @@ def test_failed_unit_is_counted_and_totals_after_resume(tmp_path, capsys, base):
         assert code == 5, (out, err)
         assert err.splitlines() == [
             "autointerp: error: explain: 1 unit failed: openai-compatible API error 400: context too long for this model",
-            "autointerp: error: rubric: 1 unit failed: no explanation to score",
-            "autointerp: error: simulate: 1 unit failed: no explanation to simulate",
+            "autointerp: error: rubric, simulate: not run for 1 unit without an explanation (see explain above)",
         ], err
         assert f"explain {N_NEURONS - 1}/{N_NEURONS} ok (1 failed)" in out, out
         state["fail"] = False
