@@ -30,7 +30,8 @@ class Protocol:
     reference: str  # paper, repository and the commit its values were read from
     headline: str  # the peer's headline number, e.g. "accuracy over 14 documents"
     aggregation: Aggregation  # how the peer aggregates units into that number
-    scorers: tuple[str, ...] = ()  # scorers the preset covers (a run's default scorers under it); others stay ours
+    scorers: tuple[str, ...] = ()  # the peer's default scorers (a run's scorers under the preset unless set)
+    also_covers: tuple[str, ...] = ()  # further scorers whose settings the preset sets, run only when asked for
     sets: Mapping[str, Any] = field(default_factory=dict)  # dotted RunConfig field -> value
     differs: str = ""  # what still differs from the peer when every value is as set
 
@@ -50,6 +51,7 @@ TABLE: tuple[Protocol, ...] = (
         headline="balanced accuracy of detection and fuzzing",
         aggregation="pooled",
         scorers=("detection", "fuzzing"),
+        also_covers=("intruder", "embedding"),
         sets={
             # windows: delphi cuts its token stream into 32-token windows (example_ctx_len) and shows the whole
             # window holding the activation (center_examples=True pools fixed windows)
@@ -229,7 +231,7 @@ def _shown(value: Any) -> str:
         return "none"
     if isinstance(value, list):
         return ",".join(_shown(v) for v in value)
-    return str(value)
+    return str(value).replace("\n", "\\n")  # one line per preset field, as `protocols list` prints it
 
 
 def protocol_label(config: Any) -> ProtocolLabel:
@@ -247,14 +249,16 @@ def protocol_label(config: Any) -> ProtocolLabel:
 def covers(protocol: str, scorer: str) -> bool:
     """Whether ``scorer``'s numbers follow ``protocol`` (a scorer a preset does not cover is run as ours)."""
     p = PROTOCOLS.get(protocol)
-    return p.name == DEFAULT_PROTOCOL or scorer in p.scorers
+    return p.name == DEFAULT_PROTOCOL or scorer in (*p.scorers, *p.also_covers)
 
 
 def describe(p: Protocol) -> list[str]:
     """Lines of ``autointerp protocols list`` for one preset."""
     lines = [f"{p.name}", f"  reference:   {p.reference}", f"  headline:    {p.headline} ({p.aggregation} over units)"]
     if p.scorers:
-        lines.append(f"  scorers:     {', '.join(p.scorers)} (others run as ours)")
+        lines.append(f"  scorers:     {', '.join(p.scorers)} by default"
+                     + (f"; also {', '.join(p.also_covers)} when asked for" if p.also_covers else "")
+                     + " (others run as ours)")
     if p.sets:
         lines.append("  sets:        " + "; ".join(f"{k} {_shown(_json(v))}" for k, v in p.sets.items()))
     elif p.name != DEFAULT_PROTOCOL:

@@ -11,7 +11,8 @@ import yaml
 from autointerp.cli import build_parser, main
 from autointerp.errors import ConfigError
 from autointerp.runs.config import RunConfig, config_from_flags, load_config
-from autointerp.scorers.protocols import PROTOCOLS, TABLE, preset_values, protocol_label
+from autointerp.scorers.catalog import SCORERS
+from autointerp.scorers.protocols import PROTOCOLS, TABLE, covers, preset_values, protocol_label
 from autointerp.types import ProtocolLabel
 
 
@@ -21,7 +22,7 @@ def _flags(argv: list[str], defaults: dict | None = None, kept: tuple[str, ...] 
 
 def test_every_preset_names_real_fields_and_is_valid_as_given():
     """Each preset alone validates, reproduces its own values and is labelled exact."""
-    assert [p.name for p in TABLE][0] == "ours" and {"ours", "delphi", "saebench", "openai"} <= set(PROTOCOLS)
+    assert TABLE[0].name == "ours" and {"ours", "delphi", "saebench", "openai"} <= set(PROTOCOLS)
     for p in TABLE:
         cfg = load_config(None, {"protocol": p.name})
         dumped = cfg.model_dump(mode="json")
@@ -108,6 +109,21 @@ def test_protocols_list(capsys):
     for p in TABLE:
         assert f"\n{p.name}\n" in f"\n{out}" and p.reference in out
     assert "features 1000" in out and "saebench.backend openai:gpt-4o-mini" in out
+    # a value's newline (delphi's embedding prefix) is shown escaped, so no field spills onto a line of its own
+    assert "feature.\\nQuery:" in out and not any(line.startswith("Query:") for line in out.splitlines())
+
+
+def test_a_preset_labels_every_scorer_whose_settings_it_sets():
+    """delphi sets intruder and embedding values though it runs only detection and fuzzing by default: their
+    numbers follow delphi's protocol and must say so; a scorer the preset does not touch stays ours."""
+    assert preset_values("delphi")["scorers"] == ["detection", "fuzzing"]
+    for scorer in ("detection", "fuzzing", "intruder", "embedding"):
+        assert covers("delphi", scorer)
+    assert not covers("delphi", "simulation") and not covers("saebench", "detection")
+    for p in TABLE:
+        set_sections = {key.split(".")[0] for key in p.sets if "." in key} - {"sampler", "explain", "backends"}
+        covered = {SCORERS.get(name).config_field for name in (*p.scorers, *p.also_covers)}
+        assert set_sections <= covered, p.name
 
 
 def test_run_json_and_summary_record_the_label(tmp_path):
