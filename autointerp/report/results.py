@@ -28,7 +28,7 @@ from autointerp.scorers.catalog import SCORERS
 from autointerp.scorers.protocols import PROTOCOLS
 
 SCORE_COLUMNS = ["unit", "kind", "basis", "index", "scorer", "metric", "primary", "value", "chance", "n",
-                 "protocol", "protocol_exact", "ok", "failure"]  # fmt: skip
+                 "protocol", "protocol_exact", "method", "ok", "failure"]  # fmt: skip
 EXPLANATION_COLUMNS = ["unit", "kind", "basis", "index", "explanation", "ok", "error"]
 
 
@@ -63,18 +63,18 @@ def scores_frame(run: RunData) -> pd.DataFrame:
             if rec is None:
                 upstream = units.at[key, "errors"] if key in units.index else ""
                 rows.append(base | {"metric": None, "primary": False, "value": float("nan"), "chance": float("nan"),
-                                    "n": 0, "ok": False, "failure": upstream or "not run yet"})  # fmt: skip
+                                    "n": 0, "method": "", "ok": False, "failure": upstream or "not run yet"})  # fmt: skip
                 continue
             summary = SCORERS.get(scorer).summarise(rec)
             if not summary.metrics:
                 rows.append(base | {"metric": summary.primary, "primary": True, "value": float("nan"),
-                                    "chance": float("nan"), "n": 0, "ok": False,
+                                    "chance": float("nan"), "n": 0, "method": "", "ok": False,
                                     "failure": summary.error or "no value"})  # fmt: skip
             for m in summary.metrics:
                 failure = None if summary.ok and m.value is not None else (summary.error or m.note or "undefined")
                 rows.append(base | {"metric": m.name, "primary": m.name == summary.primary, "value": _value(m.value),
-                                    "chance": _value(m.chance), "n": m.n, "ok": failure is None,
-                                    "failure": failure})  # fmt: skip
+                                    "chance": _value(m.chance), "n": m.n, "method": m.method or "",
+                                    "ok": failure is None, "failure": failure})  # fmt: skip
     frame = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     return frame.astype({"index": "int64", "value": "float64", "chance": "float64", "n": "int64", "ok": "bool",
                          "primary": "bool", "protocol_exact": "bool"})  # fmt: skip

@@ -104,6 +104,11 @@ def test_simulation_numbers_carry_their_method(ours):
     assert "simulation [json-list] " in summary_line(summary)
     assert summary_line(summary).startswith(f"{summary.run.name}: features (")  # ours: no peer number first
     assert "medians over units [95% CI], ours;" in summary_line(summary)
+    import autointerp
+
+    scores = autointerp.load(out.parent).scores
+    assert set(scores.loc[scores["metric"] == "simulation_score", "method"]) == {"json-list"}
+    assert set(scores.loc[scores["metric"] == "mean_specificity", "method"]) == {""}
 
 
 def test_a_preset_run_shows_the_peers_pooled_number_first(delphi):
