@@ -9,6 +9,7 @@ killed with SIGKILL mid-way resumes without re-sending any answered request; res
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from autointerp import load
 from autointerp.activations.sae import make_sae
 from autointerp.activations.sae_formats import save_saelens
 from autointerp.cli import main
@@ -107,6 +109,17 @@ def test_all_scorers_run_estimate_and_resume_after_kill(tmp_path, sae_dir, capsy
             assert acc.n == 14 and acc.chance == pytest.approx(sum(not i.label for i in sae_rec.items) / 14)
         assert all(r.provenance.prompt_hash for r in store.latest("intruder").values())
         assert any(i.source.startswith("neighbour:") for r in store.latest("detection").values() for i in r.items)
+        # the Python face reads the CLI's run: one headline row per stored record, its value the scorer's own
+        scores = load(tmp_path / "results" / "all").scores
+        assert set(scores["scorer"]) == {scorer_of_stage(st).name for st in STAGES[1:]}
+        for stage in STAGES[1:]:
+            name = scorer_of_stage(stage).name
+            head = scores[(scores["scorer"] == name) & scores["primary"]].set_index("unit")
+            recs = store.latest(stage)
+            assert set(head.index) == set(recs) and head["protocol"].eq("ours").all()
+            for key, rec in recs.items():
+                want, got = summarise(name, rec).value, head.at[key, "value"]
+                assert math.isnan(got) if want is None else got == pytest.approx(want)  # undefined: NaN
         # the dry run counted exactly the first-attempt requests the scorers sent (no re-asks happen here)
         sent_by_system = {}
         for r in server.requests:
