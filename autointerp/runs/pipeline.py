@@ -432,7 +432,8 @@ def run(
     permissions) are one-line StorageErrors. A RunHalted (auth / permission / unknown model) propagates
     after the finished records are saved; a budget stop is returned in the outcome."""
     t0 = time.perf_counter()
-    with opened_run(config, check, report) as run_dir:
+    # backends handed over by the caller are not the config's URLs: nothing there to connect to beforehand
+    with opened_run(config, check, report, reach=backend_factory is build_backends) as run_dir:
         write_run_metadata(config, run_dir)
         store = RunStore(run_dir)
         subject, bases, units = prepare(config, progress, inputs)
