@@ -224,9 +224,10 @@ def headline(run: RunData, summary: ReportSummary) -> str:
         test = next((t for t in summary.tests if t.metric == spec.name), None)
         tested = f"; {test.short}" if test else ""
         parts.append(f"{spec.label} ({_short_labels(spec, stats)}): {groups}{tested}.")
+    rubric = next((s.protocol for s in summary.scorers if s.scorer == "rubric"), "ours")
     for c in summary.contrast:
         if c.n_units:
-            parts.append(f"Rubric contrast, {c.line}.")
+            parts.append(f"Rubric contrast (mean 0-3 rating over units, 95% CI; {rubric}), {c.line}.")
     failures = []
     for c in summary.counts:
         f = [f"{n} {what_}" for n, what_ in ((c.n_sample_failed, "sampling"), (c.n_explain_failed, "explanations"),
