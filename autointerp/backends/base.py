@@ -27,7 +27,10 @@ class LLMRequest(Frozen):
     messages: tuple[Message, ...] = Field(description="Conversation; few-shot turns first, the live question last.")
     max_tokens: int = Field(default=512, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
-    stop: tuple[str, ...] = ()
+    stop: tuple[str, ...] = Field(
+        default=(), description="Stop strings: the answer ends before the first one (the local backend: the first one "
+        "after some non-blank text, and it stops generating there)."
+    )
     json_mode: bool = Field(default=False, description="Ask for a JSON object answer (where supported).")
     cache_prefix_messages: int = Field(
         default=0,

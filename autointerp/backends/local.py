@@ -8,7 +8,8 @@ suffix left-padded after it) and candidate scoring (right padding, one forward p
 batch, the LM head applied only at the scored positions).
 
 Decoding is always greedy (``request.temperature`` is ignored) and
-``json_mode`` is not enforced; ``stop`` strings cut the decoded text.
+``json_mode`` is not enforced. ``stop`` strings end a row's generation as soon as its decoded text holds one
+after some non-blank text (a row that stopped waits, padded, for the rest of its batch), and the text is cut there.
 
 Candidate scoring (capability ``prompt_logprobs``): for ``request.prefill``
 segments and ``request.candidates``, the prompt is the chat template with the
@@ -38,6 +39,28 @@ from autointerp.types import Usage
 log = logging.getLogger(__name__)
 DEFAULT_LOCAL_MODEL = "smollm2-135m"
 MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a separate cached pass
+
+
+def stop_at(text: str, stops: tuple[str, ...]) -> int:
+    """Where ``text`` ends under ``stops``: the first stop string after its first non-blank character; -1: none."""
+    start = len(text) - len(text.lstrip())
+    cuts = [i for i in (text.find(s, start) for s in stops if s) if i >= 0]
+    return min(cuts) if cuts and start < len(text) else -1
+
+
+class _StopStrings:
+    """A transformers stopping criterion: row i is done once its new tokens decode to text with a stop string."""
+
+    def __init__(self, tokenizer, width: int, stops: list[tuple[str, ...]]):
+        self.tokenizer, self.width, self.stops = tokenizer, width, stops
+        self.done = [False] * len(stops)
+
+    def __call__(self, input_ids: torch.Tensor, scores=None, **kwargs) -> torch.Tensor:
+        for row, stops in enumerate(self.stops):
+            if stops and not self.done[row]:
+                text = self.tokenizer.decode(input_ids[row, self.width:].tolist(), skip_special_tokens=True)
+                self.done[row] = stop_at(text, stops) >= 0
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
 
 @dataclass
@@ -226,6 +249,12 @@ class LocalBackend:
             cache.batch_repeat_interleave(len(jobs))
             extra["cache"] = cache
         want_logprobs = any(j.request.top_logprobs for j in jobs)
+        if any(j.request.stop for j in jobs):
+            from transformers import StoppingCriteria, StoppingCriteriaList
+
+            stopper = type("StopStrings", (_StopStrings, StoppingCriteria), {})(
+                self.tokenizer, width, [tuple(j.request.stop) for j in jobs])
+            extra["stopping_criteria"] = StoppingCriteriaList([stopper])
         out = self.lm.generate(
             input_ids=input_ids, attention_mask=mask, do_sample=False,
             max_new_tokens=max(j.request.max_tokens for j in jobs),
@@ -242,7 +271,7 @@ class LocalBackend:
             if eos in ids:
                 ids, finish = ids[: ids.index(eos)], "stop"
             text = self.tokenizer.decode(ids, skip_special_tokens=True)
-            cut = min((text.find(s) for s in j.request.stop if s in text), default=-1)
+            cut = stop_at(text, tuple(j.request.stop))
             if cut >= 0:
                 text, finish = text[:cut], "stop"
             logprobs = None

@@ -188,7 +188,7 @@ def register(sub: typing.Any) -> None:
         "demo",
         help="The offline default: SmolLM2-135M, Brown corpus, a small TopK SAE, local backend.",
         description="Fetch smollm2-135m and the Brown corpus, train (once, cached) a small TopK SAE "
-        "at layers.6.resid_post, and score 16 features and 16 MLP neurons of layer 6 with "
+        "at layers.6.resid_post, and score 12 features and 12 MLP neurons of layer 6 with "
         "the local backend. The defaults shown are the demo's; a --config file overrides them "
         "(setting 'sae' there uses that checkpoint instead of the demo SAE) and flags override both.",
     )

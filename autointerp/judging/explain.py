@@ -163,8 +163,8 @@ async def explain_unit(
         max_tokens=config.max_tokens,
         temperature=config.temperature,
     )
-    if config.answer_prefill:
-        request = request.model_copy(update={"prefill": (config.answer_prefill,)})
+    if config.answer_prefill:  # the answer is the rest of the prefilled line: nothing after it is read
+        request = request.model_copy(update={"prefill": (config.answer_prefill,), "stop": ("\n",)})
     parser = spec.build_parser()
 
     def parse(response: LLMResponse) -> str:

