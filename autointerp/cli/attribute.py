@@ -26,6 +26,13 @@ def _attribute(args: argparse.Namespace) -> int:
         )
         print(f"{c.context_id}: activation {c.activation:.3f} at {c.tokens[c.max_position]!r}; {what}")
     print(f"attribution: {len(ua.contexts)} contexts of {ua.unit}; {len(files)} files in {out}")
+    report = Path(args.run) / "report" / "report.html"
+    if not args.out and report.is_file():  # the unit's card shows the heat map: rewrite the report to pick it up
+        from autointerp.report import write_report
+        from autointerp.runs.config import load_config
+
+        write_report(args.run, seed=load_config(Path(args.run) / "config.yaml").seed)
+        print(f"report: {report} (rewritten with this attribution)")
     return 0
 
 

@@ -19,8 +19,17 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from autointerp.report import compare_line, compare_runs
 
+    from autointerp.errors import InputError
+
+    if Path(args.run_a).resolve() == Path(args.run_b).resolve():
+        raise InputError(f"compare: A and B are the same run folder ({args.run_a}); give two different runs")
     out = Path(args.out) if args.out else Path(args.run_a) / "report" / f"compare_{Path(args.run_b).resolve().name}"
     summary = compare_runs(args.run_a, args.run_b, out, seed=args.seed)
+    if not summary.tests:
+        kinds = {name: sorted({m.group.split(":", 1)[1] for m in summary.metrics if m.group.startswith(f"{name}:")
+                               and m.n}) for name in ("A", "B")}  # fmt: skip
+        raise InputError(f"compare {args.run_a} {args.run_b}: nothing in common: no unit kind has a metric scored in "
+                         f"both runs (A: {', '.join(kinds['A']) or 'none'}; B: {', '.join(kinds['B']) or 'none'})")
     print(compare_line(summary))
     print(f"comparison: {out / 'compare.html'} ({len(summary.files)} files in {out})")
     return 0

@@ -55,10 +55,12 @@ def _list(args: argparse.Namespace) -> int:
     paths = prompt_files(args.dir)
     if not paths:
         raise InputError(f"no prompt files (*.yaml) in {args.dir or rubrics_dir()}")
-    print(f"{'id':<18} {'version':<8} {'stage':<12} {'sha256':<12}  description")
-    for path in paths:
-        spec = load_prompt_file(path)
-        print(f"{spec.id:<18} {spec.version:<8} {spec.stage:<12} {spec.content_hash[:12]}  {spec.description}")
+    specs = [load_prompt_file(path) for path in paths]
+    rows = [("id", "version", "stage", "sha256", "description")]
+    rows += [(s.id, s.version, s.stage, s.content_hash[:12], s.description) for s in specs]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]  # columns as wide as their longest cell
+    for row in rows:
+        print("  ".join(f"{str(v):<{w}}" for v, w in zip(row[:4], widths)) + f"  {row[4]}")
     return 0
 
 

@@ -66,6 +66,11 @@ def attribute_run(run_dir: str | Path, unit: str, config: AttributeConfig) -> Un
     if not (folder / "index.json").is_file():
         raise InputError(f"run {run_dir} has no sample set for {rb.name} ({folder}); run `autointerp run` first")
     samples = SampleSet.load(folder)
+    if index not in {int(u) for u in samples.unit_ids}:
+        ids = sorted(int(u) for u in samples.unit_ids)
+        shown = ", ".join(f"{rb.kind}#{i}" for i in ids[:30]) + (f", … ({len(ids)} in all)" if len(ids) > 30 else "")
+        raise InputError(f"--unit {unit!r}: unit {index} of {rb.name} was not sampled in run {run_dir}; "
+                         f"sampled units: {shown}")
     us = samples.unit_samples(index, TokenDecoder(subject.tokenizer))
     top = sorted((c for c in (*us.explain, *us.heldout) if c.kind == "top" and c.max_activation > 0),
                  key=lambda c: -c.max_activation)[: config.n_contexts]  # fmt: skip

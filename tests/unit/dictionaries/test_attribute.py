@@ -100,6 +100,19 @@ def test_attribute_cli_on_a_sampled_run(planted, tmp_path, capsys):
     assert main(["attribute", run, "--unit", "neuron#0"]) == 2
     assert "no matching basis" in capsys.readouterr().err
     assert main(["attribute", run, "--unit", "feature0"]) == 2
+    capsys.readouterr()
+    assert main(["attribute", run, "--unit", "feature#5"]) == 2  # not sampled: say which units were
+    err = capsys.readouterr().err
+    assert "unit 5 of sae:sae was not sampled" in err and "sampled units: feature#0" in err and len(err.splitlines()) == 1
+
+    import shutil  # a new attribution shows up in an existing report without a separate `report`
+
+    shutil.rmtree(config.run_dir / "report" / "attribution")
+    assert main(["report", run]) == 0
+    assert "context attribution" not in (config.run_dir / "report" / "report.html").read_text()
+    assert main(["attribute", run, "--unit", "feature#0", "--contexts", "2"]) == 0
+    assert "rewritten with this attribution" in capsys.readouterr().out
+    assert "context attribution" in (config.run_dir / "report" / "report.html").read_text()
 
 
 def test_card_extras_show_token_change(tmp_path):

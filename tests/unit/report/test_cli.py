@@ -30,4 +30,14 @@ def test_bad_inputs_give_one_line_and_nonzero_exit(tmp_path, capsys):
     (empty / "simulations.jsonl").write_text('{"unit": "sae:x#0", "params": "p", "ok": true, "record": {"unit": 3}}\n')
     _one_line_error(capsys, ["report", str(empty)], "simulations.jsonl:1: invalid Simulation record")
     (empty / "simulations.jsonl").write_text('\n\n{"unit": broken}\n')
-    _one_line_error(capsys, ["compare", str(empty), str(empty)], "simulations.jsonl:3: not valid JSON")
+    _one_line_error(capsys, ["compare", str(empty), str(tmp_path / "missing")], "simulations.jsonl:3: not valid JSON")
+
+
+def test_compare_a_run_with_itself_or_with_nothing_in_common_says_so(run_a, tmp_path, capsys):
+    from tests.unit.report.synthetic import make_run
+
+    _one_line_error(capsys, ["compare", str(run_a[0]), str(run_a[0])], "A and B are the same run folder")
+    make_run(tmp_path / "only_features", n_neurons=0)
+    make_run(tmp_path / "only_neurons", n_features=0, seed=1)
+    _one_line_error(capsys, ["compare", str(tmp_path / "only_features"), str(tmp_path / "only_neurons"), "--out",
+                             str(tmp_path / "cmp")], "nothing in common")  # fmt: skip

@@ -90,7 +90,10 @@ def test_cli_validate_and_list(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("ok ") == len(prompt_files())
     assert main(["rubrics", "list"]) == 0
-    assert "specificity" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("specificity ") for line in lines)
+    starts = {line.index(line.split()[3]) for line in lines}  # 'sha256' in the header, the hash below
+    assert len(starts) == 1, lines  # the hash column starts at the same place on every line (long stage names too)
     data = _base()
     data["user_template"] = "{nothing}"
     bad = _write(tmp_path, data, "bad.yaml")
