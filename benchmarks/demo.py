@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
         print(f"command: {' '.join(cmd[1:])}")
         print(f"load_before: {load()}")
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
         wall = time.perf_counter() - t0
         cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         print(f"load_after: {load()}")

@@ -14,6 +14,9 @@ residual error; decoder rows renormalised to unit norm after every Adam step.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +42,26 @@ class TrainReport:
     fvu: float  # fraction of variance unexplained on the training activations
     dead_fraction: float  # latents that never fired over the last full pass
     final_loss: float
+
+
+@contextmanager
+def fixed_threads(n: int) -> Iterator[None]:
+    """Run the block on exactly ``n`` torch threads (restored after): float sums are reduced in an order that depends
+    on the thread count, so the same seed gives the same bytes only at the same count (and torch version)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def weights_digest(weights: TopKSAEWeights) -> str:
+    """SHA-256 over the four tensors' bytes (float32, C order): equal digests, equal SAEs."""
+    h = hashlib.sha256()
+    for t in (weights.W_enc, weights.b_enc, weights.W_dec, weights.b_dec):
+        h.update(t.detach().to(torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _topk(pre: torch.Tensor, k: int) -> torch.Tensor:

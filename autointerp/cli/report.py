@@ -17,9 +17,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from autointerp.report import compare_line, compare_runs
-
     from autointerp.errors import InputError
+    from autointerp.report import compare_line, compare_runs
 
     if Path(args.run_a).resolve() == Path(args.run_b).resolve():
         raise InputError(f"compare: A and B are the same run folder ({args.run_a}); give two different runs")

@@ -60,7 +60,7 @@ def _list(args: argparse.Namespace) -> int:
     rows += [(s.id, s.version, s.stage, s.content_hash[:12], s.description) for s in specs]
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]  # columns as wide as their longest cell
     for row in rows:
-        print("  ".join(f"{str(v):<{w}}" for v, w in zip(row[:4], widths)) + f"  {row[4]}")
+        print("  ".join(f"{v!s:<{w}}" for v, w in zip(row[:4], widths)) + f"  {row[4]}")
     return 0
 
 

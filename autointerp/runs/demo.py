@@ -33,6 +33,7 @@ DEMO_D_SAE = 2304  # 4 x d_model
 DEMO_K = 24
 DEMO_SAE_TOKENS = 60_000
 DEMO_SAE_SKIP_DOCS = 250  # train on the second half of Brown; the run samples from the start
+DEMO_SAE_THREADS = 2  # activations and training on exactly 2 torch threads: the same bytes on any machine (same torch)
 DEMO_SAE_NOTE = "the demo's TopK SAE (trained once, cached; see `autointerp models list`)"
 
 # The demo's own settings: defaults under a --config file and flags (which override them).
@@ -106,17 +107,20 @@ def collect_activations(
 
 def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = True) -> Path:
     """The demo's TopK SAE folder (SAELens layout), trained once per machine and cached."""
+    import torch
+
     from autointerp.activations.cache import cached_artifact
     from autointerp.activations.sae import make_sae
     from autointerp.activations.sae_formats import save_saelens
-    from autointerp.activations.train_sae import train_topk_sae
+    from autointerp.activations.train_sae import fixed_threads, train_topk_sae, weights_digest
     from autointerp.runs.pipeline import say
 
     name = f"{DEMO_MODEL}-{DEMO_SITE}-topk{DEMO_K}-{DEMO_D_SAE}-t{n_tokens}-s{seed}"
 
     def build(tmp: Path) -> None:
-        acts = collect_activations(DEMO_MODEL, DEMO_SITE, n_tokens, DEMO_SAE_SKIP_DOCS, progress=progress)
-        weights, report = train_topk_sae(acts, DEMO_D_SAE, DEMO_K, epochs=3, seed=seed, progress=progress)
+        with fixed_threads(DEMO_SAE_THREADS):  # deterministic: the same bytes wherever it is trained
+            acts = collect_activations(DEMO_MODEL, DEMO_SITE, n_tokens, DEMO_SAE_SKIP_DOCS, progress=progress)
+            weights, report = train_topk_sae(acts, DEMO_D_SAE, DEMO_K, epochs=3, seed=seed, progress=progress)
         sae = make_sae("topk", weights.W_enc, weights.b_enc, weights.W_dec, weights.b_dec, k=DEMO_K)
         save_saelens(
             sae,
@@ -129,10 +133,13 @@ def demo_sae(n_tokens: int = DEMO_SAE_TOKENS, seed: int = 0, progress: bool = Tr
                     "steps": report.steps,
                     "fvu": report.fvu,
                     "dead_fraction": report.dead_fraction,
+                    "threads": DEMO_SAE_THREADS,
+                    "torch": torch.__version__,
+                    "sha256": weights_digest(weights),
                 }
             },
         )
-    return cached_artifact("saes", name, build, progress=say, verbs=("training", "trained"))
+    return cached_artifact("saes", name, build, progress=say, verbs=("training", "trained"), version="2")
 
 
 def demo_config(args: argparse.Namespace) -> RunConfig:
