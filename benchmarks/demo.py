@@ -5,7 +5,8 @@ Runs the real command in a child process, reads its ``[step]`` lines (autointerp
 wall time, the child's CPU time and the machine's load before and after (the machine may be shared: read the wall
 time with the load beside it). Last line: ``demo_wall_s: X``.
 
-Usage: python benchmarks/demo.py [extra demo flags...]
+Usage: python benchmarks/demo.py [--keep DIR] [extra demo flags...]   (--keep: results folder to keep, else a
+temporary one)
 """
 
 from __future__ import annotations
@@ -27,9 +28,15 @@ def main(argv: list[str]) -> int:
     from autointerp.runs.demo import demo_sae
     from autointerp.runs.steps import parse_steps
 
+    keep = None
+    if argv[:1] == ["--keep"]:
+        keep, argv = argv[1], argv[2:]
+        if Path(keep).exists():
+            print(f"--keep {keep}: exists; give a fresh folder", file=sys.stderr)
+            return 2
     demo_sae(progress=False)  # warm: trained once per machine, not part of the timing
     with tempfile.TemporaryDirectory(prefix="autointerp-demo-bench-") as tmp:
-        cmd = [sys.executable, "-m", "autointerp", "demo", "--results-dir", tmp, *argv]
+        cmd = [sys.executable, "-m", "autointerp", "demo", "--results-dir", keep or tmp, *argv]
         print(f"command: {' '.join(cmd[1:])}")
         print(f"load_before: {load()}")
         t0 = time.perf_counter()
@@ -41,8 +48,8 @@ def main(argv: list[str]) -> int:
             print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)
             print(f"demo exited with {proc.returncode}", file=sys.stderr)
             return proc.returncode
-        for name, seconds in parse_steps(proc.stderr):
-            print(f"step {name}: {seconds:.1f} s")
+        for name, seconds, cpu_s in parse_steps(proc.stderr):
+            print(f"step {name}: {seconds:.1f} s wall, {cpu_s:.1f} s cpu")
         tail = [ln for ln in proc.stdout.splitlines() if ln.strip()][-12:]
         print("demo output (last lines):\n  " + "\n  ".join(tail))
         print(f"demo_cpu_s: {cpu.ru_utime + cpu.ru_stime:.1f}")

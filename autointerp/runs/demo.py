@@ -44,7 +44,7 @@ DEMO_SETTINGS: dict[str, object] = {
     "name": "demo",
     "model": DEMO_MODEL,
     "corpus": "brown",
-    "max_tokens": 30_000,
+    "max_tokens": 20_000,
     "window": 32,
     "sae_site": DEMO_SITE,
     "features": 12,
@@ -59,7 +59,7 @@ DEMO_SETTINGS: dict[str, object] = {
     "sampler.n_bins": 5,  # 5 activation levels: the rubric rates one held-out context per level, + 2 random
     "llm.max_concurrency": 12,  # the local backend batches what is in flight: 12 prompts per forward pass
     "explain.n_top": 6,
-    "explain.n_quantile": 4,
+    "explain.n_quantile": 3,
     "explain.max_tokens": 64,
     "explain.max_retries": 1,
     "rubric.per_level": 1,

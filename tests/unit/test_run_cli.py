@@ -115,7 +115,7 @@ def test_demo_help_shows_the_demo_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "(default: demo)" in out and "(default: 32)" in out and "(default: 30000)" in out
+    assert "(default: demo)" in out and "(default: 32)" in out and "(default: 20000)" in out
     assert "explain.n_top=6" in out and "(default: run)" not in out
 
 
