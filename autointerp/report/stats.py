@@ -191,8 +191,16 @@ def median_difference_ci(
     def diff(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.median(x, axis=axis) - np.median(y, axis=axis)
 
+    # a group of one value (or of equal values) resamples to itself: bootstrap the other group alone
+    # (scipy refuses a sample of one observation)
+    if a.size < 2 or np.ptp(a) == 0:
+        data, statistic = (b,), lambda y, axis=-1: float(np.median(a)) - np.median(y, axis=axis)
+    elif b.size < 2 or np.ptp(b) == 0:
+        data, statistic = (a,), lambda x, axis=-1: np.median(x, axis=axis) - float(np.median(b))
+    else:
+        data, statistic = (a, b), diff
     batch = max(1, min(n_resamples, 2_000_000 // (a.size + b.size)))
-    res = stats.bootstrap((a, b), diff, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+    res = stats.bootstrap(data, statistic, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
                           paired=False, vectorized=True, rng=np.random.default_rng(seed), batch=batch)  # fmt: skip
     return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
 

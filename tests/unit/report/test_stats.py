@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from autointerp.report.stats import format_ci, group_stats, mann_whitney, median_ci
+from autointerp.report.stats import format_ci, group_stats, mann_whitney, median_ci, median_difference_ci
 
 
 def test_median_ci_matches_scipy_bootstrap_with_same_seed():
@@ -91,3 +91,32 @@ def test_mean_ci_matches_scipy_bootstrap():
     ref = stats.bootstrap((x,), np.mean, n_resamples=999, method="percentile", rng=np.random.default_rng(1))
     assert m == pytest.approx(x.mean()) and (lo, hi) == pytest.approx(ref.confidence_interval)
     assert mean_ci(np.array([])) is None and mean_ci(np.array([2.0])) == (2.0, 2.0, 2.0)
+
+
+def test_difference_ci_with_a_group_of_one_unit():
+    """A kind with one scored unit (a budget-stopped run) against a varied group: the CI comes from resampling the
+    other group alone (a single value resamples to itself), instead of scipy's refusal ending the report."""
+    one, many = np.array([2.0]), np.array([0.0, 1.0, 1.0, 3.0, 0.5])
+    point, low, high = median_difference_ci(one, many, seed=3, n_resamples=2000)
+    assert point == 2.0 - 1.0
+    rng = np.random.default_rng(0)
+    draws = 2.0 - np.median(rng.choice(many, size=(20000, many.size)), axis=1)
+    assert low <= point <= high and low >= draws.min() and high <= draws.max()
+    assert (low, high) == pytest.approx(tuple(np.percentile(draws, [2.5, 97.5])), abs=0.51)
+    flipped = median_difference_ci(many, one, seed=3, n_resamples=2000)
+    assert flipped == pytest.approx((-point, -high, -low))
+    test = mann_whitney("m", "features", one, "neurons", many, seed=3, n_resamples=2000)
+    assert test is not None and test.n_a == 1 and test.n_b == 5
+
+
+def test_difference_ci_of_two_varied_groups_is_unchanged():
+    a, b = np.array([0.1, 0.4, 0.9, 0.3]), np.array([0.0, 0.2, 0.1])
+    point, low, high = median_difference_ci(a, b, seed=0, n_resamples=2000)
+
+    def diff(x, y, axis=-1):
+        return np.median(x, axis=axis) - np.median(y, axis=axis)
+
+    ref = stats.bootstrap((a, b), diff, n_resamples=2000, method="percentile", vectorized=True,
+                          rng=np.random.default_rng(0))  # fmt: skip
+    assert point == pytest.approx(0.35 - 0.1)
+    assert (low, high) == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
