@@ -354,11 +354,11 @@ def small_disk(tmp_path):
 
 
 def _fill(folder: Path) -> None:
-    with open(folder / "filler", "wb") as fh:
+    # unbuffered: a buffered file would try to flush its unwritten rest again at close, and raise there
+    with open(folder / "filler", "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
         except OSError:
             pass
 
