@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from autointerp.backends.base import Backend
 from autointerp.judging.prompts import PromptSpec, load_prompt, provenance
@@ -21,22 +21,29 @@ from autointerp.types import Context
 Selection = Literal["levels", "quantiles"]
 
 
-class ClassifierConfig(ScorerConfig):
+class ContextSelection(BaseModel):
+    """How a scorer picks its activating test contexts, and which units it scores (detection, fuzzing, intruder and
+    embedding alike)."""
+
+    selection: Selection = Field(
+        default="levels",
+        description="'levels': from every activation level of the sampler; 'quantiles' (delphi): the held-out "
+        "activating contexts ranked by max activation, cut into n_quantiles groups of equal count (the weakest "
+        "remainder left out), drawn from each group.",
+    )
+    n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
+    min_active_windows: int = Field(
+        default=0, ge=0, description="Units active in fewer windows of the corpus are not scored (delphi: 200).")
+
+
+class ClassifierConfig(ScorerConfig, ContextSelection):
     """Parameters shared by detection and fuzzing."""
 
     prompt: str | None = Field(
         default=None, description="Prompt file id or path (None: the scorer's own, rubrics/<scorer>.yaml).")
-    per_level: int = Field(default=2, ge=0, description="Held-out activating contexts drawn per activation level.")
-    selection: Selection = Field(
-        default="levels",
-        description="'levels': per_level from every activation level of the sampler; 'quantiles' (delphi): the "
-        "held-out activating contexts ranked by max activation, cut into n_quantiles groups of equal count (the "
-        "weakest remainder left out), per_level drawn from each.",
-    )
-    n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
+    per_level: int = Field(default=2, ge=0, description="Held-out activating contexts drawn per activation level "
+                           "(or per quantile, with selection: quantiles).")  # fmt: skip
     contexts_per_prompt: int = Field(default=5, ge=1, description="Excerpts judged in one request (delphi: 5).")
-    min_active_windows: int = Field(
-        default=0, ge=0, description="Units active in fewer windows of the corpus are not scored (delphi: 200).")
     negatives_replace: bool = Field(
         default=False, description="Draw the non-activating windows with replacement (delphi: a window may repeat).")
 

@@ -15,14 +15,14 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from autointerp.backends.base import Backend
 from autointerp.judging import render
 from autointerp.judging.prompts import config_hash
 from autointerp.scorers import metrics
 from autointerp.scorers.base import ScoreInput, Scorer, register, too_rare
-from autointerp.scorers.classifier import Selection, draw_test
+from autointerp.scorers.classifier import ContextSelection, draw_test
 from autointerp.scorers.detection import negatives
 from autointerp.scorers.records import ScoreItem, ScoreResult
 from autointerp.types import Context, Provenance
@@ -30,18 +30,12 @@ from autointerp.types import Context, Provenance
 SALT = 404
 
 
-class EmbeddingConfig(BaseModel):
+class EmbeddingConfig(ContextSelection):
     """Parameters of the embedding scorer."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     model: str = Field(default="minilm-l6", description="Sentence-embedding model: packaged name or a BERT-like folder.")
     per_level: int = Field(default=3, ge=0, description="Held-out activating contexts per activation level.")
-    selection: Selection = Field(
-        default="levels", description="'levels': per_level per sampler level; 'quantiles' (delphi): per_level per "
-        "equal-count quantile of the held-out activating contexts (see detection).")
-    n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
-    min_active_windows: int = Field(
-        default=0, ge=0, description="Units active in fewer windows of the corpus are not scored (delphi: 200).")
     n_negatives: int = Field(default=10, ge=0, description="Non-activating contexts.")
     span: int | None = Field(
         default=None,

@@ -32,7 +32,7 @@ from autointerp.scorers.base import (
     stand_in_foreign,
     too_rare,
 )
-from autointerp.scorers.classifier import Selection, by_level, quantile_groups
+from autointerp.scorers.classifier import ContextSelection, by_level, quantile_groups
 from autointerp.scorers.fuzzing import active_positions, delphi_wrong_marks
 from autointerp.scorers.records import ForeignContext, ScoreItem, ScoreResult
 from autointerp.types import Context, Usage
@@ -40,18 +40,13 @@ from autointerp.types import Context, Usage
 SALT = 505
 
 
-class IntruderConfig(ScorerConfig):
-    """Parameters of the intruder scorer."""
+class IntruderConfig(ScorerConfig, ContextSelection):
+    """Parameters of the intruder scorer (a trial's activating contexts come from one level or quantile; with
+    quantiles, strongest first, taken in turn)."""
 
     prompt: str = Field(default="intruder", description="Prompt file id or path.")
     n_activating: int = Field(default=4, ge=1, description="Activating contexts per trial (plus one intruder).")
     n_trials: int = Field(default=5, ge=1, description="Trials per unit.")
-    selection: Selection = Field(
-        default="levels", description="Groups a trial's activating contexts come from: the sampler's levels, or "
-        "delphi's equal-count quantiles of the held-out activating contexts (strongest first, taken in turn).")
-    n_quantiles: int = Field(default=10, ge=1, description="Equal-count groups of selection: quantiles.")
-    min_active_windows: int = Field(
-        default=0, ge=0, description="Units active in fewer windows of the corpus are not scored (delphi: 200).")
     threshold: float = Field(default=0.3, gt=0, le=1, description="Marked: tokens >= threshold x the context's max.")
     max_tokens: int = Field(default=120, ge=8, description="Answer limit (room for a short reasoning).")
     intruder: Literal["foreign", "random"] = Field(

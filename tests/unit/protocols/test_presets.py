@@ -89,7 +89,8 @@ def test_demo_keeps_its_size_and_local_judge_under_a_preset():
     from autointerp.runs.demo import DEMO_KEPT, DEMO_SETTINGS
 
     cfg = _flags(["--protocol", "saebench"], {**DEMO_SETTINGS, "sae": "/x"}, DEMO_KEPT)
-    assert cfg.max_tokens == 40_000 and cfg.features == 16 and cfg.scorers == ["saebench"]
+    assert (cfg.max_tokens, cfg.features) == (DEMO_SETTINGS["max_tokens"], DEMO_SETTINGS["features"])  # not the preset's
+    assert cfg.scorers == ["saebench"]
     assert cfg.saebench.backend == "local:smollm2-135m"
     modified = {m.field for m in cfg.protocol_label.modified}
     assert {"max_tokens", "features", "saebench.backend"} <= modified
