@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from autointerp.cli.actions import verb_with_actions
+
 
 def _list(args: argparse.Namespace) -> int:
     from autointerp.scorers.protocols import TABLE, describe
@@ -16,9 +18,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("protocols", help="List the protocol presets (ours, delphi, saebench, openai).",
-                              description="Every protocol preset: where it comes from and which run fields it sets.")
-    sub = p.add_subparsers(dest="protocols_command", metavar="ACTION", parser_class=subparsers._parser_class)
-    lst = sub.add_parser("list", help="Print every preset with its reference and the fields it sets.")
-    lst.set_defaults(func=_list)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    actions = verb_with_actions(subparsers, "protocols", help="List the protocol presets (ours, delphi, saebench, "
+                                "openai).", description="Every protocol preset: where it comes from and which run "
+                                "fields it sets.")  # fmt: skip
+    actions.add_parser("list", help="Print every preset with its reference and the fields it sets.").set_defaults(
+        func=_list)

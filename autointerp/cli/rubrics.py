@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autointerp.cli.actions import verb_with_actions
 from autointerp.errors import AutointerpError, InputError
 
 
@@ -74,13 +75,13 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    rubrics = subparsers.add_parser(
+    sub = verb_with_actions(
+        subparsers,
         "rubrics",
         help="Validate and list the prompt/rubric files (rubrics/*.yaml).",
         description="Prompt and rubric files are data: YAML validated against a schema; every judgement records the "
         "file's id, version and sha256 content hash.",
     )
-    sub = rubrics.add_subparsers(dest="rubrics_command", metavar="ACTION", parser_class=subparsers._parser_class)
     validate = sub.add_parser("validate", help="Check prompt files against the schema (default: all shipped files).")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="Files or folders (default: the rubrics folder).")
     validate.set_defaults(func=_validate)
@@ -89,4 +90,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lst.set_defaults(func=_list)
     schema = sub.add_parser("schema", help="Print the JSON schema of a prompt file.")
     schema.set_defaults(func=_schema)
-    rubrics.set_defaults(func=lambda args: (rubrics.print_help(), 2)[1])

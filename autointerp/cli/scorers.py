@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from autointerp.cli.actions import verb_with_actions
+
 
 def _list(args: argparse.Namespace) -> int:
     from autointerp.scorers import SCORERS
@@ -18,9 +20,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("scorers", help="List the scorers a run can use.",
-                              description="Every scorer in the registry, with what it needs.")
-    sub = p.add_subparsers(dest="scorers_command", metavar="ACTION", parser_class=subparsers._parser_class)
-    lst = sub.add_parser("list", help="Print every scorer name with one line of description.")
-    lst.set_defaults(func=_list)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    actions = verb_with_actions(subparsers, "scorers", help="List the scorers a run can use.",
+                                description="Every scorer in the registry, with what it needs.")
+    actions.add_parser("list", help="Print every scorer name with one line of description.").set_defaults(func=_list)
