@@ -81,6 +81,8 @@ def add_config_flags(p: argparse.ArgumentParser, defaults: dict | None = None) -
         help="Before sampling, send one tiny request to each remote backend (catches a wrong key or model early).",
     )
     p.add_argument("--no-progress", action="store_true", help="No progress bars.")
+    p.add_argument("--no-report", action="store_true",
+                   help="Judge and store, but write no report (write it later with `autointerp report RUN`).")
 
 
 def config_from_args(args: argparse.Namespace, defaults: dict | None = None) -> RunConfig:
@@ -138,17 +140,25 @@ def _execute(config: RunConfig, args: argparse.Namespace, progress: bool, demo: 
 
     if args.dry_run:
         return _dry_run(config, progress, args.check)
-    outcome, summary = run_and_report(config, progress=progress, check=args.check)  # the Python API's path too
-    if summary is None:  # auth / permission / unknown model: one line, nothing else to say
+    if getattr(args, "no_report", False):
+        from autointerp.runs import pipeline
+
+        outcome, summary = pipeline.run(config, progress=progress, check=args.check), None
+    else:
+        outcome, summary = run_and_report(config, progress=progress, check=args.check)  # the Python API's path too
+    if outcome.halted is not None:  # auth / permission / unknown model: one line, nothing else to say
         print(f"autointerp: error: {outcome.halted}", file=sys.stderr)
         return outcome.exit_code()
     print(f"{outcome.run_dir}:")
     print(f"  {config.protocol_label}")
     for line in outcome.status_lines():
         print(f"  {line}")
-    print(f"  {judgement_line(summary)}")  # a rubric record can be ok while some of its judgements failed
-    print(summary_line(summary))
-    print(f"report: {outcome.run_dir / 'report' / 'report.html'}")
+    if summary is not None:
+        print(f"  {judgement_line(summary)}")  # a rubric record can be ok while some of its judgements failed
+        print(summary_line(summary))
+        print(f"report: {outcome.run_dir / 'report' / 'report.html'}")
+    else:
+        print(f"no report written (--no-report); write it with: autointerp report {outcome.run_dir}")
     code = outcome.exit_code()
     if demo and code == EXIT_UNITS_FAILED:
         # the demo worked: its weak 135M explainer leaving some units unexplained is part of what it shows

@@ -20,7 +20,8 @@ def _bit(*parts: str) -> int:
 
 def answer(body: dict) -> str:
     system = " ".join(m["content"] for m in body["messages"] if m["role"] == "system")
-    user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
+    users = [m["content"] for m in body["messages"] if m["role"] == "user"]
+    user = next((u for u in reversed(users) if "<context" in u), users[-1])  # a re-ask repeats no contexts
     ids = re.findall(r'<context id="(c\d+)">', user)
     if "You judge how well" in system:
         return "\n".join(f"{cid}: {_bit(cid, user) * 3}" for cid in ids)
