@@ -75,15 +75,20 @@ def vocab_proj(
     return _names(subject, logits, logits.topk(n).indices), _names(subject, logits, (-logits).topk(n).indices)
 
 
-def next_token_probs(subject: SubjectModel, prompts: Sequence[str] | None = None) -> torch.Tensor:
-    """Mean next-token probability over every position of the prompts (default: the neutral prompts)."""
+def next_token_probs(subject: SubjectModel, prompts: Sequence[str] | None = None, groups: int = 1) -> torch.Tensor:
+    """Mean next-token probability over every position of the prompts (default: the neutral prompts).
+
+    ``groups`` > 1: the prompts run ``groups`` times in one batch (for as many steering vectors, one per group, see
+    :func:`token_changes`) and the result is ``[groups, vocab]``, one mean per group."""
     prompts = list(prompts if prompts is not None else neutral_prompts())
     enc = encode_batch(subject.tokenizer, prompts, "right")
     ids, mask = enc["input_ids"].to(subject.device), enc["attention_mask"].to(subject.device)
+    ids, mask = ids.repeat(groups, 1), mask.repeat(groups, 1)
     with torch.inference_mode():
         logits = subject.model(input_ids=ids, attention_mask=mask).logits.float()
-    p = logits.softmax(-1) * mask.unsqueeze(-1)
-    return p.sum((0, 1)).cpu() / mask.sum().cpu()
+    p = (logits.softmax(-1) * mask.unsqueeze(-1)).unflatten(0, (groups, len(prompts)))
+    means = p.sum((1, 2)).cpu() / mask[: len(prompts)].sum().cpu()
+    return means[0] if groups == 1 else means
 
 
 def token_change(
@@ -107,6 +112,34 @@ def token_change(
     return _names(subject, delta, delta.topk(n).indices), _names(subject, delta, (-delta).topk(n).indices)
 
 
+def token_changes(
+    subject: SubjectModel,
+    site: HookSite,
+    dictionary: Dictionary,
+    units: Sequence[tuple[int, float]],
+    prompts: Sequence[str] | None = None,
+    n: int = 10,
+    base: torch.Tensor | None = None,
+    chunk: int = 4,
+) -> list[tuple[tuple[TokenScore, ...], tuple[TokenScore, ...]]]:
+    """:func:`token_change` of several ``(unit, alpha)`` at once: ``chunk`` units' steered passes share one batch
+    (each unit's copy of the prompts gets its own steering vector), which a CPU runs several times faster than one
+    small pass per unit. Equal to the one-unit results up to float rounding."""
+    prompts = list(prompts if prompts is not None else neutral_prompts())
+    if base is None:
+        base = next_token_probs(subject, prompts)
+    out = []
+    for i in range(0, len(units), chunk):
+        part = units[i : i + chunk]
+        vecs = torch.stack([alpha * unit_direction(dictionary, unit) for unit, alpha in part])  # [k, d]
+        rows = vecs.repeat_interleave(len(prompts), 0).unsqueeze(1)  # [k * prompts, 1, d]: one vector per row
+        with steering(subject, site, rows):
+            amplified = next_token_probs(subject, prompts, groups=len(part)).reshape(len(part), -1)
+        for delta in amplified - base:
+            out.append((_names(subject, delta, delta.topk(n).indices), _names(subject, delta, (-delta).topk(n).indices)))
+    return out
+
+
 def output_evidence(
     subject: SubjectModel,
     site: HookSite,
@@ -117,8 +150,10 @@ def output_evidence(
     n: int = 10,
     prompts: Sequence[str] | None = None,
     base: torch.Tensor | None = None,
+    change: tuple[tuple[TokenScore, ...], tuple[TokenScore, ...]] | None = None,
 ) -> OutputEvidence:
-    """VocabProj and TokenChange of one unit; TokenChange needs a decoder and a unit that fired."""
+    """VocabProj and TokenChange of one unit; TokenChange needs a decoder and a unit that fired. ``change``: the
+    TokenChange already computed (:func:`token_changes`, several units in one batch)."""
     promoted, suppressed = vocab_proj(subject, site, dictionary, unit.index, n)
     notes = [] if subject.unembed is not None else ["no unembedding (encoder model)"]
     raised = lowered = ()
@@ -128,7 +163,7 @@ def output_evidence(
     elif alpha <= 0:
         notes.append("TokenChange skipped: the unit never fired, so there is no typical activation to scale by")
     else:
-        raised, lowered = token_change(subject, site, dictionary, unit.index, alpha, prompts, n, base)
+        raised, lowered = change or token_change(subject, site, dictionary, unit.index, alpha, prompts, n, base)
     return OutputEvidence(unit=unit, site=str(site), promoted=promoted, suppressed=suppressed, raised=raised,
                           lowered=lowered, alpha=alpha if raised else 0.0, note="; ".join(notes) or None)  # fmt: skip
 
@@ -141,12 +176,18 @@ def run_output_evidence(subject: SubjectModel, bases: Sequence, units: Sequence,
     by_name = {rb.name: rb for rb in bases}
     base = next_token_probs(subject) if subject.is_decoder else None  # unsteered: the same for every unit
     out = {}
-    for us in units:
-        rb = by_name.get(us.unit.basis)
-        if rb is not None:
+    for name, rb in by_name.items():
+        mine = [us for us in units if us.unit.basis == name]
+        steered = [us for us in mine if subject.is_decoder and alpha_scale * float(us.stats.max_activation) > 0]
+        changes = token_changes(subject, rb.basis.site, rb.basis.dictionary,
+                                [(us.unit.index, alpha_scale * float(us.stats.max_activation)) for us in steered],
+                                n=n, base=base) if steered else []  # fmt: skip
+        change = dict(zip((us.unit.key for us in steered), changes))
+        for us in mine:
             out[us.unit.key] = output_evidence(subject, rb.basis.site, rb.basis.dictionary, us.unit,
-                                               us.stats.max_activation, alpha_scale, n, base=base)  # fmt: skip
-    return out
+                                               us.stats.max_activation, alpha_scale, n, base=base,
+                                               change=change.get(us.unit.key))  # fmt: skip
+    return {us.unit.key: out[us.unit.key] for us in units if us.unit.key in out}
 
 
 def read_output_evidence(run_dir, params: str) -> dict[str, OutputEvidence] | None:

@@ -144,7 +144,7 @@ def test_generation_without_a_pad_token(planted, steered):
 
 def test_run_output_evidence_computes_the_unsteered_probabilities_once(planted, monkeypatch):
     """The unsteered next-token probabilities are the same for every unit: one forward pass, not one per unit; the
-    evidence is the same as each unit's own computation."""
+    steered passes of several units share a batch; the evidence is each unit's own computation (up to rounding)."""
     from types import SimpleNamespace
 
     from autointerp.activations.model_source import Basis
@@ -159,6 +159,10 @@ def test_run_output_evidence_computes_the_unsteered_probabilities_once(planted, 
     real = output.next_token_probs
     monkeypatch.setattr(output, "next_token_probs", lambda *a, **k: calls.append(1) or real(*a, **k))
     got = output.run_output_evidence(subject, bases, units, alpha_scale=4.0, n=3)
-    assert len(calls) == 1 + len(units)  # the base once, one steered pass per unit
+    assert len(calls) == 2  # the base once, one steered pass for both units (one batch)
     for us in units:
-        assert got[us.unit.key] == output.output_evidence(subject, site, sae, us.unit, 1.0, 4.0, 3)
+        alone = output.output_evidence(subject, site, sae, us.unit, 1.0, 4.0, 3)
+        both = got[us.unit.key]
+        assert both.model_dump(exclude={"raised", "lowered"}) == alone.model_dump(exclude={"raised", "lowered"})
+        for b, a in zip((*both.raised, *both.lowered), (*alone.raised, *alone.lowered)):
+            assert b.token == a.token and b.value == pytest.approx(a.value, abs=1e-6)
