@@ -268,12 +268,14 @@ CASES += [
     # compare
     Case("compare-missing", "compare", "results",
          lambda w: ["compare", str(w / "results" / "finished"), str(w / "results" / "nope")], "nope"),
+    Case("compare-same-run", "compare", "results",
+         lambda w: ["compare", str(w / "results" / "finished"), str(w / "results" / "finished")], "same run folder"),
     Case("compare-not-a-run", "compare", "results",
          lambda w: ["compare", str(w / "results" / "finished"), str(w / "results" / "not_a_run")], "not_a_run"),
     Case("compare-newer-schema", "compare", "results",
          lambda w: ["compare", str(w / "results" / "finished"), str(w / "results" / "newer")], "schema"),
     Case("compare-out-is-a-file", "compare", "folder", lambda w: [
-        "compare", str(w / "results" / "finished"), str(w / "results" / "finished"), "--out", str(w / "a_file")],
+        "compare", str(w / "results" / "finished"), str(w / "results" / "sampled"), "--out", str(w / "a_file")],
         "a_file", 7),
     # compare-dicts
     Case("dicts-different-d-model", "compare-dicts", "sae", lambda w: [
