@@ -177,10 +177,14 @@ def verdict_frame(summary: ReportSummary) -> pd.DataFrame:
 
 
 def verdict_line(frame: pd.DataFrame) -> str:
-    """One line for the console: 'verdict: mean specificity inconclusive (judge fails ...); ...'."""
+    """One line for the console, metrics with the same verdict and reason together:
+    'verdict: simulation score, mean specificity: inconclusive (judge fails ...); embedding auroc: ...'."""
     metrics = frame[(frame["row"] == "metric") & (frame["verdict"] != DESCRIPTION)]
-    parts = [f"{r.label}: {r.verdict}" + (f" ({r.reason})" if r.verdict == INCONCLUSIVE else "")
-             for r in metrics.itertuples()]  # fmt: skip
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in metrics.itertuples():
+        groups.setdefault((r.verdict, r.reason if r.verdict == INCONCLUSIVE else ""), []).append(r.label)
+    parts = [f"{', '.join(labels)}: {verdict}" + (f" ({reason})" if reason else "")
+             for (verdict, reason), labels in groups.items()]  # fmt: skip
     return "verdict: " + ("; ".join(parts) if parts else "no metric scored for both features and neurons")
 
 

@@ -121,3 +121,10 @@ def test_failed_judgements_say_why(report_a):
     if not any(c.n_judgements_failed for c in summary.counts):
         pytest.skip("the synthetic run has no failed judgement")
     assert "Why rubric judgements failed:" in page
+
+
+def test_the_console_line_groups_metrics_with_the_same_verdict():
+    line = verdict_line(verdict_frame(_summary(contrast_low=-0.1)))
+    assert line.count("judge fails its sanity check") == 1  # simulation and specificity share one reason
+    assert "simulation score (Pearson r), mean specificity rating (0-3): inconclusive (" in line
+    assert "embedding auroc: features higher" in line and "n negative" not in line  # descriptions are left out
