@@ -7,7 +7,11 @@ the Anthropic backend talks to the loopback server (ANTHROPIC_BASE_URL), which a
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +21,8 @@ from tests.support.api_server import ApiServer
 
 pytestmark = pytest.mark.slow
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
 
 
 def python_example() -> str:
@@ -38,22 +43,33 @@ def _hub_cache(cache: Path, repo_id: str, folder: Path) -> None:
             (snap / f.name).symlink_to(f.resolve())
 
 
-def test_readme_python_example_runs(tmp_path, monkeypatch):
+CHECKS = """
+import json
+stats = results.stats()
+print(json.dumps({"summary_empty": bool(results.summary().empty), "groups": sorted(set(stats["group"])),
+                  "all_n": bool(stats["n"].gt(0).all()), "run_dir": str(results.run_dir),
+                  "any_ok": bool(results.scores["ok"].any())}))
+"""
+
+
+def test_readme_python_example_runs(tmp_path):
+    """In a fresh interpreter, as a user runs it: huggingface_hub reads HF_HUB_CACHE and HF_HUB_OFFLINE when it is
+    first imported, so inside the test process (where other tests imported it already) they would be ignored."""
     from autointerp.activations.models import fetch_model
 
     code = python_example()
     assert len(code.strip().splitlines()) <= 16 and "autointerp.evaluate(" in code and ".summary()" in code
     _hub_cache(tmp_path / "hub", "HuggingFaceTB/SmolLM2-135M-Instruct", fetch_model("smollm2-135m"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "example.py"
+    script.write_text(code + CHECKS, encoding="utf-8")
     with ApiServer(handler=judge_answers.handler) as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        scope: dict = {}
-        exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - running the README's own example is the test
+        env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1",
+               "ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": server.base_url,
+               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=1200, check=False)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
         assert server.requests
-    results = scope["results"]
-    stats = results.stats()
-    assert not results.summary().empty and set(stats["group"]) == {"feature", "neuron"} and stats["n"].gt(0).all()
-    assert results.run_dir == Path("results/run") and results.scores["ok"].any()
+    checks = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert checks == {"summary_empty": False, "groups": ["feature", "neuron"], "all_n": True,
+                      "run_dir": "results/run", "any_ok": True}  # fmt: skip
