@@ -14,57 +14,31 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
-import yaml
 
 from autointerp import load
-from autointerp.activations.sae import make_sae
-from autointerp.activations.sae_formats import save_saelens
 from autointerp.cli import main
 from autointerp.runs.store import RunStore
 from autointerp.scorers.catalog import summarise
 from autointerp.scorers.orchestrate import scorer_of_stage
 from tests.support.api_server import ApiServer
 from tests.support.judge_answers import handler
+from tests.support.minilm_run import ALL_SCORERS, minilm_config, tiny_topk_sae
 from tests.support.subprocess_kill import run_killed_midway
 
 pytestmark = pytest.mark.slow
 
-SEVEN = ["specificity", "simulation", "detection", "fuzzing", "embedding", "intruder", "saebench"]
+SEVEN = ALL_SCORERS
 STAGES = ("explain", "rubric", "simulate", "detection", "fuzzing", "embedding", "intruder", "saebench")
 
 
 @pytest.fixture(scope="module")
 def sae_dir(tmp_path_factory):
-    g = torch.Generator().manual_seed(0)
-    d_in, d_sae = 384, 48
-    W_dec = torch.randn(d_sae, d_in, generator=g)
-    W_dec /= W_dec.norm(dim=-1, keepdim=True)
-    sae = make_sae("topk", W_dec.T.clone(), torch.zeros(d_sae), W_dec, torch.zeros(d_in), k=6)
-    return save_saelens(sae, tmp_path_factory.mktemp("sae") / "tiny_topk", hook_name="layers.2.resid_post")
+    return tiny_topk_sae(tmp_path_factory.mktemp("sae") / "tiny_topk")
 
 
 def _config(tmp: Path, name: str, sae: Path, url: str, **extra) -> Path:
-    backend = f"openai-compatible:fake-model@{url}"
-    cfg = {
-        "name": name, "results_dir": str(tmp / "results"), "model": "minilm-l6", "corpus": "brown",
-        "max_tokens": 3000, "window": 16, "sae": str(sae), "sae_site": "layers.2.resid_post", "features": 4,
-        "neuron_site": "layers.2.mlp", "neurons": 4, "seed": 3,
-        "sampler": {"top_k": 6, "per_bin": 2, "n_random": 10, "batch_size": 8},
-        "explain": {"n_top": 4, "n_quantile": 3, "n_logit_tokens": 0},
-        "rubric": {"per_level": 1, "n_random": 2, "contexts_per_prompt": 3},
-        "simulate": {"method": "json-list", "n_top": 2, "n_random": 2, "contexts_per_prompt": 2},
-        "scorers": SEVEN, "negatives": "neighbours",
-        "detection": {"per_level": 1, "n_negatives": 3},
-        "fuzzing": {"per_level": 1},
-        "intruder": {"n_activating": 2, "n_trials": 2},
-        "backends": {"explain": backend, "rubric": backend, "simulate": backend},
-        "llm": {"max_concurrency": 2, "max_retries": 1, "retry_wait": 0.01, "cache_dir": str(tmp / f"cache_{name}")},
-        **extra,
-    }
-    path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return minilm_config(tmp, name, sae, f"openai-compatible:fake-model@{url}", features=4,
+                         llm={"max_concurrency": 2}, **extra)
 
 
 # what a dense unit (BERT's GELU neurons fire somewhere in almost every window) honestly cannot be scored on
