@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sqlite3
 import sys
 
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # batch after batch reuses the same large buffers
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader went away (`autointerp rubrics list | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot raise again
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
     except AutointerpError as exc:
         print(f"autointerp: error: {exc}", file=sys.stderr)
         return exc.exit_code

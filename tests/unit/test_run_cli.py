@@ -127,3 +127,19 @@ def test_redaction():
     assert redact_tree({"b": ["openai-compatible:m@http://u:pw@h/v1"]}) == {
         "b": ["openai-compatible:m@http://u:***@h/v1"]
     }
+
+
+def test_a_closed_pipe_ends_a_listing_quietly():
+    """`autointerp rubrics list | head -1`: the reader has left; no traceback, exit 141 (SIGPIPE)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "autointerp", "rubrics", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, bufsize=0)  # fmt: skip
+    proc.stdout.close()  # the reader goes away before the listing is written (the interpreter takes a second to start)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipe" not in err, err
