@@ -28,7 +28,7 @@ from autointerp.scorers.embedding import EmbeddingConfig
 from autointerp.scorers.fuzzing import FuzzingConfig
 from autointerp.scorers.intervention import InterventionConfig
 from autointerp.scorers.intruder import IntruderConfig
-from autointerp.scorers.protocols import DEFAULT_PROTOCOL, PROTOCOLS, apply_preset, protocol_label
+from autointerp.scorers.protocols import DEFAULT_PROTOCOL, PROTOCOLS, preset_layer, protocol_label
 from autointerp.scorers.saebench import SaebenchConfig
 from autointerp.scorers.simulation import SimulateConfig
 from autointerp.scorers.specificity import RubricConfig
@@ -147,7 +147,7 @@ class RunConfig(_Strict):
     @classmethod
     def _preset(cls, data: Any) -> Any:
         """The protocol preset under the fields given (given fields always win)."""
-        return apply_preset(data) if isinstance(data, dict) else data
+        return _deep_merge(preset_layer(data), data) if isinstance(data, dict) else data
 
     @field_validator("protocol")
     @classmethod
@@ -397,7 +397,7 @@ def load_config(
         data = _deep_merge(data, loaded or {})
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
-    data = _deep_merge(base, apply_preset(data, data.get("protocol") or base.get("protocol")))
+    data = _deep_merge(base, _deep_merge(preset_layer(data, data.get("protocol") or base.get("protocol")), data))
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:

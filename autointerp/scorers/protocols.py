@@ -193,14 +193,6 @@ def _get(data: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def _under(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``top`` over it; a key ``top`` holds as anything but a plain mapping is taken whole."""
-    out = dict(base)
-    for k, v in top.items():
-        out[k] = _under(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
-    return out
-
-
 def preset_values(name: str, explicit: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The dotted values preset ``name`` sets, given what the user set explicitly (nested).
 
@@ -218,12 +210,13 @@ def preset_values(name: str, explicit: Mapping[str, Any] | None = None) -> dict[
     return values
 
 
-def apply_preset(explicit: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
-    """Raw config data (nested) with preset ``name`` (default: the one ``explicit`` names) under it."""
+def preset_layer(explicit: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
+    """The values preset ``name`` (default: the one ``explicit`` names) sets, nested like raw config data, to lay
+    under what the user set; empty for ``ours`` or a name the protocol field's own validator will refuse."""
     name = name or explicit.get("protocol") or DEFAULT_PROTOCOL
     if not isinstance(name, str) or name not in PROTOCOLS:
-        return dict(explicit)  # the protocol field's own validator reports it
-    return _under(_nested(preset_values(name, explicit)), explicit)
+        return {}
+    return _nested(preset_values(name, explicit))
 
 
 def _shown(value: Any) -> str:
@@ -268,5 +261,5 @@ def describe(p: Protocol) -> list[str]:
     return lines
 
 
-__all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "TABLE", "Protocol", "apply_preset", "covers", "describe",
-           "preset_values", "protocol_label"]
+__all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "TABLE", "Protocol", "covers", "describe", "preset_layer", "preset_values",
+           "protocol_label"]
